@@ -1,0 +1,87 @@
+"""The application factory: settings in, a wired Flask app out (store, service, job runner, blueprints)."""
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+import uuid
+
+from flask import Flask, g, jsonify, request
+
+from . import __version__, errors
+from .api import ASYNC_API_NAME, register_api
+from .audio import AudioSource
+from .config import ServerConfig
+from .jobs import JobRunner
+from .service import SpeakerService
+from .store import Store
+
+log = logging.getLogger("mock_server")
+
+
+class MockState:
+    """Everything a running mock holds, reachable from handlers as ``current_app.extensions[...]``."""
+
+    def __init__(self, config: ServerConfig):
+        self.config = config
+        self.started = time.time()
+        self.store = Store(config.db_path)
+        self.service = SpeakerService(self.store, config)
+        self.runner = JobRunner(self.store, self.service, config)
+        self._ids = random.Random()
+        self._ids_seeded = False
+        self._ids_lock = threading.Lock()
+
+    def new_request_id(self) -> str:
+        """A UUID4, reproducible after ``seed_request_ids``."""
+        with self._ids_lock:
+            if not self._ids_seeded:
+                return str(uuid.uuid4())
+            return str(uuid.UUID(int=self._ids.getrandbits(128), version=4))
+
+    def seed_request_ids(self, seed: int | str | None) -> None:
+        with self._ids_lock:
+            self._ids_seeded = seed is not None
+            self._ids.seed(seed)
+
+    def submit_job(self, *, request_id: str, tenant: str, webhook: str, speaker_ids: list[str],
+                   source: AudioSource) -> None:
+        self.runner.submit(request_id=request_id, tenant=tenant, api=ASYNC_API_NAME, webhook=webhook,
+                           speaker_ids=speaker_ids, source=source)
+
+    def stubbed_segments(self, tenant: str, speaker_ids: list[str], *, request_id: str | None):
+        """A canned identify answer registered through the admin API, if one matches (else None)."""
+        return None
+
+
+def create_app(config: ServerConfig | None = None, *, start_workers: bool = True) -> Flask:
+    """Build the mock: ``config`` defaults to ServerConfig(); workers start unless told otherwise."""
+    config = config or ServerConfig()
+    app = Flask(__name__)
+    app.json.sort_keys = False
+    app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
+    state = MockState(config)
+    app.extensions["speaker_id_mock"] = state
+    errors.register_error_handlers(app)
+    register_api(app)
+
+    @app.get("/health")
+    def health():
+        return jsonify({"status": "ok", "version": __version__,
+                        "uptime_seconds": round(time.time() - state.started, 3)})
+
+    @app.before_request
+    def _start_clock():
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _log_request(response):
+        elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+        # request.path, never the full url: the api key travels in the query string.
+        log.info("%s %s -> %s in %.1f ms", request.method, request.path, response.status_code, elapsed)
+        return response
+
+    if start_workers:
+        state.runner.start()
+    return app

@@ -1,0 +1,187 @@
+"""Audio in: bytes (from base64 content or a url) to mono float32 samples at the pipeline's rate.
+
+Containers (WAV, FLAC, MP3, OGG) are recognised from the bytes themselves by libsndfile, so a container's own
+header wins over a disagreeing ``sampleRate``; only headerless ``LINEAR16`` needs ``sampleRate``.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+
+import numpy as np
+import soundfile
+import soxr
+
+from . import errors
+
+CONTAINER_ENCODINGS = ("WAV", "FLAC", "MP3", "OGG")
+RAW_ENCODING = "LINEAR16"
+SUPPORTED_ENCODINGS = CONTAINER_ENCODINGS + (RAW_ENCODING,)
+# webrtcvad and sane audio both live in this range; a LINEAR16 rate outside it is a caller's mistake.
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 4000, 384000
+
+
+def normalise_encoding(encoding: str | None) -> str | None:
+    """Upper-case and check an ``encoding`` field; None means "detect from the bytes"."""
+    if encoding is None:
+        return None
+    name = encoding.strip().upper()
+    aliases = {"WAVE": "WAV", "OGG_VORBIS": "OGG", "OGG_OPUS": "OGG", "MPEG": "MP3", "PCM": "LINEAR16",
+               "RAW": "LINEAR16"}
+    name = aliases.get(name, name)
+    if name not in SUPPORTED_ENCODINGS:
+        raise errors.UnsupportedEncoding(
+            f"encoding {encoding!r} is not supported; use one of {', '.join(SUPPORTED_ENCODINGS)}.")
+    return name
+
+
+def decode_base64(content: str) -> bytes:
+    """Strict base64 (standard or url-safe alphabet, padding optional) to bytes."""
+    text = "".join(content.split())
+    if text.startswith("data:") and "," in text:  # tolerate data URLs pasted from browsers
+        text = text.split(",", 1)[1]
+    text = text.replace("-", "+").replace("_", "/")
+    text += "=" * (-len(text) % 4)
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise errors.InvalidBase64(
+            "content is not valid base64; send the audio file's bytes base64-encoded "
+            "(e.g. `base64 -w0 file.wav`).") from None
+    if not data:
+        raise errors.EmptyAudio("content is empty; send the base64 of a non-empty audio file.")
+    return data
+
+
+def check_http_url(url: str, *, field: str) -> str:
+    """Accept only absolute http(s) urls with a host."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise errors.InvalidUrl(f"{field} must be an absolute http:// or https:// url, got {url[:200]!r}.")
+    return url
+
+
+def fetch_url(url: str, *, timeout: float, max_bytes: int) -> bytes:
+    """Download an audio url within a time budget and a size cap."""
+    check_http_url(url, field="url")
+    request = urllib.request.Request(url, headers={"User-Agent": "speaker-id-mock"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            declared = response.headers.get("Content-Length")
+            if declared and declared.isdigit() and int(declared) > max_bytes:
+                raise errors.PayloadTooLarge(
+                    f"the audio at url is {int(declared)} bytes; the limit is {max_bytes} (--url-max-mb).")
+            data = response.read(max_bytes + 1)
+    except errors.ApiError:
+        raise
+    except urllib.error.HTTPError as exc:
+        raise errors.UrlFetchFailed(f"downloading url failed with HTTP {exc.code}; check the url is "
+                                    "reachable without authentication.") from None
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise errors.UrlFetchFailed(f"downloading url failed ({reason}); check the url is reachable from the "
+                                    "mock server within the timeout.") from None
+    if len(data) > max_bytes:
+        raise errors.PayloadTooLarge(f"the audio at url exceeds {max_bytes} bytes (--url-max-mb).")
+    if not data:
+        raise errors.EmptyAudio("the url answered with an empty body; point it at an audio file.")
+    return data
+
+
+def decode_audio(data: bytes, *, encoding: str | None, sample_rate: int | None, target_rate: int,
+                 max_seconds: float) -> np.ndarray:
+    """Decode audio bytes to mono float32 in [-1, 1] at ``target_rate``.
+
+    Returns samples: np.ndarray [shape=(n,), dtype=float32]. NaN/inf samples become 0; stereo and
+    multichannel audio is averaged to mono.
+    """
+    if encoding == RAW_ENCODING:
+        samples, rate = _decode_linear16(data, sample_rate, max_seconds)
+    else:
+        samples, rate = _decode_container(data, encoding, max_seconds)
+    if samples.size == 0:
+        raise errors.EmptyAudio("the audio holds no samples; send a recording with sound in it.")
+    samples = np.nan_to_num(samples, nan=0.0, posinf=0.0, neginf=0.0)
+    np.clip(samples, -1.0, 1.0, out=samples)
+    if rate != target_rate:
+        samples = soxr.resample(samples, rate, target_rate, quality="HQ").astype(np.float32, copy=False)
+    return np.ascontiguousarray(samples, dtype=np.float32)
+
+
+def _check_duration(frames: int, rate: int, max_seconds: float) -> None:
+    if frames / rate > max_seconds:
+        raise errors.AudioTooLong(f"the audio lasts {frames / rate:.0f} s; the limit is {max_seconds:.0f} s "
+                                  "(--max-audio-seconds). Split it into shorter clips.")
+
+
+def _decode_linear16(data: bytes, sample_rate: int | None, max_seconds: float) -> tuple[np.ndarray, int]:
+    if sample_rate is None:
+        raise errors.MissingParameter("sampleRate is required with encoding LINEAR16 (headerless 16-bit PCM); "
+                                      "send the rate the audio was recorded at, e.g. 16000.")
+    _check_rate(sample_rate)
+    if len(data) % 2:
+        data = data[:-1]  # a trailing odd byte is half a sample; drop it rather than refuse the clip
+    _check_duration(len(data) // 2, sample_rate, max_seconds)
+    pcm = np.frombuffer(data, dtype="<i2")
+    return pcm.astype(np.float32) / 32768.0, sample_rate
+
+
+def _check_rate(sample_rate: int) -> None:
+    if not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
+        raise errors.InvalidParameter(f"sampleRate {sample_rate} is out of range; use a rate between "
+                                      f"{MIN_SAMPLE_RATE} and {MAX_SAMPLE_RATE} Hz.")
+
+
+def _decode_container(data: bytes, encoding: str | None, max_seconds: float) -> tuple[np.ndarray, int]:
+    hint = f" as {encoding}" if encoding else ""
+    try:
+        with soundfile.SoundFile(io.BytesIO(data)) as f:
+            rate = f.samplerate
+            if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+                raise errors.UndecodableAudio(f"the audio header says {rate} Hz, outside "
+                                              f"{MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz.")
+            if f.frames > 0:
+                _check_duration(f.frames, rate, max_seconds)
+            block = f.read(dtype="float32", always_2d=True)
+    except errors.ApiError:
+        raise
+    except Exception as exc:  # libsndfile raises LibsndfileError/RuntimeError/TypeError on junk
+        raise errors.UndecodableAudio(
+            f"the audio could not be decoded{hint} ({_short(exc)}); send WAV, FLAC, MP3 or OGG bytes, or raw "
+            "16-bit little-endian PCM with encoding LINEAR16 and its sampleRate.") from None
+    _check_duration(block.shape[0], rate, max_seconds)
+    samples = block.mean(axis=1, dtype=np.float32) if block.shape[1] > 1 else block[:, 0]
+    return samples, rate
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:160]
+
+
+def encode_pcm16(samples: np.ndarray) -> bytes:
+    """Float samples to 16-bit PCM bytes: how enrollment audio is kept so voiceprints can be recomputed."""
+    return (np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+
+
+def decode_pcm16(data: bytes) -> np.ndarray:
+    """The inverse of encode_pcm16."""
+    return np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
+
+
+@dataclass(frozen=True)
+class AudioSource:
+    """Where a request's audio comes from: exactly one of ``content`` (decoded base64) and ``url``."""
+
+    content: bytes | None
+    url: str | None
+    encoding: str | None
+    sample_rate: int | None

@@ -1,0 +1,102 @@
+"""Server settings, read once: flags (with defaults from the environment) become one frozen ServerConfig."""
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Everything the server process can be told; handlers read this, never os.environ."""
+
+    host: str = "127.0.0.1"
+    port: int = 5000
+    data_dir: Path = Path(".mock-data")
+    api_keys: tuple[str, ...] = ()          # empty: any non-empty key is accepted
+    log_level: str = "INFO"
+    enrollments_required: int = 3           # enrollments before a speaker is "Complete"
+    max_body_bytes: int = 50 * 1024 * 1024  # larger request bodies get 413 before being read
+    max_audio_seconds: float = 2 * 3600.0   # longer audio gets 413
+    url_timeout_seconds: float = 10.0       # audio url download, whole transfer
+    url_max_bytes: int = 50 * 1024 * 1024   # audio url download cap
+    threads: int = 8                        # WSGI threads serving requests concurrently
+    job_workers: int = 2                    # async identify workers
+    job_queue_size: int = 64                # queued async jobs before 429
+    webhook_timeout_seconds: float = 5.0    # per delivery attempt
+    webhook_attempts: int = 5               # total attempts per delivery
+    webhook_backoff_seconds: float = 0.5    # first retry delay, doubled each retry
+    webhook_backoff_max_seconds: float = 30.0
+    admin: bool = True                      # the /_mock admin API and dashboard
+    admin_remote: bool = False              # allow /_mock from non-loopback clients
+    preload_dir: Path | None = None         # enroll DIR/<speakerId>/*.{wav,flac,mp3} at start
+    preload_api_key: str = "sandbox"
+    url_file: Path | None = None            # write the base URL here once listening
+    drain_seconds: float = 10.0             # SIGTERM: time allowed for in-flight work
+
+    @property
+    def db_path(self) -> Path:
+        return Path(self.data_dir) / "speakers.sqlite3"
+
+
+def _env(name: str, default):
+    return os.environ.get(f"SPEAKER_ID_MOCK_{name}", default)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of `python -m mock_server` (and the `speaker-id-mock` console script)."""
+    d = ServerConfig()
+    p = argparse.ArgumentParser(prog="speaker-id-mock",
+                                description="Offline drop-in mock of the Speaker Identification API.")
+    p.add_argument("--host", default=_env("HOST", d.host))
+    p.add_argument("--port", type=int, default=int(_env("PORT", d.port)),
+                   help="0 picks a free port; the URL is printed on one line")
+    p.add_argument("--data-dir", type=Path, default=Path(_env("DATA_DIR", d.data_dir)))
+    p.add_argument("--api-key", action="append", dest="api_keys", default=None,
+                   help="accepted api key (repeatable); without it any non-empty key is accepted")
+    p.add_argument("--log-level", default=_env("LOG_LEVEL", d.log_level),
+                   choices=["DEBUG", "INFO", "WARNING", "ERROR"], type=str.upper)
+    p.add_argument("--enrollments-required", type=int, default=d.enrollments_required)
+    p.add_argument("--max-body-mb", type=float, default=d.max_body_bytes / 2**20)
+    p.add_argument("--max-audio-seconds", type=float, default=d.max_audio_seconds)
+    p.add_argument("--url-timeout", type=float, default=d.url_timeout_seconds)
+    p.add_argument("--url-max-mb", type=float, default=d.url_max_bytes / 2**20)
+    p.add_argument("--threads", type=int, default=d.threads)
+    p.add_argument("--job-workers", type=int, default=d.job_workers)
+    p.add_argument("--job-queue-size", type=int, default=d.job_queue_size)
+    p.add_argument("--webhook-timeout", type=float, default=d.webhook_timeout_seconds)
+    p.add_argument("--webhook-attempts", type=int, default=d.webhook_attempts)
+    p.add_argument("--webhook-backoff", type=float, default=d.webhook_backoff_seconds)
+    p.add_argument("--no-admin", action="store_true", help="turn off /_mock, /docs' admin part and the dashboard")
+    p.add_argument("--admin-remote", action="store_true",
+                   help="let non-loopback clients use /_mock (off by default)")
+    p.add_argument("--preload", type=Path, default=_env("PRELOAD", None),
+                   help="enroll DIR/<speakerId>/*.{wav,flac,mp3} at start")
+    p.add_argument("--preload-api-key", default=_env("PRELOAD_API_KEY", d.preload_api_key))
+    p.add_argument("--url-file", type=Path, default=None, help="write the base URL to this file once listening")
+    p.add_argument("--drain-seconds", type=float, default=d.drain_seconds)
+    return p
+
+
+def config_from_args(argv: list[str] | None = None) -> ServerConfig:
+    """Parse a command line into a ServerConfig, validating ranges with argparse's own error output."""
+    parser = build_parser()
+    a = parser.parse_args(argv)
+    if a.enrollments_required < 1:
+        parser.error("--enrollments-required must be at least 1")
+    if a.job_workers < 1 or a.job_queue_size < 1 or a.threads < 1:
+        parser.error("--threads, --job-workers and --job-queue-size must be at least 1")
+    if a.webhook_attempts < 1:
+        parser.error("--webhook-attempts must be at least 1")
+    keys = tuple(a.api_keys or [k for k in _env("API_KEYS", "").split(",") if k])
+    return ServerConfig(
+        host=a.host, port=a.port, data_dir=a.data_dir, api_keys=keys, log_level=a.log_level,
+        enrollments_required=a.enrollments_required, max_body_bytes=int(a.max_body_mb * 2**20),
+        max_audio_seconds=a.max_audio_seconds, url_timeout_seconds=a.url_timeout,
+        url_max_bytes=int(a.url_max_mb * 2**20), threads=a.threads, job_workers=a.job_workers,
+        job_queue_size=a.job_queue_size, webhook_timeout_seconds=a.webhook_timeout,
+        webhook_attempts=a.webhook_attempts, webhook_backoff_seconds=a.webhook_backoff,
+        admin=not a.no_admin, admin_remote=a.admin_remote, preload_dir=a.preload,
+        preload_api_key=a.preload_api_key, url_file=a.url_file, drain_seconds=a.drain_seconds,
+    )

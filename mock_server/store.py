@@ -1,0 +1,305 @@
+"""The only code that touches SQLite: speakers, their enrollments, async jobs and webhook attempts.
+
+One file under --data-dir, in WAL mode so several threads and processes share it; every write is one
+``BEGIN IMMEDIATE`` transaction, so a crash leaves either the whole change or none of it. Tenants are
+identified by a hash of their api key: the key itself is never stored.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS speakers (
+    tenant TEXT NOT NULL,
+    speaker_id TEXT NOT NULL,
+    enrollments INTEGER NOT NULL,
+    voiceprint BLOB NOT NULL,
+    model_version TEXT NOT NULL,
+    created REAL NOT NULL,
+    updated REAL NOT NULL,
+    PRIMARY KEY (tenant, speaker_id)
+);
+CREATE TABLE IF NOT EXISTS enrollments (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant TEXT NOT NULL,
+    speaker_id TEXT NOT NULL,
+    audio BLOB NOT NULL,            -- 16-bit PCM at the pipeline rate, kept to recompute voiceprints
+    voiceprint BLOB NOT NULL,
+    model_version TEXT NOT NULL,
+    created REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS enrollments_by_speaker ON enrollments (tenant, speaker_id);
+CREATE TABLE IF NOT EXISTS jobs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    request_id TEXT NOT NULL,
+    tenant TEXT NOT NULL,
+    api TEXT NOT NULL,
+    webhook TEXT NOT NULL,
+    params TEXT NOT NULL,           -- JSON: speakerIds, encoding, sampleRate, url
+    audio BLOB,                     -- the request's decoded-from-base64 bytes, when content was sent
+    status TEXT NOT NULL,           -- queued | running | done
+    result TEXT,                    -- JSON payload for the webhook once done
+    webhook_status TEXT,            -- pending | delivered | failed, once done
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt REAL NOT NULL DEFAULT 0,
+    claimed_by TEXT,
+    claimed_at REAL,
+    created REAL NOT NULL,
+    updated REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_by_request ON jobs (request_id);
+CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, webhook_status);
+CREATE TABLE IF NOT EXISTS webhook_attempts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id INTEGER NOT NULL,
+    tenant TEXT NOT NULL,
+    request_id TEXT NOT NULL,
+    url TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    status INTEGER,
+    error TEXT,
+    time REAL NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class SpeakerRecord:
+    """A speaker as stored: how many enrollments, and the combined voiceprint (serialised)."""
+
+    speaker_id: str
+    enrollments: int
+    voiceprint: bytes
+    model_version: str
+
+    def to_dict(self, *, required: int) -> dict:
+        return {"speaker_id": self.speaker_id, "enrollment_complete": str(self.enrollments >= required)}
+
+
+@dataclass(frozen=True)
+class Job:
+    """An async identify request and where it stands."""
+
+    id: int
+    request_id: str
+    tenant: str
+    api: str
+    webhook: str
+    params: dict
+    audio: bytes | None
+    status: str
+    result: dict | None
+    webhook_status: str | None
+    attempts: int
+    next_attempt: float
+    created: float
+    updated: float
+
+    def to_dict(self) -> dict:
+        return {"request_id": self.request_id, "api": self.api, "webhook": self.webhook, "status": self.status,
+                "webhook_status": self.webhook_status, "attempts": self.attempts,
+                "speakerIds": self.params.get("speakerIds"), "result": self.result,
+                "created": self.created, "updated": self.updated}
+
+
+class Store:
+    """SQLite-backed state, one connection per thread."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._connection().executescript(SCHEMA)
+
+    def _connection(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0, check_same_thread=False)
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes in WAL mode
+            db.execute("PRAGMA busy_timeout=30000")
+            self._local.db = db
+        return db
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        db = self._connection()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def close(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
+
+    # --- speakers -------------------------------------------------------------------------------------
+
+    def add_enrollment(self, tenant: str, speaker_id: str, *, audio: bytes, voiceprint: bytes,
+                       model_version: str, combine: Callable[[list[bytes]], bytes]) -> int:
+        """Store one enrollment and the speaker's new combined voiceprint; return the enrollment count."""
+        now = time.time()
+        with self._transaction() as db:
+            db.execute("INSERT INTO enrollments (tenant, speaker_id, audio, voiceprint, model_version, created) "
+                       "VALUES (?, ?, ?, ?, ?, ?)", (tenant, speaker_id, audio, voiceprint, model_version, now))
+            rows = db.execute("SELECT voiceprint FROM enrollments WHERE tenant=? AND speaker_id=? "
+                              "AND model_version=? ORDER BY id", (tenant, speaker_id, model_version)).fetchall()
+            combined = combine([r["voiceprint"] for r in rows])
+            db.execute("INSERT INTO speakers (tenant, speaker_id, enrollments, voiceprint, model_version, created, "
+                       "updated) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, speaker_id) DO UPDATE SET "
+                       "enrollments=excluded.enrollments, voiceprint=excluded.voiceprint, "
+                       "model_version=excluded.model_version, updated=excluded.updated",
+                       (tenant, speaker_id, len(rows), combined, model_version, now, now))
+        return len(rows)
+
+    def speakers(self, tenant: str, speaker_ids: Sequence[str] | None = None) -> dict[str, SpeakerRecord]:
+        """This tenant's speakers (all, or the given ids that exist), in enrollment order."""
+        sql = "SELECT speaker_id, enrollments, voiceprint, model_version FROM speakers WHERE tenant=?"
+        args: list = [tenant]
+        if speaker_ids is not None:
+            if not speaker_ids:
+                return {}
+            sql += f" AND speaker_id IN ({','.join('?' * len(speaker_ids))})"
+            args += list(speaker_ids)
+        rows = self._connection().execute(sql + " ORDER BY created, speaker_id", args).fetchall()
+        return {r["speaker_id"]: SpeakerRecord(r["speaker_id"], r["enrollments"], r["voiceprint"],
+                                               r["model_version"]) for r in rows}
+
+    def enrollment_audio(self, tenant: str, speaker_id: str) -> list[bytes]:
+        """A speaker's stored enrollment audio, oldest first (to recompute voiceprints for a new model)."""
+        rows = self._connection().execute("SELECT audio FROM enrollments WHERE tenant=? AND speaker_id=? "
+                                          "ORDER BY id", (tenant, speaker_id)).fetchall()
+        return [r["audio"] for r in rows]
+
+    def replace_voiceprints(self, tenant: str, speaker_id: str, *, enrollment_voiceprints: list[bytes],
+                            voiceprint: bytes, model_version: str) -> None:
+        """Swap in voiceprints recomputed by a new model, all at once."""
+        with self._transaction() as db:
+            ids = [r["id"] for r in db.execute("SELECT id FROM enrollments WHERE tenant=? AND speaker_id=? "
+                                               "ORDER BY id", (tenant, speaker_id))]
+            if len(ids) != len(enrollment_voiceprints):
+                return  # enrollments changed meanwhile; the next reader recomputes again
+            for row_id, blob in zip(ids, enrollment_voiceprints):
+                db.execute("UPDATE enrollments SET voiceprint=?, model_version=? WHERE id=?",
+                           (blob, model_version, row_id))
+            db.execute("UPDATE speakers SET voiceprint=?, model_version=?, enrollments=? "
+                       "WHERE tenant=? AND speaker_id=?", (voiceprint, model_version, len(ids), tenant, speaker_id))
+
+    def delete_speaker(self, tenant: str, speaker_id: str) -> bool:
+        """Forget a speaker and its enrollments; False when there was no such speaker."""
+        with self._transaction() as db:
+            gone = db.execute("DELETE FROM speakers WHERE tenant=? AND speaker_id=?", (tenant, speaker_id)).rowcount
+            db.execute("DELETE FROM enrollments WHERE tenant=? AND speaker_id=?", (tenant, speaker_id))
+        return gone > 0
+
+    def tenants(self) -> list[str]:
+        rows = self._connection().execute("SELECT DISTINCT tenant FROM speakers UNION "
+                                          "SELECT DISTINCT tenant FROM jobs ORDER BY 1").fetchall()
+        return [r[0] for r in rows]
+
+    # --- async jobs -------------------------------------------------------------------------------------
+
+    def create_job(self, *, request_id: str, tenant: str, api: str, webhook: str, params: dict,
+                   audio: bytes | None) -> int:
+        """Record an async job before it is acknowledged, so a crash cannot lose it."""
+        now = time.time()
+        with self._transaction() as db:
+            cur = db.execute("INSERT INTO jobs (request_id, tenant, api, webhook, params, audio, status, created, "
+                             "updated) VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
+                             (request_id, tenant, api, webhook, json.dumps(params), audio, now, now))
+            return int(cur.lastrowid)
+
+    def claim_job(self, job_id: int, *, owner: str, stale_after: float) -> Job | None:
+        """Take a queued job (or one whose claimer vanished) for processing; None if someone else has it."""
+        now = time.time()
+        with self._transaction() as db:
+            got = db.execute("UPDATE jobs SET status='running', claimed_by=?, claimed_at=?, updated=? WHERE id=? "
+                             "AND (status='queued' OR (status='running' AND claimed_at < ?))",
+                             (owner, now, now, job_id, now - stale_after)).rowcount
+        return self.job(job_id) if got else None
+
+    def finish_job(self, job_id: int, result: dict) -> None:
+        """Store a job's outcome and mark its webhook pending, in one step."""
+        now = time.time()
+        with self._transaction() as db:
+            db.execute("UPDATE jobs SET status='done', result=?, webhook_status='pending', audio=NULL, "
+                       "next_attempt=?, updated=? WHERE id=?", (json.dumps(result), now, now, job_id))
+
+    def claim_delivery(self, job_id: int, *, owner: str, stale_after: float) -> Job | None:
+        """Take a due pending webhook delivery; None if it is not due or another worker has it."""
+        now = time.time()
+        with self._transaction() as db:
+            got = db.execute("UPDATE jobs SET claimed_by=?, claimed_at=? WHERE id=? AND status='done' AND "
+                             "webhook_status='pending' AND (claimed_by IS NULL OR claimed_by=? OR claimed_at < ?)",
+                             (owner, now, job_id, owner, now - stale_after)).rowcount
+        return self.job(job_id) if got else None
+
+    def record_attempt(self, job: Job, *, attempt: int, status: int | None, error: str | None,
+                       outcome: str, next_attempt: float) -> None:
+        """Log a delivery attempt and move the job's webhook state (pending, delivered or failed)."""
+        now = time.time()
+        with self._transaction() as db:
+            db.execute("INSERT INTO webhook_attempts (job_id, tenant, request_id, url, attempt, status, error, time) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                       (job.id, job.tenant, job.request_id, job.webhook, attempt, status, error, now))
+            db.execute("UPDATE jobs SET webhook_status=?, attempts=?, next_attempt=?, claimed_by=NULL, updated=? "
+                       "WHERE id=?", (outcome, attempt, next_attempt, now, job.id))
+
+    def job_owner(self, job_id: int) -> str | None:
+        row = self._connection().execute("SELECT claimed_by FROM jobs WHERE id=?", (job_id,)).fetchone()
+        return row[0] if row else None
+
+    def job(self, job_id: int) -> Job | None:
+        row = self._connection().execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
+        return _job(row) if row else None
+
+    def jobs_by_request_id(self, request_id: str, tenant: str | None = None) -> list[Job]:
+        sql, args = "SELECT * FROM jobs WHERE request_id=?", [request_id]
+        if tenant is not None:
+            sql, args = sql + " AND tenant=?", args + [tenant]
+        return [_job(r) for r in self._connection().execute(sql + " ORDER BY id", args)]
+
+    def unfinished_jobs(self) -> list[int]:
+        """Jobs not yet processed, or processed with a webhook still to deliver: the work to resume."""
+        rows = self._connection().execute("SELECT id FROM jobs WHERE status IN ('queued', 'running') OR "
+                                          "webhook_status='pending' ORDER BY id").fetchall()
+        return [r[0] for r in rows]
+
+    def webhook_attempts(self, *, tenant: str | None = None, limit: int = 200) -> list[dict]:
+        sql, args = "SELECT * FROM webhook_attempts", []
+        if tenant is not None:
+            sql, args = sql + " WHERE tenant=?", [tenant]
+        rows = self._connection().execute(sql + " ORDER BY id DESC LIMIT ?", args + [limit]).fetchall()
+        return [dict(r) for r in rows]
+
+    # --- reset ------------------------------------------------------------------------------------------
+
+    def reset(self, tenant: str | None = None) -> None:
+        """Forget everything, or one tenant's speakers, jobs and deliveries."""
+        with self._transaction() as db:
+            for table in ("speakers", "enrollments", "jobs", "webhook_attempts"):
+                if tenant is None:
+                    db.execute(f"DELETE FROM {table}")
+                else:
+                    db.execute(f"DELETE FROM {table} WHERE tenant=?", (tenant,))
+
+
+def _job(row: sqlite3.Row) -> Job:
+    return Job(id=row["id"], request_id=row["request_id"], tenant=row["tenant"], api=row["api"],
+               webhook=row["webhook"], params=json.loads(row["params"]), audio=row["audio"], status=row["status"],
+               result=json.loads(row["result"]) if row["result"] else None, webhook_status=row["webhook_status"],
+               attempts=row["attempts"], next_attempt=row["next_attempt"], created=row["created"],
+               updated=row["updated"])
