@@ -1,16 +1,34 @@
 """The speaker-identification pipeline: pure functions on numpy arrays, no Flask, no I/O.
 
-decode (mock_server.audio) -> speech regions -> features -> voiceprints -> window scores
--> open-set decision -> temporal smoothing -> segments.
+decode (done by the server) -> speech regions (speech.py) -> MFCC features (features.py)
+-> voiceprints (voiceprint.py) -> frame scores (scoring.py) -> open-set decision and
+smoothing (decision.py) -> segments (segments.py); identify.py wires them together.
 
 Public contract used by the service layer (kept stable):
 
     MODEL_VERSION: str                      changes whenever stored voiceprints become incompatible
-    DEFAULT_CONFIG: PipelineConfig          every tunable, documented
+    PipelineConfig, DEFAULT_CONFIG          every tunable, documented (config.py)
     NoSpeechError(ValueError)               raised when a recording has no usable speech
+    Segment(speaker_id, start, end)         seconds, 2 decimals
     enrollment_voiceprint(samples, *, config=DEFAULT_CONFIG) -> np.ndarray[float32]
     speaker_voiceprint(enrollments, *, config=DEFAULT_CONFIG) -> np.ndarray[float32]
-    identify_segments(samples, voiceprints, *, config=DEFAULT_CONFIG) -> list[Segment]
+    identify_segments(samples, voiceprints, *, config=DEFAULT_CONFIG, cohort=None) -> list[Segment]
+    speech_regions(samples, *, config=DEFAULT_CONFIG) -> list[tuple[float, float]]
 
 `samples` are mono float32 in [-1, 1] at DEFAULT_CONFIG.sample_rate (16 kHz).
 """
+
+from .config import DEFAULT_CONFIG, PipelineConfig
+from .errors import NoSpeechError
+from .identify import identify_segments
+from .segments import Segment
+from .speech import speech_regions
+from .voiceprint import enrollment_voiceprint, speaker_voiceprint
+
+# Enrollment voiceprints are MFCC(+delta) frames of the speech; bump when features change.
+MODEL_VERSION = "mfcc20-d-3800hz-gmm-v1"
+
+__all__ = [
+    "MODEL_VERSION", "PipelineConfig", "DEFAULT_CONFIG", "NoSpeechError", "Segment",
+    "enrollment_voiceprint", "speaker_voiceprint", "identify_segments", "speech_regions",
+]

@@ -1,0 +1,59 @@
+"""identify_segments: who speaks when, read top to bottom.
+
+speech frames (speech.py) -> features (features.py) -> log-likelihood under every voice
+(scoring.py) -> smoothing over ~1.5 s of speech -> open-set decision against the other
+enrolled voices (decision.py) -> short-turn removal -> segments (segments.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from .config import DEFAULT_CONFIG, PipelineConfig
+from .decision import absorb_short_runs, open_set_labels
+from .features import speaker_features
+from .scoring import frame_logliks, moving_average
+from .segments import Segment, label_runs, to_segments
+from .voiceprint import speech_frame_mask
+
+
+def identify_segments(samples: np.ndarray, voiceprints: Mapping[str, np.ndarray], *,
+                      config: PipelineConfig = DEFAULT_CONFIG,
+                      cohort: Mapping[str, np.ndarray] | None = None) -> list[Segment]:
+    """Label the speech of `samples` with the requested speakers or "unknown".
+
+    samples: mono float32 in [-1, 1] at config.sample_rate. voiceprints: speaker id ->
+    speaker_voiceprint output (the speakers asked about). cohort: other enrolled speakers of
+    the account (same form), used only as competitors so that voices resembling them are
+    not mistaken for a requested speaker. Returns sorted, non-overlapping segments in
+    seconds; silence yields no segment and an all-silent recording an empty list.
+    """
+    c = config
+    names = sorted(voiceprints)
+    if not names:
+        raise ValueError("identify needs at least one speaker voiceprint")
+    samples = np.asarray(samples, dtype=np.float32)
+    duration = len(samples) / c.sample_rate
+    feats = speaker_features(samples, c)
+    speech = speech_frame_mask(len(feats), samples, c)
+    if not speech.any():
+        return []
+    extra = [k for k in sorted(cohort or {}) if k not in voiceprints]
+    models = [voiceprints[k] for k in names] + [cohort[k] for k in extra]
+
+    idx = np.flatnonzero(speech)
+    scored = idx[:: max(1, c.score_decimation)]
+    frames_per_s = c.sample_rate / c.hop_length
+    ll = frame_logliks(feats[scored], models)
+    width = int(round(c.smooth_window * frames_per_s / max(1, c.score_decimation)))
+    labels_scored = open_set_labels(moving_average(ll, width), len(names), c)
+
+    # spread the decisions of the scored frames to every speech frame (nearest earlier one)
+    pos = np.clip(np.searchsorted(scored, idx, side="right") - 1, 0, len(scored) - 1)
+    labels_speech = labels_scored[pos]
+    labels_speech = absorb_short_runs(labels_speech, int(round(c.min_turn * frames_per_s)))
+    labels = np.full(len(feats), -1, dtype=np.int64)
+    labels[idx] = labels_speech
+    return to_segments(label_runs(labels, speech), names, 1.0 / frames_per_s, c.max_pause, duration)

@@ -1,0 +1,148 @@
+"""Offline accuracy/speed harness for mock_server.pipeline (no HTTP).
+
+    python scripts/pipeline_eval.py MANIFEST_DIR [--leave-out] [--set field=value ...] [-v]
+
+Loads the manifest's audio with soundfile, resamples to 16 kHz with soxr (as the server
+does), enrolls every speaker, identifies every test with the other enrolled speakers as the
+cohort, and prints per-test and overall / conversation / meeting IER and times-real-time.
+
+--leave-out: generalisation check. For every test and every requested speaker S that
+appears in it, S is removed from the enrolled set (requested and cohort); all of S's speech
+must then come out "unknown". Prints the fraction of S's speech labelled unknown (higher is
+better) and the IER with S's reference relabelled "unknown".
+--set: override config fields, e.g. --set unknown_threshold=0.5 --set smooth_window=2.0
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from ier import identification_error_rate, read_rttm  # noqa: E402
+
+from mock_server.pipeline import (DEFAULT_CONFIG, enrollment_voiceprint, identify_segments,  # noqa: E402
+                                  speaker_voiceprint)
+
+
+def load(path: str, sr: int = 16000) -> np.ndarray:
+    x, rate = sf.read(path, dtype="float32", always_2d=True)
+    x = x.mean(axis=1)
+    return (soxr.resample(x, rate, sr) if rate != sr else x).astype(np.float32)
+
+
+def parse_overrides(items):
+    kw = {}
+    fields = {f.name: f for f in dataclasses.fields(DEFAULT_CONFIG)}
+    for item in items or []:
+        k, v = item.split("=", 1)
+        cur = getattr(DEFAULT_CONFIG, k) if k in fields else None
+        if k not in fields:
+            sys.exit(f"unknown config field {k}")
+        if v == "None":
+            kw[k] = None
+        elif isinstance(cur, bool):
+            kw[k] = v.lower() in ("1", "true", "yes")
+        elif isinstance(cur, int):
+            kw[k] = int(v)
+        else:
+            kw[k] = float(v)
+    return dataclasses.replace(DEFAULT_CONFIG, **kw)
+
+
+def add(acc, r):
+    for k in ("confusion", "missed", "false_alarm", "total"):
+        acc[k] = acc.get(k, 0.0) + r[k]
+
+
+def ier_of(acc):
+    return (acc["confusion"] + acc["missed"] + acc["false_alarm"]) / max(acc["total"], 1e-9)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("manifest_dir")
+    ap.add_argument("--leave-out", action="store_true")
+    ap.add_argument("--set", action="append", metavar="FIELD=VALUE")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    args = ap.parse_args(argv)
+    cfg = parse_overrides(args.set)
+    root = args.manifest_dir
+    man = json.load(open(os.path.join(root, "manifest.json")))
+
+    t0 = time.perf_counter()
+    enroll_audio = 0.0
+    vps = {}
+    for spk, files in man["speakers"].items():
+        eps = []
+        for f in files:
+            x = load(os.path.join(root, f))
+            enroll_audio += len(x) / 16000
+            eps.append(enrollment_voiceprint(x, config=cfg))
+        vps[spk] = speaker_voiceprint(eps, config=cfg)
+    t_enroll = time.perf_counter() - t0
+    print(f"enrolled {len(vps)} speakers from {enroll_audio:.0f} s of audio in {t_enroll:.2f} s")
+
+    totals: dict[str, dict] = {"all": {}, "conversation": {}, "meeting": {}}
+    lo_tot: dict = {}
+    lo_unknown = lo_speech = 0.0
+    audio_s = proc_s = 0.0
+    for test in man["tests"]:
+        x = load(os.path.join(root, test["audio"]))
+        ref = read_rttm(os.path.join(root, test["rttm"]))
+        req = {k: vps[k] for k in test["speakerIds"]}
+        cohort = {k: v for k, v in vps.items() if k not in req}
+        t = time.perf_counter()
+        hyp = identify_segments(x, req, config=cfg, cohort=cohort)
+        dt = time.perf_counter() - t
+        audio_s += len(x) / 16000
+        proc_s += dt
+        r = identification_error_rate(ref, [(s.speaker_id, s.start, s.end) for s in hyp])
+        add(totals["all"], r)
+        add(totals[test["kind"]], r)
+        print(f"{test['audio']:32s} {test['kind']:12s} IER {r['ier']:.3f}  conf {r['confusion']:5.2f}"
+              f"  miss {r['missed']:5.2f}  fa {r['false_alarm']:5.2f}  / {r['total']:5.1f} s"
+              f"  {len(x) / 16000 / dt:6.0f}x RT")
+        if args.verbose:
+            for s in hyp:
+                print(f"    {s.start:7.2f} {s.end:7.2f} {s.speaker_id}")
+        if args.leave_out:
+            present = {lab for lab, _, _ in ref}
+            for spk in test["speakerIds"]:
+                if spk not in present or len(req) < 2:
+                    continue
+                req2 = {k: v for k, v in req.items() if k != spk}
+                coh2 = {k: v for k, v in cohort.items() if k != spk}
+                hyp2 = identify_segments(x, req2, config=cfg, cohort=coh2)
+                ref2 = [("unknown" if lab == spk else lab, s, e) for lab, s, e in ref]
+                hyp2t = [(s.speaker_id, s.start, s.end) for s in hyp2]
+                r2 = identification_error_rate(ref2, hyp2t)
+                add(lo_tot, r2)
+                only = [(lab, s, e) for lab, s, e in ref if lab == spk]
+                ru = identification_error_rate([("unknown", s, e) for _, s, e in only],
+                                               [h for h in hyp2t if h[0] == "unknown"])
+                lo_speech += ru["total"]
+                lo_unknown += ru["total"] - ru["missed"] - ru["confusion"]
+                print(f"    leave out {spk:18s} -> {1 - ru['ier'] if ru['total'] else 0:.2f} of its speech"
+                      f" unknown, IER {r2['ier']:.3f}")
+    print(f"IER overall {ier_of(totals['all']):.3f}  conversation {ier_of(totals['conversation']):.3f}"
+          f"  meeting {ier_of(totals['meeting']):.3f}  | identify {audio_s / proc_s:.0f}x real time"
+          f" ({audio_s:.0f} s audio in {proc_s:.2f} s)")
+    if args.leave_out and lo_speech:
+        print(f"leave-speaker-out: {lo_unknown / lo_speech:.3f} of left-out speech labelled unknown,"
+              f" IER {ier_of(lo_tot):.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
