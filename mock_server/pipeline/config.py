@@ -18,7 +18,7 @@ class PipelineConfig:
     # ---- speech detection (speech.py) --------------------------------------------------
     vad_mode: int = 2                 # webrtcvad aggressiveness, 0 (lenient) .. 3 (strict)
     vad_frame_ms: int = 30            # ms per VAD decision; webrtcvad accepts 10, 20 or 30
-    vad_hangover: float = 0.15        # s added after (and half before) every voiced run, 0 .. 0.5
+    vad_hangover: float = 0.05        # s added after (and half before) every voiced run, 0 .. 0.5
     vad_bridge: float = 0.40          # s; pauses shorter than this inside speech are bridged, 0 .. 1.5
     vad_min_speech: float = 0.25      # s; shorter isolated regions are dropped as clicks, 0 .. 1
     vad_min_level: float = 1e-3       # RMS (full scale 1.0) a frame needs to count as speech, 0 .. 0.05;
@@ -49,12 +49,19 @@ class PipelineConfig:
     # ---- scoring, decision and smoothing (scoring.py, decision.py) ---------------------
     score_decimation: int = 2         # score every n-th speech frame (speed), 1 .. 4
     smooth_window: float = 1.5        # s of speech averaged per decision, 0.5 .. 3
-    unknown_threshold: float = 0.0    # mean log-likelihood ratio (nats/frame) below which a voice is "unknown"
+    min_margin: float = 0.3           # nats/frame a turn's speaker must beat every other enrolled voice by, 0 .. 2
+    rel_margin: float = 0.4           # ... and this fraction of the clearest margin among that speaker's turns, 0 .. 0.9
+    min_reference_turn: float = 1.0   # s of speech a speaker needs before a reference margin is trusted, 0 .. 3
     min_turn: float = 0.8             # s; shorter label runs are absorbed by their neighbours, 0 .. 2
     block: float = 0.1                # s; resolution of the speaker decision, 0.05 .. 0.25
 
     # ---- output (segments.py) ----------------------------------------------------------
     max_pause: float = 0.6            # s; a same-speaker pause shorter than this does not split a segment
+
+    @property
+    def frames_per_second_scored(self) -> float:
+        """Scored feature frames per second of speech (derived, not a tunable)."""
+        return self.sample_rate / self.hop_length / max(1, self.score_decimation)
 
 
 DEFAULT_CONFIG = PipelineConfig()

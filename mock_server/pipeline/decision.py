@@ -1,11 +1,15 @@
-"""Open-set decision per speech frame, then removal of implausibly short speaker turns.
+"""Speaker decisions: closed-set labels per frame, short-turn removal, open-set check per turn.
 
-A frame (already smoothed over ~1.5 s of speech) goes to the requested speaker whose model
-explains it best -- but only if that model beats every *other* enrolled voice (the other
-requested speakers and the account's cohort) by unknown_threshold nats/frame. A voice
-nobody enrolled fits several models about equally badly, so its margin stays small and it
-becomes "unknown" (label -1). The margin is a likelihood ratio, so it does not depend on
-loudness or channel.
+1. Every speech frame (scores smoothed over ~1.5 s of speech) gets the requested speaker
+   whose model explains it best (closed_set_labels); flickers shorter than min_turn are
+   absorbed (absorb_short_runs). This yields turns.
+2. Each turn is then checked as a whole (open_set_turns): its margin is how many nats/frame
+   the chosen model beats the best *other* enrolled voice (other requested speakers and the
+   account's cohort). A voice nobody enrolled fits several models about equally badly, so
+   its margin is small. "Small" is judged per request: relative to the clearest turn of the
+   same speaker in this very recording (rel_margin), with an absolute floor (min_margin) for
+   speakers with no clear turn. So the threshold adapts to how distinct the enrolled voices
+   are and to the channel, instead of being a constant fitted to one data set.
 """
 
 from __future__ import annotations
@@ -17,23 +21,51 @@ from .config import PipelineConfig
 UNKNOWN = -1
 
 
-def open_set_labels(scores: np.ndarray, n_requested: int, config: PipelineConfig) -> np.ndarray:
-    """Labels (n,) in 0..n_requested-1 or UNKNOWN from smoothed scores (n, n_models).
-
-    Columns 0..n_requested-1 are the requested speakers, the rest the cohort.
-    """
-    n, m = scores.shape
-    if n == 0:
+def closed_set_labels(scores: np.ndarray, n_requested: int) -> np.ndarray:
+    """Best requested speaker per row of scores (n, n_models); columns < n_requested are requested."""
+    if len(scores) == 0:
         return np.zeros(0, dtype=np.int64)
-    best = np.argmax(scores[:, :n_requested], axis=1)
-    top = scores[np.arange(n), best]
-    if m == 1:
-        margin = np.full(n, np.inf)
-    else:
-        others = scores.copy()
-        others[np.arange(n), best] = -np.inf
-        margin = top - others.max(axis=1)
-    return np.where(margin >= config.unknown_threshold, best, UNKNOWN)
+    return np.argmax(scores[:, :n_requested], axis=1).astype(np.int64)
+
+
+def runs(labels: np.ndarray) -> list[tuple[int, int]]:
+    """(start, end) of the runs of equal labels, end exclusive."""
+    if len(labels) == 0:
+        return []
+    change = np.flatnonzero(np.diff(labels)) + 1
+    starts = np.concatenate([[0], change])
+    ends = np.concatenate([change, [len(labels)]])
+    return [(int(s), int(e)) for s, e in zip(starts, ends)]
+
+
+def turn_margins(labels: np.ndarray, loglik: np.ndarray) -> list[tuple[int, int, float, int]]:
+    """(start, end, margin, weight) per turn; margin = mean log-lik of the turn's speaker minus
+    that of the best other model, in nats/frame. loglik: (n, n_models) unsmoothed."""
+    out = []
+    for s, e in runs(labels):
+        lab = int(labels[s])
+        mean = loglik[s:e].mean(axis=0)
+        others = np.delete(mean, lab)
+        out.append((s, e, float(mean[lab] - others.max()) if len(others) else float("inf"), e - s))
+    return out
+
+
+def open_set_turns(labels: np.ndarray, loglik: np.ndarray, config: PipelineConfig) -> np.ndarray:
+    """Relabel as UNKNOWN the turns whose margin is too small (see module doc). Returns new labels.
+
+    labels: (n,) closed-set labels of the scored frames; loglik: (n, n_models) unsmoothed.
+    """
+    out = labels.copy()
+    turns = turn_margins(labels, loglik)
+    best: dict[int, float] = {}
+    for s, e, m, w in turns:                                   # clearest turn per speaker
+        if w >= config.min_reference_turn * config.frames_per_second_scored:
+            best[int(labels[s])] = max(best.get(int(labels[s]), -np.inf), m)
+    for s, e, m, w in turns:
+        ref = best.get(int(labels[s]), m)
+        if m < max(config.min_margin, config.rel_margin * ref):
+            out[s:e] = UNKNOWN
+    return out
 
 
 def absorb_short_runs(labels: np.ndarray, min_len: int) -> np.ndarray:
@@ -44,16 +76,14 @@ def absorb_short_runs(labels: np.ndarray, min_len: int) -> np.ndarray:
     """
     lab = labels.copy()
     while True:
-        change = np.flatnonzero(np.diff(lab)) + 1
-        starts = np.concatenate([[0], change])
-        ends = np.concatenate([change, [len(lab)]])
-        if len(starts) <= 1:
+        bounds = runs(lab)
+        if len(bounds) <= 1:
             return lab
-        lengths = ends - starts
+        lengths = np.array([e - s for s, e in bounds])
         i = int(np.argmin(lengths))
         if lengths[i] >= min_len:
             return lab
         left = lengths[i - 1] if i > 0 else -1
-        right = lengths[i + 1] if i + 1 < len(starts) else -1
+        right = lengths[i + 1] if i + 1 < len(bounds) else -1
         j = i - 1 if left >= right else i + 1
-        lab[starts[i]:ends[i]] = lab[starts[j]]
+        lab[bounds[i][0]:bounds[i][1]] = lab[bounds[j][0]]

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from .config import DEFAULT_CONFIG, PipelineConfig
-from .decision import absorb_short_runs, open_set_labels
+from .decision import absorb_short_runs, closed_set_labels, open_set_turns
 from .features import speaker_features
 from .scoring import frame_logliks, moving_average
 from .segments import Segment, label_runs, to_segments
@@ -48,7 +48,10 @@ def identify_segments(samples: np.ndarray, voiceprints: Mapping[str, np.ndarray]
     frames_per_s = c.sample_rate / c.hop_length
     ll = frame_logliks(feats[scored], models)
     width = int(round(c.smooth_window * frames_per_s / max(1, c.score_decimation)))
-    labels_scored = open_set_labels(moving_average(ll, width), len(names), c)
+    smoothed = moving_average(ll, width)
+    min_run = int(round(c.min_turn * c.frames_per_second_scored))
+    labels_scored = absorb_short_runs(closed_set_labels(smoothed, len(names)), min_run)
+    labels_scored = absorb_short_runs(open_set_turns(labels_scored, ll, c), min_run)
 
     # spread the decisions of the scored frames to every speech frame (nearest earlier one)
     pos = np.clip(np.searchsorted(scored, idx, side="right") - 1, 0, len(scored) - 1)
