@@ -1,0 +1,174 @@
+"""Helpers for testing against the mock: a live server process and a real local webhook receiver.
+
+Used by this project's tests and by the pytest plugin; both only ever listen on loopback.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+
+class LiveServer:
+    """``python -m mock_server`` in a child process on a free loopback port."""
+
+    def __init__(self, *args: str, data_dir: Path | str | None = None, env: dict | None = None):
+        self._tmp = None if data_dir else tempfile.TemporaryDirectory(prefix="speaker-id-mock-")
+        self.data_dir = Path(data_dir or self._tmp.name)
+        self.args = list(args)
+        self.env = env
+        self.process: subprocess.Popen | None = None
+        self.url = ""
+        self.log_path = self.data_dir / "server.log"
+
+    def start(self, timeout: float = 60.0) -> "LiveServer":
+        url_file = self.data_dir / f"url-{time.monotonic_ns()}.txt"
+        cmd = [sys.executable, "-m", "mock_server", "--host", "127.0.0.1", "--port", "0",
+               "--data-dir", str(self.data_dir), "--url-file", str(url_file), *self.args]
+        env = dict(os.environ, **(self.env or {}))
+        self._log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"mock server exited with {self.process.returncode}:\n{self.log()}")
+            if url_file.exists() and url_file.read_text().strip():
+                self.url = url_file.read_text().strip()
+                if self._healthy():
+                    return self
+            time.sleep(0.02)
+        self.stop()
+        raise RuntimeError(f"mock server did not become healthy in {timeout} s:\n{self.log()}")
+
+    def _healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.url + "/health", timeout=2) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self, timeout: float = 20.0) -> int | None:
+        """SIGTERM and wait; returns the exit code."""
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        code = self.process.returncode if self.process else None
+        if getattr(self, "_log", None):
+            self._log.close()
+        return code
+
+    def kill(self) -> None:
+        """SIGKILL: the process gets no chance to clean up."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def close(self) -> None:
+        self.stop()
+        if self._tmp:
+            self._tmp.cleanup()
+
+    def __enter__(self) -> "LiveServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+@dataclass
+class Delivery:
+    """One POST the receiver got."""
+
+    path: str
+    body: dict | None
+    raw: bytes
+    headers: dict
+    time: float = field(default_factory=time.time)
+
+
+class WebhookReceiver:
+    """A real HTTP endpoint on loopback that records every POST; ``fail_with`` makes it answer errors."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0):
+        self.deliveries: list[Delivery] = []
+        self.fail_with: int | None = None       # answer this status instead of 200 while set
+        self.files: dict[str, bytes] = {}       # GET path -> bytes, to serve audio urls
+        self._changed = threading.Condition()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                try:
+                    body = json.loads(raw)
+                except ValueError:
+                    body = None
+                status = receiver.fail_with or 200
+                if status == 200:
+                    with receiver._changed:
+                        receiver.deliveries.append(Delivery(self.path, body, raw, dict(self.headers)))
+                        receiver._changed.notify_all()
+                self.send_response(status)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def do_GET(self):
+                data = receiver.files.get(self.path)
+                self.send_response(200 if data is not None else 404)
+                self.send_header("Content-Length", str(len(data or b"")))
+                self.end_headers()
+                self.wfile.write(data or b"")
+
+            def log_message(self, *args):
+                pass
+
+        self._server = ThreadingHTTPServer((host, port), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self.url = f"http://{host}:{self.port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def wait_for(self, request_id: str, timeout: float = 30.0) -> Delivery:
+        """The delivery for ``request_id``, waiting up to ``timeout`` seconds for it."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                for d in self.deliveries:
+                    if isinstance(d.body, dict) and str(d.body.get("request_id")) == str(request_id):
+                        return d
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"no webhook delivery for request_id {request_id!r} within {timeout} s")
+                self._changed.wait(left)
+
+    def for_request(self, request_id: str) -> list[Delivery]:
+        with self._changed:
+            return [d for d in self.deliveries if isinstance(d.body, dict)
+                    and str(d.body.get("request_id")) == str(request_id)]
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> "WebhookReceiver":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

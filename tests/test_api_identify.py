@@ -1,0 +1,97 @@
+"""Sync identification through HTTP: who speaks when, in every supported encoding."""
+import pytest
+
+from conftest import ENROLLED
+from timeline import agreement, check_shape
+
+CONVERSATIONS = ["conversation", "conversation_raw", "conversation_stereo", "conversation_8k",
+                 "conversation_mp3", "conversation_ogg"]
+
+
+@pytest.mark.parametrize("name", CONVERSATIONS)
+def test_conversation_is_identified_in_every_encoding(enrolled_api, voices, name):
+    test = voices["tests"][name]
+    response = enrolled_api.identify(test["file"], test["speakerIds"], encoding=test["encoding"],
+                                     sampleRate=test["sampleRate"])
+    assert response.status_code == 200, response.get_json()
+    segments = response.get_json()["segments"]
+    check_shape(segments, set(test["speakerIds"]) | {"unknown"})
+    assert agreement(test["segments"], segments, test["duration"]) >= 0.8
+
+
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_stranger_is_unknown_and_enrolled_voices_are_named(enrolled_api, voices, version):
+    enrolled_api.version = version
+    test = voices["tests"]["stranger_conversation"]
+    response = enrolled_api.identify(test["file"], test["speakerIds"], encoding="FLAC")
+    segments = response.get_json()["segments"]
+    check_shape(segments, set(test["speakerIds"]) | {"unknown"})
+    assert agreement(test["segments"], segments, test["duration"]) >= 0.75
+    assert "unknown" in {s["speaker_id"] for s in segments}
+
+
+def test_a_voice_is_found_in_another_recording_and_a_different_voice_is_not(enrolled_api, voices):
+    test = voices["tests"]["alice_short"]
+    named = enrolled_api.identify(test["file"], ["alice", "bob"], encoding="FLAC").get_json()["segments"]
+    assert named and {s["speaker_id"] for s in named} == {"alice"}
+    others = enrolled_api.identify(test["file"], ["bob", "dave"], encoding="FLAC").get_json()["segments"]
+    assert others and {s["speaker_id"] for s in others} == {"unknown"}
+
+
+def test_silence_gives_no_segments(enrolled_api):
+    response = enrolled_api.identify("silence.wav", list(ENROLLED))
+    assert response.status_code == 200 and response.get_json() == {"segments": []}
+
+
+def test_a_short_pause_inside_a_turn_does_not_split_it(enrolled_api, voices):
+    test = voices["tests"]["conversation"]
+    segments = enrolled_api.identify(test["file"], test["speakerIds"]).get_json()["segments"]
+    for pause in test["pauses"]:
+        covering = [s for s in segments if s["start"] < pause["start"] and s["end"] > pause["end"]]
+        assert covering, f"the {pause} pause split its turn: {segments}"
+
+
+def test_container_header_wins_over_a_disagreeing_sample_rate(enrolled_api, voices):
+    test = voices["tests"]["conversation_8k"]
+    honest = enrolled_api.identify(test["file"], test["speakerIds"], encoding="FLAC", sampleRate=8000)
+    lying = enrolled_api.identify(test["file"], test["speakerIds"], encoding="FLAC", sampleRate=44100)
+    assert honest.status_code == lying.status_code == 200
+    assert honest.get_json() == lying.get_json()
+
+
+def test_answers_are_deterministic(enrolled_api, voices):
+    test = voices["tests"]["stranger_conversation"]
+    first = enrolled_api.identify(test["file"], test["speakerIds"], encoding="FLAC").data
+    second = enrolled_api.identify(test["file"], test["speakerIds"], encoding="FLAC").data
+    assert first == second
+
+
+def test_only_requested_speakers_are_named(enrolled_api, voices):
+    test = voices["tests"]["conversation"]
+    segments = enrolled_api.identify(test["file"], ["alice"]).get_json()["segments"]
+    assert {s["speaker_id"] for s in segments} == {"alice", "unknown"}
+
+
+@pytest.mark.parametrize("body,code", [
+    ({"speakerIds": []}, "invalid_parameter"),
+    ({"speakerIds": "alice"}, "invalid_parameter"),
+    ({"speakerIds": ["alice", 3]}, "invalid_parameter"),
+    ({"speakerIds": None}, "missing_parameter"),
+    ({"speakerIds": ["alice", "zed", "yan"]}, "unknown_speakers"),
+])
+def test_bad_speaker_ids_are_refused(enrolled_api, body, code):
+    response = enrolled_api.client.post(enrolled_api.url("sync/diarization/identify"),
+                                        json={"content": "AAAA", "encoding": "WAV", **body})
+    assert response.status_code == 400
+    error = response.get_json()["error"]
+    assert error["code"] == code
+    if code == "unknown_speakers":
+        assert "'zed'" in error["message"] and "'yan'" in error["message"] and "'alice'" not in error["message"]
+
+
+def test_incomplete_speakers_are_refused_by_name(enrolled_api, voices):
+    enrolled_api.enroll("frank", voices["stranger"]["files"][0]["file"])
+    response = enrolled_api.identify("alice_short.flac", ["alice", "frank"], encoding="FLAC")
+    assert response.status_code == 400
+    error = response.get_json()["error"]
+    assert error["code"] == "enrollment_incomplete" and "'frank'" in error["message"]

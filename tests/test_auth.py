@@ -1,0 +1,46 @@
+"""Api keys and tenants: who may call, and whose speakers they see."""
+import pytest
+
+from conftest import ENROLLED, Api, b64
+
+
+def test_missing_key_is_401(client):
+    response = client.get("/audio/generic/api/v2/sync/diarization/get_enrolled_speakers")
+    assert response.status_code == 401 and response.get_json()["error"]["code"] == "missing_api_key"
+
+
+def test_key_in_header_works_like_the_query_parameter(enrolled_api):
+    response = enrolled_api.client.get("/audio/generic/api/v2/sync/diarization/get_enrolled_speakers",
+                                       headers={"apikey": "test-key"})
+    assert [s["speaker_id"] for s in response.get_json()["enrolled_speaker_ids"]] == list(ENROLLED)
+
+
+def test_only_listed_keys_are_accepted(tmp_path):
+    from mock_server.app import create_app
+    from mock_server.config import ServerConfig
+    client = create_app(ServerConfig(data_dir=tmp_path, api_keys=("good",))).test_client()
+    ok = client.get("/audio/generic/api/v1/sync/diarization/get_enrolled_speakers?apikey=good")
+    bad = client.get("/audio/generic/api/v1/sync/diarization/get_enrolled_speakers?apikey=bad")
+    assert ok.status_code == 200
+    assert bad.status_code == 401 and bad.get_json()["error"]["code"] == "invalid_api_key"
+    assert "bad" not in bad.get_json()["error"]["message"].split("key")[1][:6]
+
+
+def test_another_key_cannot_list_identify_or_delete(enrolled_api):
+    other = Api(enrolled_api.client, key="other-key")
+    assert other.list().get_json()["enrolled_speaker_ids"] == []
+    refused = other.identify("alice_short.flac", ["alice"], encoding="FLAC")
+    assert refused.status_code == 400 and refused.get_json()["error"]["code"] == "unknown_speakers"
+    deleted = other.delete("alice")
+    assert deleted.status_code == 404
+    assert [s["speaker_id"] for s in enrolled_api.list().get_json()["enrolled_speaker_ids"]] == list(ENROLLED)
+
+
+def test_same_speaker_id_under_two_keys_are_two_voices(enrolled_api, voices):
+    other = Api(enrolled_api.client, key="other-key")
+    for entry in voices["speakers"]["bob"]["enroll"]:
+        other.enroll("alice", entry["file"])  # "alice" under other-key is bob's voice
+    mine = enrolled_api.identify("alice_short.flac", ["alice"], encoding="FLAC").get_json()["segments"]
+    theirs = other.identify("alice_short.flac", ["alice"], encoding="FLAC").get_json()["segments"]
+    assert {s["speaker_id"] for s in mine} == {"alice"}
+    assert {s["speaker_id"] for s in theirs} == {"unknown"}
