@@ -19,9 +19,9 @@ class PipelineConfig:
     vad_mode: int = 2                 # webrtcvad aggressiveness, 0 (lenient) .. 3 (strict)
     vad_frame_ms: int = 30            # ms per VAD decision; webrtcvad accepts 10, 20 or 30
     vad_hangover: float = 0.05        # s added after (and half before) every voiced run, 0 .. 0.5
-    vad_bridge: float = 0.40          # s; pauses shorter than this inside speech are bridged, 0 .. 1.5
+    vad_bridge: float = 0.30          # s; pauses shorter than this inside speech are bridged, 0 .. 1.5
     vad_min_speech: float = 0.25      # s; shorter isolated regions are dropped as clicks, 0 .. 1
-    vad_min_level: float = 1e-3       # RMS (full scale 1.0) a frame needs to count as speech, 0 .. 0.05;
+    vad_min_level: float = 3e-3       # RMS (full scale 1.0) a frame needs to count as speech, 0 .. 0.05;
                                       # stops webrtcvad from firing on faint noise
 
     # ---- features (features.py) --------------------------------------------------------
@@ -48,7 +48,7 @@ class PipelineConfig:
 
     # ---- scoring, decision and smoothing (scoring.py, decision.py) ---------------------
     score_decimation: int = 2         # score every n-th speech frame (speed), 1 .. 4
-    smooth_window: float = 1.5        # s of speech averaged per decision, 0.5 .. 3
+    smooth_window: float = 1.0        # s of speech averaged per decision, 0.5 .. 3
     min_margin: float = 0.3           # nats/frame a turn's speaker must beat every other enrolled voice by, 0 .. 2
     rel_margin: float = 0.4           # ... and this fraction of the clearest margin among that speaker's turns, 0 .. 0.9
     min_reference_turn: float = 1.0   # s of speech a speaker needs before a reference margin is trusted, 0 .. 3
