@@ -38,11 +38,16 @@ def runs(labels: np.ndarray) -> list[tuple[int, int]]:
     return [(int(s), int(e)) for s, e in zip(starts, ends)]
 
 
-def turn_margins(labels: np.ndarray, loglik: np.ndarray) -> list[tuple[int, int, float, int]]:
+def turn_margins(labels: np.ndarray, loglik: np.ndarray, regions: np.ndarray) -> list[tuple[int, int, float, int]]:
     """(start, end, margin, weight) per turn; margin = mean log-lik of the turn's speaker minus
-    that of the best other model, in nats/frame. loglik: (n, n_models) unsmoothed."""
+    that of the best other model, in nats/frame. loglik: (n, n_models) unsmoothed.
+
+    A turn is a run of one label inside one speech region (regions: (n,) region index), so a
+    stranger who talks after a pause is judged apart from the enrolled voice before the pause
+    even when both got the same closed-set label.
+    """
     out = []
-    for s, e in runs(labels):
+    for s, e in runs(labels * (int(regions.max(initial=0)) + 1) + regions):
         lab = int(labels[s])
         mean = loglik[s:e].mean(axis=0)
         others = np.delete(mean, lab)
@@ -50,13 +55,15 @@ def turn_margins(labels: np.ndarray, loglik: np.ndarray) -> list[tuple[int, int,
     return out
 
 
-def open_set_turns(labels: np.ndarray, loglik: np.ndarray, config: PipelineConfig) -> np.ndarray:
+def open_set_turns(labels: np.ndarray, loglik: np.ndarray, regions: np.ndarray,
+                   config: PipelineConfig) -> np.ndarray:
     """Relabel as UNKNOWN the turns whose margin is too small (see module doc). Returns new labels.
 
-    labels: (n,) closed-set labels of the scored frames; loglik: (n, n_models) unsmoothed.
+    labels: (n,) closed-set labels of the scored frames; loglik: (n, n_models) unsmoothed;
+    regions: (n,) index of the speech region each frame lies in.
     """
     out = labels.copy()
-    turns = turn_margins(labels, loglik)
+    turns = turn_margins(labels, loglik, regions)
     best: dict[int, float] = {}
     for s, e, m, w in turns:                                   # clearest turn per speaker
         if w >= config.min_reference_turn * config.frames_per_second_scored:

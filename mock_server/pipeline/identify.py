@@ -51,7 +51,8 @@ def identify_segments(samples: np.ndarray, voiceprints: Mapping[str, np.ndarray]
     smoothed = moving_average(ll, width)
     min_run = int(round(c.min_turn * c.frames_per_second_scored))
     labels_scored = absorb_short_runs(closed_set_labels(smoothed, len(names)), min_run)
-    labels_scored = absorb_short_runs(open_set_turns(labels_scored, ll, c), min_run)
+    region_of = np.cumsum(np.diff(np.concatenate([[0], speech.astype(np.int8)])) == 1) - 1   # (T,)
+    labels_scored = absorb_short_runs(open_set_turns(labels_scored, ll, region_of[scored], c), min_run)
 
     # spread the decisions of the scored frames to every speech frame (nearest earlier one)
     pos = np.clip(np.searchsorted(scored, idx, side="right") - 1, 0, len(scored) - 1)

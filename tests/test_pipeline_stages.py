@@ -1,0 +1,91 @@
+"""Stage tests of mock_server.pipeline on the espeak-ng fixtures (fixtures/voices.json).
+
+speech found where it is and not in silence; the same voice scores above another;
+NoSpeechError on silence; determinism; the pipeline imports fast and without librosa.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+sf = pytest.importorskip("soundfile")
+soxr = pytest.importorskip("soxr")
+
+from mock_server.pipeline import (DEFAULT_CONFIG, NoSpeechError, enrollment_voiceprint,  # noqa: E402
+                                  speaker_voiceprint, speech_regions)
+from mock_server.pipeline.voiceprint import gmm_loglik  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIX = os.path.join(ROOT, "fixtures")
+pytestmark = pytest.mark.skipif(not os.path.exists(os.path.join(FIX, "voices.json")), reason="fixtures missing")
+
+
+def load(rel):
+    x, sr = sf.read(os.path.join(FIX, rel), dtype="float32", always_2d=True)
+    x = x.mean(axis=1)
+    return soxr.resample(x, sr, 16000).astype(np.float32) if sr != 16000 else x
+
+
+@pytest.fixture(scope="module")
+def voices():
+    return json.load(open(os.path.join(FIX, "voices.json")))
+
+
+def test_speech_found_where_it_is_and_not_in_silence(voices):
+    test = voices["tests"]["conversation"]
+    x = load(test["file"])
+    regions = speech_regions(x)
+    assert regions and all(s < e for s, e in regions)
+    assert all(e1 <= s2 for (_, e1), (s2, _) in zip(regions, regions[1:]))
+    speech = np.zeros(int(len(x) / 160), bool)
+    for s, e in regions:
+        speech[int(s * 100):int(e * 100)] = True
+    truth = np.zeros_like(speech)
+    for seg in test["segments"]:
+        truth[int(seg["start"] * 100):int(seg["end"] * 100)] = True
+    assert (speech & truth).sum() / truth.sum() > 0.9          # speech is found
+    assert (speech & ~truth).sum() / (~truth).sum() < 0.35     # silence mostly left out
+    assert speech[:80].sum() == 0                               # the leading second of silence
+    assert speech_regions(load("silence.wav")) == []
+
+
+def test_enrollment_of_silence_raises_no_speech():
+    with pytest.raises(NoSpeechError, match="speech"):
+        enrollment_voiceprint(load("silence.wav"))
+    with pytest.raises(NoSpeechError):
+        enrollment_voiceprint(np.zeros(16000 * 2, np.float32))
+
+
+def test_same_voice_scores_above_another(voices):
+    vps = {}
+    for spk in ("alice", "bob", "carol", "dave"):
+        vps[spk] = speaker_voiceprint([enrollment_voiceprint(load(f"speakers/{spk}/enroll{i}.wav")) for i in (1, 2)])
+    for spk in vps:                                   # held-out third enrollment of each voice
+        frames = enrollment_voiceprint(load(f"speakers/{spk}/enroll3.wav"))
+        scores = {other: gmm_loglik(frames, vp).mean() for other, vp in vps.items()}
+        assert max(scores, key=scores.get) == spk, scores
+
+
+def test_voiceprints_are_deterministic_and_typed():
+    x = load("speakers/bob/enroll1.wav")
+    a, b = enrollment_voiceprint(x), enrollment_voiceprint(x.copy())
+    assert a.dtype == np.float32 and a.ndim == 2 and a.tobytes() == b.tobytes()
+    va, vb = speaker_voiceprint([a]), speaker_voiceprint([b])
+    assert va.dtype == np.float32 and va.tobytes() == vb.tobytes()
+    assert speaker_voiceprint([a, a]).shape[1] == va.shape[1]
+
+
+def test_import_is_fast_and_free_of_librosa():
+    code = ("import sys, time; t = time.perf_counter(); import mock_server.pipeline; "
+            "dt = time.perf_counter() - t; "
+            "bad = [m for m in sys.modules if m.split('.')[0] in ('librosa', 'numba', 'scipy')]; "
+            "print(dt, bad)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    dt, bad = out.stdout.split(" ", 1)
+    assert bad.strip() == "[]"
+    assert float(dt) < 1.0     # ~0.15 s on the dev machine; generous for loaded CI hosts
+    assert DEFAULT_CONFIG.sample_rate == 16000
