@@ -67,6 +67,17 @@ def dct_matrix(n_out: int, n_in: int) -> np.ndarray:
     return out
 
 
+@lru_cache(maxsize=1)
+def _rfft():
+    """scipy.fft.rfft when available (3-4x faster than numpy's for float32 frames), imported on
+    first use so that importing the pipeline stays cheap; numpy.fft.rfft otherwise."""
+    try:
+        from scipy.fft import rfft
+    except ImportError:  # pragma: no cover - scipy comes with librosa/soxr installs, but is optional here
+        from numpy.fft import rfft
+    return rfft
+
+
 @lru_cache(maxsize=8)
 def _window(win_length: int, n_fft: int) -> np.ndarray:
     """Periodic Hann window of win_length, zero-padded (centered) to n_fft, like librosa."""
@@ -85,8 +96,8 @@ def power_spectrogram(y: np.ndarray, n_fft: int, hop_length: int, win_length: in
     n_frames = 1 + (len(y) - n_fft) // hop_length
     frames = np.lib.stride_tricks.as_strided(
         y, shape=(n_frames, n_fft), strides=(y.strides[0] * hop_length, y.strides[0]), writeable=False)
-    spec = np.fft.rfft(frames * _window(win_length, n_fft), axis=1)
-    return (spec.real ** 2 + spec.imag ** 2).astype(np.float32)
+    spec = _rfft()(frames * _window(win_length, n_fft), axis=1)
+    return np.square(np.abs(spec), dtype=np.float32)
 
 
 def power_to_db(s: np.ndarray, amin: float = 1e-10, top_db: float | None = 80.0) -> np.ndarray:

@@ -70,8 +70,12 @@ def logsumexp(a: np.ndarray, axis: int) -> np.ndarray:
 
 
 def gmm_loglik(x: np.ndarray, gmm: np.ndarray) -> np.ndarray:
-    """Per-frame log-likelihood of frames x (T, dim) under a packed GMM, shape (T,)."""
-    return logsumexp(component_loglik(x.astype(np.float64), *unpack_gmm(gmm)), axis=1)
+    """Per-frame log-likelihood of frames x (T, dim) under a packed GMM, shape (T,).
+
+    Evaluated in float32 (twice as fast; scores are averaged over many frames afterwards).
+    """
+    log_w, means, var = (a.astype(np.float32) for a in unpack_gmm(gmm))
+    return logsumexp(component_loglik(np.asarray(x, dtype=np.float32), log_w, means, var), axis=1)
 
 
 def fit_gmm(x: np.ndarray, config: PipelineConfig = DEFAULT_CONFIG) -> np.ndarray:
