@@ -1,0 +1,214 @@
+#!/usr/bin/env python3
+"""Speed, memory and cold-start benchmark of the mock, through its HTTP API; medians over repeated runs.
+
+    scripts/bench.py [--manifest ../shared/speech-dev] [--runs 5] [--report reports/bench.json] [--check]
+
+Figures (targets from the pipeline issue, checked with --check):
+- cold start: `python -m mock_server` to /health answering (< 1 s) and to the first answered identify (< 2 s),
+  on an installed machine; also once with an empty bytecode cache (PYTHONPYCACHEPREFIX), as right after install.
+- identify speed: audio seconds / wall seconds of sync identify HTTP calls over the manifest's tests, one
+  client (>= 600x real time); and on a 10-minute recording.
+- enrollment of a 10 s recording (< 0.2 s).
+- peak server memory, VmHWM of the server process after all of the above (< 300 MB).
+Without ../shared, the committed fixtures stand in for the manifest.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import io
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import soundfile
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from mock_server.testing import LiveServer  # noqa: E402
+
+TARGETS = {"health_seconds": ("<", 1.0), "first_identify_seconds": ("<", 2.0), "times_real_time": (">=", 600.0),
+           "enroll_10s_seconds": ("<", 0.2), "peak_rss_mb": ("<", 300.0)}
+
+
+def post(url: str, body: dict) -> dict:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=600) as response:
+        return json.loads(response.read())
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def flac_bytes(samples: np.ndarray, rate: int) -> bytes:
+    buffer = io.BytesIO()
+    soundfile.write(buffer, samples, rate, format="FLAC")
+    return buffer.getvalue()
+
+
+def workload(manifest: Path | None):
+    """(speakers {id: [bytes]}, tests [(bytes, encoding, rate, speakerIds, seconds)])."""
+    if manifest and (manifest / "manifest.json").exists():
+        m = json.loads((manifest / "manifest.json").read_text())
+        speakers = {s: [(manifest / f).read_bytes() for f in files] for s, files in m["speakers"].items()}
+        tests = []
+        for t in m["tests"]:
+            info = soundfile.info(str(manifest / t["audio"]))
+            tests.append(((manifest / t["audio"]).read_bytes(), t["encoding"], t["sampleRate"], t["speakerIds"],
+                          info.frames / info.samplerate))
+        return speakers, tests
+    voices = json.loads((ROOT / "fixtures" / "voices.json").read_text())
+    speakers = {s: [(ROOT / "fixtures" / e["file"]).read_bytes() for e in v["enroll"]]
+                for s, v in voices["speakers"].items()}
+    tests = []
+    for t in voices["tests"].values():
+        if t["segments"]:
+            tests.append(((ROOT / "fixtures" / t["file"]).read_bytes(), t["encoding"], t["sampleRate"],
+                          t["speakerIds"], t["duration"]))
+    return speakers, tests
+
+
+def ten_minutes(tests) -> tuple[bytes, list[str]]:
+    """A 600 s recording made by chaining the workload's test clips (decoded, resampled to 16 kHz)."""
+    import soxr
+    chunks, total, ids = [], 0, []
+    while total < 600 * 16000:
+        for data, encoding, rate, speaker_ids, _ in tests:
+            if encoding == "LINEAR16":
+                continue
+            samples, sr = soundfile.read(io.BytesIO(data), dtype="float32", always_2d=True)
+            mono = soxr.resample(samples.mean(axis=1), sr, 16000)
+            chunks.append(mono)
+            total += len(mono)
+            ids = list(dict.fromkeys(ids + speaker_ids))
+    return flac_bytes(np.concatenate(chunks)[:600 * 16000], 16000), ids
+
+
+def cold_start(data_dir: Path, probe: dict, *, fresh_bytecode: bool) -> tuple[float, float]:
+    """Seconds from spawning the server to /health 200, and to the first identify answer."""
+    url_file = data_dir / f"url-{time.monotonic_ns()}"
+    env = dict(os.environ)
+    if fresh_bytecode:
+        env["PYTHONPYCACHEPREFIX"] = tempfile.mkdtemp(prefix="pycache-")
+    started = time.perf_counter()
+    process = subprocess.Popen([sys.executable, "-m", "mock_server", "--port", "0", "--data-dir", str(data_dir),
+                                "--url-file", str(url_file), "--log-level", "WARNING"], cwd=ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        health = None
+        while time.perf_counter() - started < 60:
+            if url_file.exists() and url_file.read_text().strip():
+                try:
+                    with urllib.request.urlopen(url_file.read_text().strip() + "/health", timeout=1) as r:
+                        if r.status == 200:
+                            health = time.perf_counter() - started
+                            break
+                except OSError:
+                    pass
+            time.sleep(0.005)
+        base = url_file.read_text().strip()
+        post(f"{base}/audio/generic/api/v2/sync/diarization/identify?apikey=bench", probe)
+        return health, time.perf_counter() - started
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--manifest", type=Path, default=ROOT.parent / "shared" / "speech-dev")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--report", type=Path, default=ROOT / "reports" / "bench.json")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    args = parser.parse_args(argv)
+
+    speakers, tests = workload(args.manifest)
+    data_dir = Path(tempfile.mkdtemp(prefix="bench-"))
+    server = LiveServer("--log-level", "WARNING", data_dir=data_dir).start()
+    api = f"{server.url}/audio/generic/api/v2/sync/diarization"
+    try:
+        for speaker, clips in speakers.items():
+            for clip in clips:
+                post(f"{api}/enroll?apikey=bench", {"content": b64(clip), "speakerId": speaker})
+        # Enrollment of a 10 s recording, each run a new speaker so the store grows as in real use.
+        first = next(iter(speakers.values()))[0]
+        samples, rate = soundfile.read(io.BytesIO(first), dtype="float32")
+        ten_s = flac_bytes(np.resize(samples, 10 * rate), rate)
+        enroll_times = []
+        for run in range(args.runs * 2):
+            t = time.perf_counter()
+            post(f"{api}/enroll?apikey=bench-enroll", {"content": b64(ten_s), "speakerId": f"s{run}"})
+            enroll_times.append(time.perf_counter() - t)
+        # Identify over the workload, one client; the first pass warms caches and is not counted.
+        bodies = [({"content": b64(d), "encoding": e, "sampleRate": r, "speakerIds": ids}, sec)
+                  for d, e, r, ids, sec in tests]
+        xrt_runs = []
+        for run in range(args.runs + 1):
+            wall = audio = 0.0
+            for body, seconds in bodies:
+                t = time.perf_counter()
+                post(f"{api}/identify?apikey=bench", body)
+                wall += time.perf_counter() - t
+                audio += seconds
+            if run:
+                xrt_runs.append(audio / wall)
+        long_clip, long_ids = ten_minutes(tests)
+        long_times = []
+        for _ in range(max(3, args.runs // 2)):
+            t = time.perf_counter()
+            post(f"{api}/identify?apikey=bench", {"content": b64(long_clip), "speakerIds": long_ids})
+            long_times.append(time.perf_counter() - t)
+        status = Path(f"/proc/{server.process.pid}/status").read_text()
+        peak_kb = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM")))
+    finally:
+        server.close()
+
+    # Cold start over its own data dir holding one enrolled speaker.
+    cold_dir = Path(tempfile.mkdtemp(prefix="bench-cold-"))
+    speaker, clips = next(iter(speakers.items()))
+    with LiveServer(data_dir=cold_dir) as warm:
+        for clip in clips:
+            post(f"{warm.url}/audio/generic/api/v2/sync/diarization/enroll?apikey=bench",
+                 {"content": b64(clip), "speakerId": speaker})
+    probe = {"content": b64(tests[0][0]), "encoding": tests[0][1], "sampleRate": tests[0][2],
+             "speakerIds": [speaker]}
+    colds = [cold_start(cold_dir, probe, fresh_bytecode=False) for _ in range(args.runs)]
+    fresh = cold_start(cold_dir, probe, fresh_bytecode=True)
+
+    report = {
+        "runs": args.runs, "workload": str(args.manifest if (args.manifest / "manifest.json").exists() else "fixtures"),
+        "health_seconds": statistics.median(c[0] for c in colds),
+        "first_identify_seconds": statistics.median(c[1] for c in colds),
+        "fresh_bytecode_health_seconds": fresh[0], "fresh_bytecode_first_identify_seconds": fresh[1],
+        "times_real_time": statistics.median(xrt_runs), "times_real_time_runs": xrt_runs,
+        "ten_minute_identify_seconds": statistics.median(long_times),
+        "ten_minute_times_real_time": 600.0 / statistics.median(long_times),
+        "enroll_10s_seconds": statistics.median(enroll_times), "peak_rss_mb": peak_kb / 1024,
+    }
+    failed = []
+    for key, (op, limit) in TARGETS.items():
+        ok = report[key] < limit if op == "<" else report[key] >= limit
+        print(f"{key:<30} {report[key]:>10.3f}   target {op} {limit:<8} {'ok' if ok else 'MISSED'}")
+        if not ok:
+            failed.append(key)
+    for key in ("fresh_bytecode_health_seconds", "fresh_bytecode_first_identify_seconds",
+                "ten_minute_identify_seconds", "ten_minute_times_real_time"):
+        print(f"{key:<30} {report[key]:>10.3f}")
+    args.report.parent.mkdir(parents=True, exist_ok=True)
+    args.report.write_text(json.dumps(report, indent=1))
+    print(f"report: {args.report}")
+    return 1 if (args.check and failed) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
