@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import http.client
 import io
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -70,23 +72,38 @@ def check_http_url(url: str, *, field: str) -> str:
 
 
 def fetch_url(url: str, *, timeout: float, max_bytes: int) -> bytes:
-    """Download an audio url within a time budget and a size cap."""
+    """Download an audio url within a time budget (``timeout`` seconds for the whole transfer) and a size cap.
+
+    Redirects are followed only to other http(s) urls.
+    """
     check_http_url(url, field="url")
+    deadline = time.monotonic() + timeout
     request = urllib.request.Request(url, headers={"User-Agent": "speaker-id-mock"})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with _OPENER.open(request, timeout=timeout) as response:
             declared = response.headers.get("Content-Length")
             if declared and declared.isdigit() and int(declared) > max_bytes:
                 raise errors.PayloadTooLarge(
                     f"the audio at url is {int(declared)} bytes; the limit is {max_bytes} (--url-max-mb).")
-            data = response.read(max_bytes + 1)
+            chunks, size = [], 0
+            while size <= max_bytes:
+                # Each read waits at most ``timeout`` (the socket's); the loop checks the whole transfer's budget.
+                if time.monotonic() > deadline:
+                    raise errors.UrlFetchFailed(f"downloading url took longer than {timeout:g} s (--url-timeout); "
+                                                "serve the audio faster or send it as content.")
+                chunk = response.read1(min(65536, max_bytes + 1 - size))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+            data = b"".join(chunks)
     except errors.ApiError:
         raise
     except urllib.error.HTTPError as exc:
         raise errors.UrlFetchFailed(f"downloading url failed with HTTP {exc.code}; check the url is "
                                     "reachable without authentication.") from None
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
+        reason = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
         raise errors.UrlFetchFailed(f"downloading url failed ({reason}); check the url is reachable from the "
                                     "mock server within the timeout.") from None
     if len(data) > max_bytes:
@@ -94,6 +111,17 @@ def fetch_url(url: str, *, timeout: float, max_bytes: int) -> bytes:
     if not data:
         raise errors.EmptyAudio("the url answered with an empty body; point it at an audio file.")
     return data
+
+
+class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow redirects only to http(s): urllib alone would also follow one to ftp://."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        check_http_url(newurl, field="url (after a redirect)")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_OPENER = urllib.request.build_opener(_HttpOnlyRedirects)
 
 
 def decode_audio(data: bytes, *, encoding: str | None, sample_rate: int | None, target_rate: int,
@@ -148,17 +176,26 @@ def _decode_container(data: bytes, encoding: str | None, max_seconds: float) -> 
             if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
                 raise errors.UndecodableAudio(f"the audio header says {rate} Hz, outside "
                                               f"{MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz.")
-            if f.frames > 0:
+            if 0 < f.frames < 2**62:  # libsndfile reports a huge count when it cannot tell (some MP3/OGG)
                 _check_duration(f.frames, rate, max_seconds)
-            block = f.read(dtype="float32", always_2d=True)
+            # Read in blocks and stop past the limit: a file whose header understates (or omits) its length
+            # cannot make us decode hours of audio into memory.
+            limit = int(max_seconds * rate) + 1
+            blocks, frames = [], 0
+            while frames <= limit:
+                part = f.read(min(rate * 60, limit + 1 - frames), dtype="float32", always_2d=True)
+                if not len(part):
+                    break
+                blocks.append(part.mean(axis=1, dtype=np.float32) if part.shape[1] > 1 else part[:, 0].copy())
+                frames += len(part)
     except errors.ApiError:
         raise
     except Exception as exc:  # libsndfile raises LibsndfileError/RuntimeError/TypeError on junk
         raise errors.UndecodableAudio(
             f"the audio could not be decoded{hint} ({_short(exc)}); send WAV, FLAC, MP3 or OGG bytes, or raw "
             "16-bit little-endian PCM with encoding LINEAR16 and its sampleRate.") from None
-    _check_duration(block.shape[0], rate, max_seconds)
-    samples = block.mean(axis=1, dtype=np.float32) if block.shape[1] > 1 else block[:, 0]
+    _check_duration(frames, rate, max_seconds)
+    samples = np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.float32)
     return samples, rate
 
 

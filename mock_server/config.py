@@ -25,7 +25,7 @@ class ServerConfig:
     job_workers: int = 2                    # async identify workers
     job_queue_size: int = 64                # queued async jobs before 429
     webhook_timeout_seconds: float = 5.0    # per delivery attempt
-    webhook_attempts: int = 5               # total attempts per delivery
+    webhook_attempts: int = 10              # total attempts per delivery (defaults ride out ~2 min of downtime)
     webhook_backoff_seconds: float = 0.5    # first retry delay, doubled each retry
     webhook_backoff_max_seconds: float = 30.0
     admin: bool = True                      # the /_mock admin API and dashboard
@@ -34,6 +34,7 @@ class ServerConfig:
     preload_api_key: str = "sandbox"
     url_file: Path | None = None            # write the base URL here once listening
     drain_seconds: float = 10.0             # SIGTERM: time allowed for in-flight work
+    processes: int = 1                      # worker processes sharing one listening socket and one store
 
     @property
     def db_path(self) -> Path:
@@ -76,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preload-api-key", default=_env("PRELOAD_API_KEY", d.preload_api_key))
     p.add_argument("--url-file", type=Path, default=None, help="write the base URL to this file once listening")
     p.add_argument("--drain-seconds", type=float, default=d.drain_seconds)
+    p.add_argument("--processes", type=int, default=int(_env("PROCESSES", d.processes)),
+                   help="serve from N processes over one socket and one store (POSIX only)")
     return p
 
 
@@ -89,6 +92,10 @@ def config_from_args(argv: list[str] | None = None) -> ServerConfig:
         parser.error("--threads, --job-workers and --job-queue-size must be at least 1")
     if a.webhook_attempts < 1:
         parser.error("--webhook-attempts must be at least 1")
+    if a.processes < 1:
+        parser.error("--processes must be at least 1")
+    if a.max_body_mb <= 0 or a.max_audio_seconds <= 0 or a.url_max_mb <= 0 or a.url_timeout <= 0:
+        parser.error("--max-body-mb, --max-audio-seconds, --url-max-mb and --url-timeout must be positive")
     keys = tuple(a.api_keys or [k for k in _env("API_KEYS", "").split(",") if k])
     return ServerConfig(
         host=a.host, port=a.port, data_dir=a.data_dir, api_keys=keys, log_level=a.log_level,
@@ -99,4 +106,5 @@ def config_from_args(argv: list[str] | None = None) -> ServerConfig:
         webhook_attempts=a.webhook_attempts, webhook_backoff_seconds=a.webhook_backoff,
         admin=not a.no_admin, admin_remote=a.admin_remote, preload_dir=a.preload,
         preload_api_key=a.preload_api_key, url_file=a.url_file, drain_seconds=a.drain_seconds,
+        processes=a.processes,
     )

@@ -37,7 +37,11 @@ class JobRunner:
         self.service = service
         self.config = config
         self.owner = f"{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self._jobs: queue.Queue[int | None] = queue.Queue(maxsize=config.job_queue_size)
+        # (job id, admitted) items; admitted ones hold one of the job_queue_size slots until a worker takes them.
+        # The queue itself is unbounded so the resume pass never blocks; admission is bounded by the slots.
+        self._jobs: queue.Queue[tuple[int, bool] | None] = queue.Queue()
+        self._slots = threading.BoundedSemaphore(config.job_queue_size)
+        self._delivering = 0
         self._due: list[tuple[float, int]] = []  # heap of (time, job id) webhook deliveries
         self._due_changed = threading.Condition()
         self._threads: list[threading.Thread] = []
@@ -62,15 +66,15 @@ class JobRunner:
         self._threads.append(thread)
 
     def stop(self, timeout: float = 10.0) -> bool:
-        """Finish queued and running jobs within ``timeout``; return True when everything got done."""
+        """Finish queued and running jobs, and the webhook POSTs due now, within ``timeout``.
+
+        Returns True when everything got done; retries scheduled for later stay in the store for the next start.
+        """
         deadline = time.monotonic() + timeout
-        drained = self.wait_idle(timeout)
+        drained = self.wait_idle(timeout) and self._wait_deliveries(max(0.0, deadline - time.monotonic()))
         self._stopping.set()
         for _ in range(self.config.job_workers):
-            try:
-                self._jobs.put_nowait(None)
-            except queue.Full:
-                break
+            self._jobs.put(None)
         with self._due_changed:
             self._due_changed.notify_all()
         for thread in self._threads:
@@ -87,23 +91,37 @@ class JobRunner:
             time.sleep(0.02)
         return False
 
+    def _wait_deliveries(self, timeout: float) -> bool:
+        """Block until no webhook POST is running or due now."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._due_changed:
+                if self._delivering == 0 and not (self._due and self._due[0][0] <= time.time()):
+                    return True
+            time.sleep(0.02)
+        return False
+
     # --- jobs ---------------------------------------------------------------------------------------------------
 
     def submit(self, *, request_id: str, tenant: str, api: str, webhook: str, speaker_ids: list[str],
-               source: AudioSource) -> None:
-        """Store a job, then queue it; refuse with 429 when the queue is full (nothing is stored then)."""
-        if self._jobs.full():
+               source: AudioSource, stubbed: list[dict] | None = None) -> None:
+        """Store a job, then queue it; refuse with 429 when the queue is full (nothing is stored then).
+
+        ``stubbed``: canned segments (from /_mock/stubs) the job answers with instead of listening."""
+        if not self._slots.acquire(blocking=False):
             raise errors.QueueFull(f"the async queue is full ({self.config.job_queue_size} jobs); retry shortly.",
                                    headers={"Retry-After": "1"})
         params = {"speakerIds": speaker_ids, "encoding": source.encoding, "sampleRate": source.sample_rate,
                   "url": source.url}
-        job_id = self.store.create_job(request_id=request_id, tenant=tenant, api=api, webhook=webhook,
-                                       params=params, audio=source.content)
+        if stubbed is not None:
+            params["stubbedSegments"] = stubbed
         try:
-            self._jobs.put(job_id, timeout=5.0)
-        except queue.Full:
-            log.warning("job queue stayed full; job %s waits for the resume pass", job_id)
-            self._spawn(lambda: self._jobs.put(job_id), f"job-{job_id}-enqueue")
+            job_id = self.store.create_job(request_id=request_id, tenant=tenant, api=api, webhook=webhook,
+                                           params=params, audio=source.content)
+        except BaseException:
+            self._slots.release()
+            raise
+        self._jobs.put((job_id, True))
 
     def _resume(self) -> None:
         """Pick up work a previous run (or a dead process) left unfinished."""
@@ -112,17 +130,20 @@ class JobRunner:
             if job is None or self._stopping.is_set():
                 continue
             if job.status in ("queued", "running"):
-                self._jobs.put(job_id)
+                self._jobs.put((job_id, False))
             else:
                 self.schedule_delivery(job_id, job.next_attempt)
 
     def _work(self) -> None:
         while True:
-            job_id = self._jobs.get()
-            if job_id is None:
+            item = self._jobs.get()
+            if item is None:
                 return
+            job_id, admitted = item
             with self._busy_lock:
                 self._busy += 1
+            if admitted:
+                self._slots.release()
             try:
                 self._run(job_id)
             except Exception:
@@ -138,7 +159,9 @@ class JobRunner:
         source = AudioSource(content=job.audio, url=job.params.get("url"), encoding=job.params.get("encoding"),
                              sample_rate=job.params.get("sampleRate"))
         try:
-            segments = self.service.identify(job.tenant, job.params["speakerIds"], source)
+            segments = job.params.get("stubbedSegments")
+            if segments is None:
+                segments = self.service.identify(job.tenant, job.params["speakerIds"], source)
             response: dict = {"segments": segments}
         except errors.ApiError as exc:
             response = exc.to_dict()
@@ -146,8 +169,10 @@ class JobRunner:
             log.exception("async job %s crashed", job.request_id)
             response = {"error": {"code": "internal_error",
                                   "message": "The mock server failed on this job; this is a bug, please report it."}}
-        self.store.finish_job(job.id, {"request_id": job.request_id, "response": response})
-        self.schedule_delivery(job.id, time.time())
+        if self.store.finish_job(job.id, {"request_id": job.request_id, "response": response}, owner=self.owner):
+            self.schedule_delivery(job.id, time.time())
+        else:
+            log.warning("job %s was taken over by another worker while it ran; keeping that one's result", job.id)
 
     def _stale_after(self, job_id: int) -> float:
         """A claim is stale at once if the process that made it is gone, else after STALE_CLAIM_SECONDS."""
@@ -170,6 +195,7 @@ class JobRunner:
                     now = time.time()
                     if self._due and self._due[0][0] <= now:
                         _, job_id = heapq.heappop(self._due)
+                        self._delivering += 1
                         break
                     self._due_changed.wait(min(1.0, self._due[0][0] - now) if self._due else 1.0)
                 else:
@@ -178,15 +204,22 @@ class JobRunner:
                 self._deliver(job_id)
             except Exception:
                 log.exception("webhook delivery of job %s failed unexpectedly", job_id)
+            finally:
+                with self._due_changed:
+                    self._delivering -= 1
 
     def _deliver(self, job_id: int) -> None:
         job = self.store.claim_delivery(job_id, owner=self.owner, stale_after=self._stale_after(job_id))
         if job is None or job.result is None:
             return
         attempt_no = job.attempts + 1
-        attempt = self.before_delivery(job) if self.before_delivery else None
-        if attempt is None:
-            attempt = deliver_webhook(job.webhook, job.result, timeout=self.config.webhook_timeout_seconds)
+        try:
+            attempt = self.before_delivery(job) if self.before_delivery else None
+            if attempt is None:
+                attempt = deliver_webhook(job.webhook, job.result, timeout=self.config.webhook_timeout_seconds)
+        except Exception as exc:  # never leave the delivery claimed: that would hold it for STALE_CLAIM_SECONDS
+            log.exception("webhook delivery of request %s raised", job.request_id)
+            attempt = Attempt(None, f"{type(exc).__name__}: {exc}"[:300])
         if attempt.delivered:
             outcome, when = "delivered", 0.0
         elif attempt.retryable and attempt_no < self.config.webhook_attempts:

@@ -231,20 +231,34 @@ class Store:
                              (owner, now, now, job_id, now - stale_after)).rowcount
         return self.job(job_id) if got else None
 
-    def finish_job(self, job_id: int, result: dict) -> None:
-        """Store a job's outcome and mark its webhook pending, in one step."""
+    def finish_job(self, job_id: int, result: dict, *, owner: str | None = None) -> bool:
+        """Store a job's outcome and mark its webhook pending, in one step; False if ``owner`` lost the claim.
+
+        A worker whose claim went stale and was taken over must not overwrite the new owner's result (that
+        would make an already delivered webhook pending again).
+        """
         now = time.time()
+        sql = ("UPDATE jobs SET status='done', result=?, webhook_status='pending', audio=NULL, next_attempt=?, "
+               "claimed_by=NULL, claimed_at=NULL, updated=? WHERE id=? AND status='running'")
+        args: list = [json.dumps(result), now, now, job_id]
+        if owner is not None:
+            sql, args = sql + " AND claimed_by=?", args + [owner]
         with self._transaction() as db:
-            db.execute("UPDATE jobs SET status='done', result=?, webhook_status='pending', audio=NULL, "
-                       "next_attempt=?, updated=? WHERE id=?", (json.dumps(result), now, now, job_id))
+            # The job's claim ends here; delivering its webhook is claimed separately (claim_delivery).
+            return db.execute(sql, args).rowcount > 0
 
     def claim_delivery(self, job_id: int, *, owner: str, stale_after: float) -> Job | None:
-        """Take a due pending webhook delivery; None if it is not due or another worker has it."""
+        """Take a due pending webhook delivery; None if it is not due or another worker has it.
+
+        Only an unclaimed (or stale) delivery can be taken, even by its own owner: a job scheduled twice (by the
+        resume pass and by its worker, say) is then still POSTed once.
+        """
         now = time.time()
         with self._transaction() as db:
             got = db.execute("UPDATE jobs SET claimed_by=?, claimed_at=? WHERE id=? AND status='done' AND "
-                             "webhook_status='pending' AND (claimed_by IS NULL OR claimed_by=? OR claimed_at < ?)",
-                             (owner, now, job_id, owner, now - stale_after)).rowcount
+                             "webhook_status='pending' AND next_attempt <= ? AND "
+                             "(claimed_by IS NULL OR claimed_at < ?)",
+                             (owner, now, job_id, now + 0.001, now - stale_after)).rowcount
         return self.job(job_id) if got else None
 
     def record_attempt(self, job: Job, *, attempt: int, status: int | None, error: str | None,
@@ -255,8 +269,8 @@ class Store:
             db.execute("INSERT INTO webhook_attempts (job_id, tenant, request_id, url, attempt, status, error, time) "
                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                        (job.id, job.tenant, job.request_id, job.webhook, attempt, status, error, now))
-            db.execute("UPDATE jobs SET webhook_status=?, attempts=?, next_attempt=?, claimed_by=NULL, updated=? "
-                       "WHERE id=?", (outcome, attempt, next_attempt, now, job.id))
+            db.execute("UPDATE jobs SET webhook_status=?, attempts=?, next_attempt=?, claimed_by=NULL, "
+                       "claimed_at=NULL, updated=? WHERE id=?", (outcome, attempt, next_attempt, now, job.id))
 
     def job_owner(self, job_id: int) -> str | None:
         row = self._connection().execute("SELECT claimed_by FROM jobs WHERE id=?", (job_id,)).fetchone()
