@@ -50,8 +50,8 @@ class PipelineConfig:
     score_decimation: int = 2         # score every n-th speech frame (speed), 1 .. 4
     smooth_window: float = 1.0        # s of speech averaged per decision, 0.5 .. 3
     min_margin: float = 0.3           # nats/frame a turn's speaker must beat every other enrolled voice by, 0 .. 2
-    rel_margin: float = 0.4           # ... and this fraction of the clearest margin among that speaker's turns, 0 .. 0.9
-    min_reference_turn: float = 1.0   # s of speech a speaker needs before a reference margin is trusted, 0 .. 3
+    rel_margin: float = 0.35          # ... and this fraction of the clearest margin among that speaker's turns, 0 .. 0.9
+    min_reference_turn: float = 2.0   # s of speech a speaker needs before a reference margin is trusted, 0 .. 3
     min_turn: float = 0.8             # s; shorter label runs are absorbed by their neighbours, 0 .. 2
     block: float = 0.1                # s; resolution of the speaker decision, 0.05 .. 0.25
 
