@@ -63,7 +63,8 @@ def decode_base64(content: str) -> bytes:
 def check_http_url(url: str, *, field: str) -> str:
     """Accept only absolute http(s) urls with a host."""
     try:
-        parts = urllib.parse.urlsplit(url)
+        # urlsplit quietly strips leading controls and spaces ("\x00http://..."); refuse them instead.
+        parts = None if any(ord(c) <= 32 or ord(c) == 127 for c in url) else urllib.parse.urlsplit(url)
     except ValueError:
         parts = None
     if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
