@@ -10,10 +10,13 @@ import uuid
 from flask import Flask, g, jsonify, request
 
 from . import __version__, errors
+from .admin import before_delivery, record_api_call, register_admin
 from .api import ASYNC_API_NAME, register_api
 from .audio import AudioSource
 from .config import ServerConfig
+from .faults import FaultRegistry, StubRegistry
 from .jobs import JobRunner
+from .journal import Journal
 from .service import SpeakerService
 from .store import Store
 
@@ -28,7 +31,10 @@ class MockState:
         self.started = time.time()
         self.store = Store(config.db_path)
         self.service = SpeakerService(self.store, config)
-        self.runner = JobRunner(self.store, self.service, config)
+        self.runner = JobRunner(self.store, self.service, config, before_delivery=self._before_delivery)
+        self.journal = Journal()
+        self.faults = FaultRegistry()
+        self.stubs = StubRegistry()
         self._ids = random.Random()
         self._ids_seeded = False
         self._ids_lock = threading.Lock()
@@ -48,11 +54,17 @@ class MockState:
     def submit_job(self, *, request_id: str, tenant: str, webhook: str, speaker_ids: list[str],
                    source: AudioSource) -> None:
         self.runner.submit(request_id=request_id, tenant=tenant, api=ASYNC_API_NAME, webhook=webhook,
-                           speaker_ids=speaker_ids, source=source)
+                           speaker_ids=speaker_ids, source=source,
+                           stubbed=self.stubbed_segments(tenant, speaker_ids, request_id=request_id))
 
     def stubbed_segments(self, tenant: str, speaker_ids: list[str], *, request_id: str | None):
         """A canned identify answer registered through the admin API, if one matches (else None)."""
-        return None
+        stub = self.stubs.match(tenant, speaker_ids, request_id)
+        return stub.segments if stub is not None else None
+
+    def _before_delivery(self, job):
+        """Webhook faults armed through the admin API: an Attempt to record instead of a real POST, or None."""
+        return before_delivery(self, job)
 
 
 def create_app(config: ServerConfig | None = None, *, start_workers: bool = True) -> Flask:
@@ -80,7 +92,13 @@ def create_app(config: ServerConfig | None = None, *, start_workers: bool = True
         elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
         # request.path, never the full url: the api key travels in the query string.
         log.info("%s %s -> %s in %.1f ms", request.method, request.path, response.status_code, elapsed)
+        if config.admin:
+            record_api_call(state, response, elapsed)
         return response
+
+    if config.admin:
+        register_admin(app)  # after _start_clock: injected delays count in the journal's duration
+
 
     if start_workers:
         state.runner.start()

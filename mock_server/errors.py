@@ -163,6 +163,13 @@ class NotFound(ApiError):
     code = "not_found"
 
 
+class AdminForbidden(ApiError):
+    """The /_mock admin API only answers loopback clients unless the server runs with --admin-remote."""
+
+    status = 403
+    code = "admin_forbidden"
+
+
 class InjectedFault(ApiError):
     """A failure the test author asked for through ``/_mock/faults``."""
 

@@ -1,0 +1,108 @@
+"""``--preload DIR``: enroll ``DIR/<speakerId>/*.{wav,flac,mp3,ogg}`` under one api key before serving.
+
+Idempotent across restarts: a speaker already complete under that key is left alone (its files are not even
+read), so a restart over the same data dir costs nothing. A file that cannot be enrolled is reported in the log
+and skipped; it never stops the server.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import audio, auth, errors
+
+log = logging.getLogger(__name__)
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg")
+
+
+class PreloadError(Exception):
+    """The preload directory itself is unusable (missing, or not a directory)."""
+
+
+@dataclass
+class PreloadReport:
+    """What a preload did, speaker by speaker."""
+
+    enrolled: dict[str, int] = field(default_factory=dict)   # speaker id -> enrollments added
+    skipped: list[str] = field(default_factory=list)         # already complete under the key
+    failed: dict[str, str] = field(default_factory=dict)     # file path -> why it was not enrolled
+    seconds: float = 0.0
+
+
+def speaker_files(directory: Path) -> dict[str, list[Path]]:
+    """``{speakerId: [audio files]}`` from ``directory/<speakerId>/``, both sorted by name."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise PreloadError(f"--preload {directory}: not a directory (expected DIR/<speakerId>/*.wav)")
+    found = {}
+    for sub in sorted(p for p in directory.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        files = sorted(p for p in sub.iterdir() if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
+        if files:
+            found[sub.name] = files
+    return found
+
+
+def preload(state, directory: Path, api_key: str) -> PreloadReport:
+    """Enroll every speaker under ``directory`` for ``api_key`` through the service, skipping complete ones."""
+    started = time.perf_counter()
+    report = PreloadReport()
+    tenant = auth.tenant_of(api_key)
+    service, config = state.service, state.config
+    found = speaker_files(directory)
+    existing = state.store.speakers(tenant, list(found))
+    for speaker_id, files in found.items():
+        record = existing.get(speaker_id)
+        if record is not None and record.enrollments >= config.enrollments_required:
+            report.skipped.append(speaker_id)
+            continue
+        if record is not None:
+            state.store.delete_speaker(tenant, speaker_id)  # half-done by an interrupted earlier run: redo
+        added = 0
+        for path in files:
+            try:
+                samples = audio.decode_audio(path.read_bytes(), encoding=None, sample_rate=None,
+                                             target_rate=service.sample_rate, max_seconds=config.max_audio_seconds)
+                service.enroll_samples(tenant, speaker_id, samples)
+                added += 1
+            except (errors.ApiError, OSError) as exc:
+                report.failed[str(path)] = getattr(exc, "message", None) or str(exc)
+                log.warning("preload: could not enroll %s as %r: %s", path, speaker_id, report.failed[str(path)])
+        if added:
+            report.enrolled[speaker_id] = added
+            if added < config.enrollments_required:
+                log.warning("preload: %r has only %d of the %d enrollments needed; identify will refuse it",
+                            speaker_id, added, config.enrollments_required)
+    report.seconds = time.perf_counter() - started
+    log.info("preload from %s under %s: enrolled %s; already there %s; %d file(s) failed; %.2f s", directory,
+             auth.mask_key(api_key), _names(report.enrolled) or "none", _names(report.skipped) or "none",
+             len(report.failed), report.seconds)
+    return report
+
+
+def _names(ids) -> str:
+    return ", ".join(ids)
+
+
+def preload_at_start(config, state=None) -> int:
+    """Run ``--preload`` for a server about to listen: 0 when done, 2 when the directory is unusable.
+
+    ``state`` is the serving app's MockState; without one (a supervisor about to fork workers) a worker-less
+    app is built for the job and its connection closed again, so nothing crosses the fork.
+    """
+    own = state is None
+    if own:
+        from .app import create_app
+        state = create_app(config, start_workers=False).extensions["speaker_id_mock"]
+    try:
+        preload(state, config.preload_dir, config.preload_api_key)
+    except PreloadError as exc:
+        print(f"speaker-id-mock: error: {exc}", file=sys.stderr, flush=True)
+        return 2
+    finally:
+        if own:
+            state.store.close()
+    return 0
