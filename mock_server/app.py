@@ -16,6 +16,7 @@ from .audio import AudioSource
 from .config import ServerConfig
 from .faults import FaultRegistry, StubRegistry
 from .jobs import JobRunner
+from .openapi import register_docs
 from .journal import Journal
 from .service import SpeakerService
 from .store import Store
@@ -77,6 +78,7 @@ def create_app(config: ServerConfig | None = None, *, start_workers: bool = True
     app.extensions["speaker_id_mock"] = state
     errors.register_error_handlers(app)
     register_api(app)
+    register_docs(app)
 
     @app.get("/health")
     def health():
