@@ -1,7 +1,8 @@
 """Api keys and tenants: who may call, and whose speakers they see."""
 import pytest
 
-from conftest import ENROLLED, Api, b64
+from conftest import ENROLLED, Api
+from timeline import agreement
 
 
 def test_missing_key_is_401(client):
@@ -40,7 +41,13 @@ def test_same_speaker_id_under_two_keys_are_two_voices(enrolled_api, voices):
     other = Api(enrolled_api.client, key="other-key")
     for entry in voices["speakers"]["bob"]["enroll"]:
         other.enroll("alice", entry["file"])  # "alice" under other-key is bob's voice
-    mine = enrolled_api.identify("alice_short.flac", ["alice"], encoding="FLAC").get_json()["segments"]
-    theirs = other.identify("alice_short.flac", ["alice"], encoding="FLAC").get_json()["segments"]
-    assert {s["speaker_id"] for s in mine} == {"alice"}
-    assert {s["speaker_id"] for s in theirs} == {"unknown"}
+    test = voices["tests"]["conversation"]
+    truth_alice = [s for s in test["segments"] if s["speaker_id"] == "alice"]
+    truth_bob = [dict(s, speaker_id="alice") for s in test["segments"] if s["speaker_id"] == "bob"]
+    mine = enrolled_api.identify(test["file"], ["alice"]).get_json()["segments"]
+    theirs = other.identify(test["file"], ["alice"]).get_json()["segments"]
+    named_mine = [s for s in mine if s["speaker_id"] == "alice"]
+    named_theirs = [s for s in theirs if s["speaker_id"] == "alice"]
+    assert agreement(truth_alice, named_mine, test["duration"]) >= 0.8   # test-key's alice is alice's voice
+    assert agreement(truth_bob, named_theirs, test["duration"]) >= 0.8   # other-key's alice is bob's voice
+    assert agreement(truth_bob, named_mine, test["duration"]) <= 0.2
