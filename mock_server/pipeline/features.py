@@ -88,30 +88,65 @@ def _window(win_length: int, n_fft: int) -> np.ndarray:
     return w
 
 
-def power_spectrogram(y: np.ndarray, n_fft: int, hop_length: int, win_length: int) -> np.ndarray:
-    """|STFT|^2, shape (n_frames, 1 + n_fft // 2); frame t is centered on sample t * hop_length."""
+def power_spectrogram(y: np.ndarray, n_fft: int, hop_length: int, win_length: int, *,
+                      start: int = 0, stop: int | None = None) -> np.ndarray:
+    """|STFT|^2 of frames start..stop-1, shape (n_frames, 1 + n_fft // 2) float32; frame t is
+    centered on sample t * hop_length, with zeros beyond the ends (librosa: center=True,
+    pad_mode="constant"). Only the samples those frames cover are copied, so a long recording
+    can be analysed block by block in little memory.
+    """
     y = np.asarray(y, dtype=np.float32)
+    total = 1 + len(y) // hop_length
+    stop = total if stop is None else min(stop, total)
+    n_frames = max(0, stop - start)
     pad = n_fft // 2
-    y = np.pad(y, (pad, pad))                                  # librosa: center=True, pad_mode="constant"
-    n_frames = 1 + (len(y) - n_fft) // hop_length
+    lo = start * hop_length - pad                              # first sample of the first frame
+    hi = lo + (n_frames - 1) * hop_length + n_fft if n_frames else lo
+    buf = np.zeros(max(0, hi - lo), dtype=np.float32)
+    a, b = max(lo, 0), min(hi, len(y))
+    if b > a:
+        buf[a - lo:b - lo] = y[a:b]
     frames = np.lib.stride_tricks.as_strided(
-        y, shape=(n_frames, n_fft), strides=(y.strides[0] * hop_length, y.strides[0]), writeable=False)
+        buf, shape=(n_frames, n_fft), strides=(buf.strides[0] * hop_length, buf.strides[0]), writeable=False)
     spec = _rfft()(frames * _window(win_length, n_fft), axis=1)
-    return np.square(np.abs(spec), dtype=np.float32)
+    out = np.empty(spec.shape, dtype=np.float32)
+    np.multiply(spec.real, spec.real, out=out)
+    out += np.square(spec.imag)
+    return out
+
+
+def mel_spectrogram(y: np.ndarray, sr: int, *, n_fft: int, hop_length: int, win_length: int, n_mels: int,
+                    fmin: float, fmax: float, block_frames: int = 2048) -> np.ndarray:
+    """Mel power spectrogram, shape (n_frames, n_mels) float32, computed block_frames at a time:
+    memory stays flat in the length of y (the STFT of a block is dropped once it is on the mel scale)."""
+    fb = mel_filterbank(sr, n_fft, n_mels, fmin, fmax)
+    used = np.flatnonzero(fb.any(axis=0))                      # FFT bins inside the mel band
+    lo_bin, hi_bin = (int(used[0]), int(used[-1]) + 1) if len(used) else (0, fb.shape[1])
+    fbt = np.ascontiguousarray(fb[:, lo_bin:hi_bin].T)
+    total = 1 + len(y) // hop_length
+    out = np.empty((total, n_mels), dtype=np.float32)
+    for start in range(0, total, block_frames):
+        stop = min(start + block_frames, total)
+        spec = power_spectrogram(y, n_fft, hop_length, win_length, start=start, stop=stop)
+        np.matmul(spec[:, lo_bin:hi_bin], fbt, out=out[start:stop])
+    return out
 
 
 def power_to_db(s: np.ndarray, amin: float = 1e-10, top_db: float | None = 80.0) -> np.ndarray:
     """10 log10(max(amin, s)), clipped to top_db below the global maximum (librosa, ref=1.0)."""
-    log_spec = 10.0 * np.log10(np.maximum(amin, s))
+    log_spec = np.maximum(s, np.asarray(amin, dtype=s.dtype))
+    np.log10(log_spec, out=log_spec)
+    log_spec *= 10.0
     if top_db is not None and log_spec.size:
-        log_spec = np.maximum(log_spec, log_spec.max() - top_db)
+        np.maximum(log_spec, log_spec.max() - top_db, out=log_spec)
     return log_spec
 
 
 def mfcc(y: np.ndarray, sr: int, *, n_mfcc: int, n_fft: int, hop_length: int, win_length: int,
          n_mels: int, fmin: float, fmax: float, top_db: float | None = 80.0) -> np.ndarray:
     """MFCCs, shape (n_frames, n_mfcc) float32 -- the transpose of librosa.feature.mfcc(...)."""
-    mel = power_spectrogram(y, n_fft, hop_length, win_length) @ mel_filterbank(sr, n_fft, n_mels, fmin, fmax).T
+    mel = mel_spectrogram(y, sr, n_fft=n_fft, hop_length=hop_length, win_length=win_length, n_mels=n_mels,
+                          fmin=fmin, fmax=fmax)
     return power_to_db(mel, top_db=top_db) @ dct_matrix(n_mfcc, n_mels).T
 
 

@@ -22,20 +22,26 @@ def _runs(mask: np.ndarray) -> np.ndarray:
     return np.stack([np.flatnonzero(d == 1), np.flatnonzero(d == -1)], axis=1)
 
 
-def voiced_frames(samples: np.ndarray, config: PipelineConfig = DEFAULT_CONFIG) -> np.ndarray:
-    """Raw per-frame speech decisions, bool of shape (len(samples) // frame_len,)."""
+def voiced_frames(samples: np.ndarray, config: PipelineConfig = DEFAULT_CONFIG, *,
+                  block_frames: int = 2000) -> np.ndarray:
+    """Raw per-frame speech decisions, bool of shape (len(samples) // frame_len,).
+
+    Converted to 16-bit PCM block_frames frames at a time, so memory stays flat in the length.
+    """
     c = config
     frame_len = c.sample_rate * c.vad_frame_ms // 1000
     n = len(samples) // frame_len
-    if n == 0:
-        return np.zeros(0, dtype=bool)
-    x = np.asarray(samples[: n * frame_len], dtype=np.float32)
-    pcm = (np.clip(x, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+    voiced = np.zeros(n, dtype=bool)
+    rms = np.zeros(n, dtype=np.float32)
     vad = webrtcvad.Vad(c.vad_mode)
     nbytes = 2 * frame_len
-    voiced = np.fromiter((vad.is_speech(pcm[i * nbytes:(i + 1) * nbytes], c.sample_rate) for i in range(n)),
-                         dtype=bool, count=n)
-    rms = np.sqrt(np.mean(x.reshape(n, frame_len) ** 2, axis=1))
+    for f0 in range(0, n, block_frames):
+        f1 = min(f0 + block_frames, n)
+        x = np.asarray(samples[f0 * frame_len:f1 * frame_len], dtype=np.float32).reshape(f1 - f0, frame_len)
+        rms[f0:f1] = np.sqrt(np.einsum("ij,ij->i", x, x) / frame_len)
+        pcm = (np.clip(x, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+        voiced[f0:f1] = [vad.is_speech(pcm[i:i + nbytes], c.sample_rate, frame_len)
+                         for i in range(0, len(pcm), nbytes)]
     return voiced & (rms >= c.vad_min_level)
 
 
