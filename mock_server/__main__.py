@@ -35,11 +35,13 @@ def main(argv: list[str] | None = None) -> int:
     return serve(config)
 
 
-def serve(config: ServerConfig, *, sock: socket.socket | None = None, parent: int | None = None) -> int:
+def serve(config: ServerConfig, *, sock: socket.socket | None = None, parent: int | None = None,
+          stopping: threading.Event | None = None) -> int:
     """Run the server in this process; returns the exit code (0 after a drain).
 
     ``sock`` is an already listening socket to serve (the multi-process case), ``parent`` the supervisor's pid:
-    when it goes away this process drains and exits rather than serve on as an orphan.
+    when it goes away this process drains and exits rather than serve on as an orphan. ``stopping`` is set by
+    a signal handler installed earlier (a forked child must not miss a SIGTERM sent while it starts up).
     """
     import waitress
     from waitress import wasyncore
@@ -69,7 +71,7 @@ def serve(config: ServerConfig, *, sock: socket.socket | None = None, parent: in
             config.url_file.write_text(url + "\n")
         print(f"speaker-id-mock listening on {url}", flush=True)
 
-    stopping = threading.Event()
+    stopping = stopping or threading.Event()
 
     def _stop(signum, frame):
         stopping.set()
@@ -172,8 +174,11 @@ def serve_processes(config: ServerConfig) -> int:
         pid = os.fork()
         if pid == 0:  # child: a fresh app, threads and SQLite connections, built after the fork
             code = 1
+            early = threading.Event()  # the parent's handlers were inherited; catch a SIGTERM sent during start-up
+            signal.signal(signal.SIGTERM, lambda signum, frame: early.set())
+            signal.signal(signal.SIGINT, lambda signum, frame: early.set())
             try:
-                code = serve(config, sock=sock, parent=me)
+                code = serve(config, sock=sock, parent=me, stopping=early)
             except BaseException:
                 log.exception("worker process failed")
             finally:
