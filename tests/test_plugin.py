@@ -1,0 +1,87 @@
+"""The pytest plugin, as a user's project sees it: a test file run by pytest in a subprocess (pytester)."""
+from importlib.metadata import entry_points
+
+from conftest import FIXTURES
+from mock_server import pytest_plugin
+
+pytest_plugins = ["pytester"]
+
+USER_TESTS = '''
+import pytest
+from mock_server.pytest_plugin import MockApiError, clip_path
+
+STUB = [{"speaker_id": "bob", "start": 0.0, "end": 2.0}]
+
+
+def test_enrolled_speakers_and_sync_identify(speaker_id_server, enrolled_speakers):
+    assert enrolled_speakers == ["alice", "bob", "carol", "dave"]
+    assert {s["speaker_id"]: s["enrollment_complete"] for s in speaker_id_server.list()} == dict.fromkeys(
+        enrolled_speakers, "True")
+    answer = speaker_id_server.identify(clip_path("alice_short.flac"), ["alice", "bob"])
+    assert {s["speaker_id"] for s in answer["segments"]} == {"alice"}
+    entry = speaker_id_server.requests(limit=1)[0]
+    assert entry["path"].endswith("/sync/diarization/identify") and entry["segments"] == answer["segments"]
+    assert speaker_id_server.api_key not in str(speaker_id_server.requests())
+
+
+def test_every_test_has_its_own_key(speaker_id_server):
+    assert speaker_id_server.list() == []
+    assert speaker_id_server.requests() == [speaker_id_server.requests()[0]]  # only the list call above
+
+
+def test_async_stub_fault_and_bytes(speaker_id_server, webhook_receiver):
+    data = clip_path("alice_short.flac").read_bytes()
+    assert speaker_id_server.enroll("me", data, encoding="FLAC") == "Success"
+    with pytest.raises(MockApiError) as error:
+        speaker_id_server.identify(data, ["me"])
+    assert error.value.status == 400 and error.value.code == "enrollment_incomplete"
+    speaker_id_server.stub(STUB, speaker_ids=["me"])
+    assert speaker_id_server.identify(data, ["me"]) == {"segments": STUB}
+    speaker_id_server.fault(path="identify", status=503, code="vendor_down")
+    with pytest.raises(MockApiError) as error:
+        speaker_id_server.identify(data, ["me"])
+    assert (error.value.status, error.value.code) == (503, "vendor_down")
+    speaker_id_server.fault(target="webhook", status=500)
+    for _ in range(2):
+        speaker_id_server.enroll("me", data, encoding="FLAC")
+    ack = speaker_id_server.identify(data, ["me"], webhook=webhook_receiver, request_id="r1")
+    assert ack["request_id"] == "r1"
+    delivery = webhook_receiver.wait_for("r1", timeout=30)
+    assert delivery.path == "/webhook" and delivery.body["response"] == {"segments": STUB}
+    assert speaker_id_server.jobs("r1")[0]["webhook_status"] in ("pending", "delivered")
+    attempts = [(w["attempt"], w["status"]) for w in speaker_id_server.webhooks()]
+    assert (1, 500) in attempts
+    speaker_id_server.delete("me")
+    assert speaker_id_server.list() == []
+    assert speaker_id_server.url_for("/health") == speaker_id_server.url + "/health"
+'''
+
+
+def test_the_plugin_is_registered_by_the_package():
+    assert "mock_server.pytest_plugin" in {e.value for e in entry_points(group="pytest11")}
+
+
+def test_a_user_project_gets_a_live_mock_from_the_fixtures(pytester):
+    pytester.makepyfile(test_user=USER_TESTS)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", timeout=300)
+    result.assert_outcomes(passed=3)
+
+
+def test_a_failing_user_test_fails(pytester):
+    pytester.makepyfile(test_user='''
+def test_unknown_speaker(speaker_id_server):
+    speaker_id_server.identify(b"not audio", ["nobody"])
+''')
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", timeout=300)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*MockApiError: HTTP 400 unknown_speakers*"])
+
+
+def test_bundled_voices_are_the_fixture_voices():
+    bundled = {p.relative_to(pytest_plugin.VOICES_DIR): p.read_bytes()
+               for p in pytest_plugin.VOICES_DIR.rglob("*.wav")}
+    fixtures = {p.relative_to(FIXTURES / "speakers"): p.read_bytes() for p in (FIXTURES / "speakers").rglob("*.wav")}
+    assert bundled.keys() == fixtures.keys() and len(bundled) == 12
+    assert all(bundled[k] == fixtures[k] for k in bundled)
+    for clip in pytest_plugin.CLIPS_DIR.iterdir():
+        assert clip.read_bytes() == (FIXTURES / clip.name).read_bytes()
