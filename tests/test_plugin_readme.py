@@ -1,0 +1,48 @@
+"""The README's "Using it in your tests" example passes: here through pytester, and (opt-in, slow) in a fresh venv
+that only pip-installed this package, as a user's project would."""
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+ROOT = Path(__file__).resolve().parent.parent
+FRESH_VENV_FLAG = "SPEAKER_ID_MOCK_FRESH_VENV"
+
+
+def readme_example() -> str:
+    text = (ROOT / "README.md").read_text()
+    block = re.search(r"<!-- readme-example:start -->\s*```python\n(.*?)```\s*<!-- readme-example:end -->", text,
+                      re.S)
+    assert block, "README.md lost its readme-example markers"
+    return block.group(1)
+
+
+def test_the_readme_example_passes(pytester):
+    pytester.makepyfile(test_speaker_id=readme_example())
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", timeout=600)
+    result.assert_outcomes(passed=4)
+
+
+@pytest.mark.skipif(not os.environ.get(FRESH_VENV_FLAG), reason=f"slow (pip install); set {FRESH_VENV_FLAG}=1")
+def test_the_readme_example_passes_in_a_fresh_venv(tmp_path):
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    python = venv / "bin" / "python"
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
+    install = subprocess.run([str(python), "-m", "pip", "install", "-q", str(ROOT), "pytest"], env=env,
+                             capture_output=True, text=True, timeout=1200)
+    assert install.returncode == 0, install.stdout + install.stderr
+    project = tmp_path / "project"
+    (project / "tests").mkdir(parents=True)
+    (project / "tests" / "test_speaker_id.py").write_text(readme_example())
+    where = subprocess.run([str(python), "-c", "import mock_server; print(mock_server.__file__)"], cwd=project,
+                           env=env, capture_output=True, text=True, timeout=120)
+    assert str(venv) in where.stdout, where  # the installed package, not this checkout
+    run = subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=project, env=env,
+                         capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0 and "4 passed" in run.stdout, run.stdout + run.stderr
