@@ -14,10 +14,11 @@ from .admin import before_delivery, record_api_call, register_admin
 from .api import ASYNC_API_NAME, register_api
 from .audio import AudioSource
 from .config import ServerConfig
+from .dashboard import register_dashboard
 from .faults import FaultRegistry, StubRegistry
 from .jobs import JobRunner
-from .openapi import register_docs
 from .journal import Journal
+from .openapi import register_docs
 from .service import SpeakerService
 from .store import Store
 
@@ -100,7 +101,7 @@ def create_app(config: ServerConfig | None = None, *, start_workers: bool = True
 
     if config.admin:
         register_admin(app)  # after _start_clock: injected delays count in the journal's duration
-
+        register_dashboard(app)
 
     if start_workers:
         state.runner.start()
