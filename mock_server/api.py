@@ -105,6 +105,9 @@ def _json_object() -> dict:
     except (ValueError, UnicodeDecodeError) as exc:
         raise errors.MalformedJson(f"the request body is not valid JSON ({_first_line(exc)}); send a JSON object "
                                    "with Content-Type: application/json.") from None
+    except RecursionError:  # "[[[[..." thousands deep exhausts the parser's stack
+        raise errors.MalformedJson("the request body nests JSON arrays or objects too deeply; send a flat JSON "
+                                   "object.") from None
     if not isinstance(body, dict):
         raise errors.MalformedJson(f"the request body must be a JSON object, not a JSON {_json_type(body)}.")
     return body
