@@ -15,7 +15,7 @@ import pytest
 sf = pytest.importorskip("soundfile")
 soxr = pytest.importorskip("soxr")
 
-from mock_server.pipeline import (DEFAULT_CONFIG, NoSpeechError, enrollment_voiceprint,  # noqa: E402
+from mock_server.pipeline import (DEFAULT_CONFIG, NoSpeechError, enrollment_voiceprint, identify_segments,  # noqa: E402
                                   speaker_voiceprint, speech_regions)
 from mock_server.pipeline.voiceprint import gmm_loglik  # noqa: E402
 
@@ -89,3 +89,29 @@ def test_import_is_fast_and_free_of_librosa():
     assert bad.strip() == "[]"
     assert float(dt) < 1.0     # ~0.15 s on the dev machine; generous for loaded CI hosts
     assert DEFAULT_CONFIG.sample_rate == 16000
+
+
+def _identify_peak_mb(x, vps):
+    import tracemalloc
+    tracemalloc.start()
+    try:
+        segments = identify_segments(x, vps)
+        return tracemalloc.get_traced_memory()[1] / 1e6, segments
+    finally:
+        tracemalloc.stop()
+
+
+def test_identify_memory_is_flat_in_the_length(voices):
+    """Features, VAD and scores are computed block by block: a 10x longer clip must not
+    cost ~10x the memory (the 10-minute request once peaked at +280 MB inside identify)."""
+    vps = {s: speaker_voiceprint([enrollment_voiceprint(load(f"speakers/{s}/enroll{i}.wav")) for i in (1, 2)])
+           for s in ("alice", "bob")}
+    one = load(voices["tests"]["conversation"]["file"])
+    short = np.tile(one, int(np.ceil(30 * 16000 / len(one))))[:30 * 16000]
+    long = np.tile(short, 10)                                    # 300 s
+    peak_short, seg_short = _identify_peak_mb(short, vps)
+    peak_long, seg_long = _identify_peak_mb(long, vps)
+    assert seg_short and len(seg_long) > len(seg_short)
+    # what must grow: the per-frame features and scores (~40 floats per 10 ms frame)
+    assert peak_long < peak_short + 15 + 300 * 100 * 40 * 4 / 1e6, (peak_short, peak_long)
+    assert peak_long < 2 * long.nbytes / 1e6, (peak_short, peak_long)

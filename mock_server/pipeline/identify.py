@@ -16,6 +16,7 @@ from .decision import absorb_short_runs, closed_set_labels, open_set_turns
 from .features import speaker_features
 from .scoring import frame_logliks, moving_average
 from .segments import Segment, label_runs, to_segments
+from .threads import single_threaded_blas
 from .voiceprint import speech_frame_mask
 
 
@@ -30,6 +31,7 @@ def identify_segments(samples: np.ndarray, voiceprints: Mapping[str, np.ndarray]
     not mistaken for a requested speaker. Returns sorted, non-overlapping segments in
     seconds; silence yields no segment and an all-silent recording an empty list.
     """
+    single_threaded_blas()
     c = config
     names = sorted(voiceprints)
     if not names:

@@ -18,6 +18,7 @@ from .config import DEFAULT_CONFIG, PipelineConfig
 from .errors import NoSpeechError
 from .features import speaker_features
 from .speech import speech_mask
+from .threads import single_threaded_blas
 
 _LOG2PI = float(np.log(2.0 * np.pi))
 
@@ -35,6 +36,7 @@ def enrollment_voiceprint(samples: np.ndarray, *, config: PipelineConfig = DEFAU
 
     Raises NoSpeechError when less than config.min_enroll_speech seconds of speech are found.
     """
+    single_threaded_blas()
     feats = speaker_features(samples, config)
     frames = feats[speech_frame_mask(len(feats), samples, config)]
     seconds = len(frames) * config.hop_length / config.sample_rate
@@ -106,6 +108,7 @@ def fit_gmm(x: np.ndarray, config: PipelineConfig = DEFAULT_CONFIG) -> np.ndarra
 
 def speaker_voiceprint(enrollments: Sequence[np.ndarray], *, config: PipelineConfig = DEFAULT_CONFIG) -> np.ndarray:
     """Combine a speaker's enrollment voiceprints into one GMM, shape (K, 1 + 2 dim) float32."""
+    single_threaded_blas()
     frames = [np.asarray(e, dtype=np.float32) for e in enrollments if len(e)]
     if not frames:
         raise NoSpeechError("no enrollment with usable speech: enroll a recording of the speaker talking")
