@@ -107,8 +107,7 @@ class Timeline:
         """From an identify answer; lanes for the requested speakers first, then any others (e.g. "unknown")."""
         rows = tuple((str(s.get("speaker_id")), float(s.get("start", 0)), float(s.get("end", 0)))
                      for s in segments if isinstance(s, dict))
-        speakers = list(dict.fromkeys(requested))
-        speakers += [name for name, _, _ in rows if name not in speakers]
+        speakers = dict.fromkeys(list(requested) + [name for name, _, _ in rows])
         return cls(rows, tuple(speakers))
 
     def colour(self, speaker: str) -> str:
