@@ -10,7 +10,7 @@ import math
 import time
 from dataclasses import dataclass
 
-from flask import Blueprint, Flask, current_app, render_template
+from flask import Blueprint, Flask, current_app, render_template, request
 
 from . import errors
 from .admin import _is_loopback
@@ -40,7 +40,6 @@ def register_dashboard(app: Flask) -> None:
 
 @dashboard.before_request
 def _loopback_only():
-    from flask import request
     if not _state().config.admin_remote and not _is_loopback(request.remote_addr):
         raise errors.AdminForbidden("the /_mock dashboard only answers clients on this machine; start the server "
                                     "with --admin-remote to allow others.")
