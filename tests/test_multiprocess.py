@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import signal
+import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -109,7 +110,6 @@ def test_a_dead_worker_is_replaced(server):
         now = _children(server)
         if len(now) == 2 and victim not in now:
             break
-        import time
         time.sleep(0.05)  # the supervisor polls every 0.2 s; no event to wait on from outside
     assert len(now) == 2 and victim not in now
     assert _call(server, "/health")[0] == 200
