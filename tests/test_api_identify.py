@@ -95,3 +95,12 @@ def test_incomplete_speakers_are_refused_by_name(enrolled_api, voices):
     assert response.status_code == 400
     error = response.get_json()["error"]
     assert error["code"] == "enrollment_incomplete" and "'frank'" in error["message"]
+
+
+def test_a_stranger_is_unknown_even_when_the_key_has_one_speaker(api, voices):
+    api.enroll_fixture_speaker("alice", voices)
+    own = api.identify("alice_short.flac", ["alice"], encoding="FLAC").get_json()["segments"]
+    assert own and {s["speaker_id"] for s in own} == {"alice"}
+    for entry in voices["stranger"]["files"]:
+        stranger = api.identify(entry["file"], ["alice"]).get_json()["segments"]
+        assert stranger and {s["speaker_id"] for s in stranger} == {"unknown"}, entry["file"]

@@ -41,6 +41,7 @@ def test_same_speaker_id_under_two_keys_are_two_voices(enrolled_api, voices):
     other = Api(enrolled_api.client, key="other-key")
     for entry in voices["speakers"]["bob"]["enroll"]:
         other.enroll("alice", entry["file"])  # "alice" under other-key is bob's voice
+    other.enroll_fixture_speaker("dave", voices)
     test = voices["tests"]["conversation"]
     truth_alice = [s for s in test["segments"] if s["speaker_id"] == "alice"]
     truth_bob = [dict(s, speaker_id="alice") for s in test["segments"] if s["speaker_id"] == "bob"]

@@ -82,6 +82,15 @@ def test_stranger_is_unknown(voices, prints):
     assert r["ier"] < 0.3, r
 
 
+def test_a_lone_speaker_without_cohort_still_rejects_a_stranger(voices, prints):
+    """With one requested speaker and no cohort, the clip's own background is the competitor."""
+    own = identify_segments(load("alice_short.flac"), {"alice": prints["alice"]}, cohort={})
+    assert own and {s.speaker_id for s in own} == {"alice"}
+    for entry in voices["stranger"]["files"]:
+        stranger = identify_segments(load(entry["file"]), {"alice": prints["alice"]}, cohort={})
+        assert stranger and {s.speaker_id for s in stranger} == {"unknown"}, entry["file"]
+
+
 def test_telephone_band_round_trip_keeps_decisions(voices, prints):
     x = load(voices["tests"]["conversation"]["file"])
     y = soxr.resample(soxr.resample(x, 16000, 8000), 8000, 16000).astype(np.float32)

@@ -53,6 +53,8 @@ class PipelineConfig:
     rel_margin: float = 0.35          # ... and this fraction of the clearest margin among that speaker's turns, 0 .. 0.9
     min_reference_turn: float = 2.0   # s of speech a speaker needs before a reference margin is trusted, 0 .. 3
     min_turn: float = 0.8             # s; shorter label runs are absorbed by their neighbours, 0 .. 2
+    clip_background_components: int = 1  # Gaussians in the per-request background used when a request has no
+                                      # other enrolled voice to compare with (voiceprint.clip_background), 1 .. 4
     block: float = 0.1                # s; resolution of the speaker decision, 0.05 .. 0.25
 
     # ---- output (segments.py) ----------------------------------------------------------

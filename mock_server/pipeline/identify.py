@@ -1,7 +1,7 @@
 """identify_segments: who speaks when, read top to bottom.
 
 speech frames (speech.py) -> features (features.py) -> log-likelihood under every voice
-(scoring.py) -> smoothing over ~1.5 s of speech -> open-set decision against the other
+(scoring.py; with a background fitted to the clip itself when nothing else competes) -> smoothing over ~1.5 s of speech -> open-set decision against the other
 enrolled voices (decision.py) -> short-turn removal -> segments (segments.py).
 """
 
@@ -17,7 +17,7 @@ from .features import speaker_features
 from .scoring import frame_logliks, moving_average
 from .segments import Segment, label_runs, to_segments
 from .threads import single_threaded_blas
-from .voiceprint import speech_frame_mask
+from .voiceprint import clip_background, speech_frame_mask
 
 
 def identify_segments(samples: np.ndarray, voiceprints: Mapping[str, np.ndarray], *,
@@ -48,6 +48,8 @@ def identify_segments(samples: np.ndarray, voiceprints: Mapping[str, np.ndarray]
     idx = np.flatnonzero(speech)
     scored = idx[:: max(1, c.score_decimation)]
     frames_per_s = c.sample_rate / c.hop_length
+    if len(models) == 1:
+        models.append(clip_background(feats[scored], c))
     ll = frame_logliks(feats[scored], models)
     width = int(round(c.smooth_window * frames_per_s / max(1, c.score_decimation)))
     smoothed = moving_average(ll, width)

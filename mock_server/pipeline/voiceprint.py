@@ -11,6 +11,7 @@ Training is deterministic: evenly spaced frames seed k-means, then a few EM iter
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -104,6 +105,19 @@ def fit_gmm(x: np.ndarray, config: PipelineConfig = DEFAULT_CONFIG) -> np.ndarra
         var = np.maximum((post.T @ (x ** 2)) / nk[:, None] - means ** 2, floor)
         log_w = np.log(nk / n)
     return pack_gmm(log_w, means, var)
+
+
+def clip_background(frames: np.ndarray, config: PipelineConfig = DEFAULT_CONFIG) -> np.ndarray:
+    """A broad model of a recording's own speech, packed like a voiceprint: the competitor when one speaker
+    is requested and the account has no other voice to compare against.
+
+    With no competitor every voice would be the requested speaker. A single diagonal Gaussian of the very
+    frames being judged fits any voice in them moderately well but none as well as that voice's own GMM,
+    so the margin rule in decision.py then keeps the enrolled voice and turns strangers into "unknown";
+    being fitted per request, it calibrates itself to the channel. frames: (n, dim).
+    """
+    k = config.clip_background_components
+    return fit_gmm(frames, replace(config, gmm_components=k, frames_per_component=max(1, len(frames) // k)))
 
 
 def speaker_voiceprint(enrollments: Sequence[np.ndarray], *, config: PipelineConfig = DEFAULT_CONFIG) -> np.ndarray:
