@@ -115,3 +115,11 @@ def test_identify_memory_is_flat_in_the_length(voices):
     # what must grow: the per-frame features and scores (~40 floats per 10 ms frame)
     assert peak_long < peak_short + 15 + 300 * 100 * 40 * 4 / 1e6, (peak_short, peak_long)
     assert peak_long < 2 * long.nbytes / 1e6, (peak_short, peak_long)
+
+
+def test_slivers_touching_another_turn_are_folded_into_it():
+    from mock_server.pipeline.segments import to_segments
+    # frames of 10 ms: alice 0-100, a 5-frame "carol" sliver glued to alice's next turn, silence, alice again
+    runs = [(0, 0, 100), (2, 150, 155), (0, 155, 300), (1, 400, 410)]
+    segments = to_segments(runs, ["alice", "bob", "carol"], 0.01, 0.6, 10.0, min_segment=0.3)
+    assert [(s.speaker_id, s.start, s.end) for s in segments] == [("alice", 0.0, 3.0), ("bob", 4.0, 4.1)]

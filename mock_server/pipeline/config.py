@@ -59,6 +59,7 @@ class PipelineConfig:
 
     # ---- output (segments.py) ----------------------------------------------------------
     max_pause: float = 0.6            # s; a same-speaker pause shorter than this does not split a segment
+    min_segment: float = 0.3          # s; a shorter segment abutting another speaker's is folded into it, 0 .. 1
 
     @property
     def frames_per_second_scored(self) -> float:

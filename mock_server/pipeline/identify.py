@@ -64,4 +64,5 @@ def identify_segments(samples: np.ndarray, voiceprints: Mapping[str, np.ndarray]
     labels_speech = absorb_short_runs(labels_speech, int(round(c.min_turn * frames_per_s)))
     labels = np.full(len(feats), -1, dtype=np.int64)
     labels[idx] = labels_speech
-    return to_segments(label_runs(labels, speech), names, 1.0 / frames_per_s, c.max_pause, duration)
+    return to_segments(label_runs(labels, speech), names, 1.0 / frames_per_s, c.max_pause, duration,
+                       c.min_segment)
