@@ -9,6 +9,7 @@ import base64
 import binascii
 import http.client
 import io
+import re
 import time
 import urllib.error
 import urllib.parse
@@ -202,7 +203,9 @@ def _decode_container(data: bytes, encoding: str | None, max_seconds: float) -> 
 
 
 def _short(exc: Exception) -> str:
+    """libsndfile's reason, without the object address it names (answers must be deterministic)."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = re.sub(r"^Error opening <[^>]*>: ", "", text).rstrip(".")
     return text[:160]
 
 

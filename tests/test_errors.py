@@ -105,3 +105,10 @@ def test_async_with_a_non_http_webhook_is_400(client):
     response = client.post("/audio/generic/api/v2/async/diarization/identify?apikey=k&webhook=file:///etc/passwd",
                            json={"content": WAV, "speakerIds": ["a"]})
     _error(response, 400, "invalid_url")
+
+
+def test_undecodable_audio_message_is_the_same_every_time(client):
+    body = {"content": base64.b64encode(b"not audio at all" * 10).decode(), "speakerId": "a", "encoding": "WAV"}
+    first = client.post(ENROLL, json=body).get_json()["error"]["message"]
+    second = client.post(ENROLL, json=body).get_json()["error"]["message"]
+    assert first == second and "0x" not in first and "Format not recognised" in first
