@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import math
-import uuid
 
 from flask import Blueprint, Flask, current_app, jsonify, request
 

@@ -16,9 +16,7 @@ Everything listens on loopback only.
 from __future__ import annotations
 
 import base64
-import json
 import shlex
-import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
@@ -26,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from .testing import LiveServer, WebhookReceiver
+from .testing import LiveServer, WebhookReceiver, http_json
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 VOICES_DIR = PACKAGE_DIR / "voices"      # <speakerId>/enroll{1,2,3}.wav, copies of fixtures/speakers
@@ -89,18 +87,7 @@ class SpeakerIdServer:
 
     def call(self, method: str, path: str, body=None, **query) -> tuple[int, object]:
         """One HTTP call; returns (status, decoded JSON body) without raising for error statuses."""
-        data = json.dumps(body).encode("utf-8") if body is not None else None
-        request = urllib.request.Request(self.url_for(path, **query), data=data, method=method,
-                                         headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
-                return response.status, json.loads(response.read() or b"null")
-        except urllib.error.HTTPError as exc:
-            raw = exc.read()
-            try:
-                return exc.code, json.loads(raw)
-            except ValueError:
-                return exc.code, {"error": {"code": "not_json", "message": raw[:200].decode("latin-1")}}
+        return http_json(method, self.url_for(path, **query), body, timeout=TIMEOUT)
 
     def _ok(self, method: str, path: str, body=None, **query):
         status, answer = self.call(method, path, body, **query)

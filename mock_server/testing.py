@@ -11,10 +11,29 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+
+def http_json(method: str, url: str, body=None, *, timeout: float = 60.0) -> tuple[int, object]:
+    """One HTTP call with an optional JSON body; (status, decoded JSON answer), error statuses included.
+
+    An answer that is not JSON comes back as an error body with code "not_json", so callers can always index it.
+    """
+    data = json.dumps(body).encode("utf-8") if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        status, raw = exc.code, exc.read()
+    try:
+        return status, json.loads(raw or b"null")
+    except ValueError:
+        return status, {"error": {"code": "not_json", "message": raw[:200].decode("latin-1")}}
 
 
 class LiveServer:

@@ -1,37 +1,24 @@
 """Admin faults against a live server process: failed, refused and delayed webhook deliveries, slow API calls."""
-import json
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 
 from conftest import b64
-from mock_server.testing import LiveServer, WebhookReceiver
+from mock_server.testing import LiveServer, WebhookReceiver, http_json
 
 KEY = "live-admin"
 STUB = [{"speaker_id": "alice", "start": 0.0, "end": 3.5}]
-
-
-def _call(method, url, body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     live = LiveServer("--webhook-backoff", "0.05", "--webhook-attempts", "3", "--enrollments-required", "1",
                       data_dir=tmp_path_factory.mktemp("admin-live")).start()
-    status, _ = _call("POST", f"{live.url}/audio/generic/api/v2/sync/diarization/enroll?apikey={KEY}",
+    status, _ = http_json("POST", f"{live.url}/audio/generic/api/v2/sync/diarization/enroll?apikey={KEY}",
                       {"content": b64("speakers/alice/enroll1.wav"), "encoding": "WAV", "speakerId": "alice"})
     assert status == 200
     # The jobs answer with a stub: these tests are about delivery, not about listening.
-    assert _call("POST", f"{live.url}/_mock/stubs", {"apikey": KEY, "response": {"segments": STUB}})[0] == 200
+    assert http_json("POST", f"{live.url}/_mock/stubs", {"apikey": KEY, "response": {"segments": STUB}})[0] == 200
     yield live
     assert live.stop() == 0
 
@@ -40,11 +27,11 @@ def server(tmp_path_factory):
 def receiver(server):
     with WebhookReceiver() as r:
         yield r
-    _call("DELETE", f"{server.url}/_mock/faults")
+    http_json("DELETE", f"{server.url}/_mock/faults")
 
 
 def _submit(server, receiver, request_id):
-    status, body = _call("POST", f"{server.url}/audio/generic/api/v2/async/diarization/identify?apikey={KEY}"
+    status, body = http_json("POST", f"{server.url}/audio/generic/api/v2/async/diarization/identify?apikey={KEY}"
                                  f"&webhook={receiver.url}/hook&request_id={request_id}",
                          {"content": b64("alice_short.flac"), "encoding": "FLAC", "speakerIds": ["alice"]})
     assert status == 200, body
@@ -54,7 +41,7 @@ def _settled_job(server, request_id, timeout=30.0):
     """The job once its webhook is delivered or has failed for good (polled: the outcome is only in the store)."""
     deadline = time.monotonic() + timeout
     while True:
-        status, body = _call("GET", f"{server.url}/_mock/jobs/{request_id}")
+        status, body = http_json("GET", f"{server.url}/_mock/jobs/{request_id}")
         if status == 200 and body["jobs"][0]["webhook_status"] in ("delivered", "failed"):
             return body["jobs"][0]
         assert time.monotonic() < deadline, body
@@ -62,12 +49,12 @@ def _settled_job(server, request_id, timeout=30.0):
 
 
 def _attempts(server, request_id):
-    rows = _call("GET", f"{server.url}/_mock/webhooks?apikey={KEY}")[1]["webhooks"]
+    rows = http_json("GET", f"{server.url}/_mock/webhooks?apikey={KEY}")[1]["webhooks"]
     return sorted(((r["attempt"], r["status"], r["error"]) for r in rows if r["request_id"] == request_id))
 
 
 def test_failed_deliveries_are_retried_until_the_fault_is_used_up(server, receiver):
-    status, body = _call("POST", f"{server.url}/_mock/faults",
+    status, body = http_json("POST", f"{server.url}/_mock/faults",
                          {"target": "webhook", "times": 2, "status": 503, "match": {"request_id": "r-503"}})
     assert status == 200 and body["fault"]["target"] == "webhook"
     _submit(server, receiver, "r-503")
@@ -80,7 +67,7 @@ def test_failed_deliveries_are_retried_until_the_fault_is_used_up(server, receiv
 
 
 def test_a_refused_connection_then_a_real_delivery(server, receiver):
-    _call("POST", f"{server.url}/_mock/faults", {"target": "webhook", "error": "connection",
+    http_json("POST", f"{server.url}/_mock/faults", {"target": "webhook", "error": "connection",
                                                 "match": {"apikey": KEY}})
     _submit(server, receiver, "r-conn")
     receiver.wait_for("r-conn", timeout=30)
@@ -90,17 +77,17 @@ def test_a_refused_connection_then_a_real_delivery(server, receiver):
 
 
 def test_a_final_4xx_is_not_retried_and_nothing_arrives(server, receiver):
-    _call("POST", f"{server.url}/_mock/faults", {"target": "webhook", "status": 410, "times": 5})
+    http_json("POST", f"{server.url}/_mock/faults", {"target": "webhook", "status": 410, "times": 5})
     _submit(server, receiver, "r-410")
     job = _settled_job(server, "r-410")
     assert job["webhook_status"] == "failed" and job["attempts"] == 1
     assert receiver.for_request("r-410") == []
-    faults = _call("GET", f"{server.url}/_mock/faults")[1]["faults"]
+    faults = http_json("GET", f"{server.url}/_mock/faults")[1]["faults"]
     assert [f["times"] for f in faults] == [4]
 
 
 def test_retries_give_up_after_the_last_attempt(server, receiver):
-    _call("POST", f"{server.url}/_mock/faults", {"target": "webhook", "error": "timeout", "times": 10})
+    http_json("POST", f"{server.url}/_mock/faults", {"target": "webhook", "error": "timeout", "times": 10})
     _submit(server, receiver, "r-timeout")
     job = _settled_job(server, "r-timeout")
     assert job["webhook_status"] == "failed" and job["attempts"] == 3
@@ -108,7 +95,7 @@ def test_retries_give_up_after_the_last_attempt(server, receiver):
 
 
 def test_a_delayed_delivery_still_arrives(server, receiver):
-    _call("POST", f"{server.url}/_mock/faults", {"target": "webhook", "delay_ms": 400})
+    http_json("POST", f"{server.url}/_mock/faults", {"target": "webhook", "delay_ms": 400})
     started = time.time()
     _submit(server, receiver, "r-slow")
     delivery = receiver.wait_for("r-slow", timeout=30)
@@ -117,9 +104,9 @@ def test_a_delayed_delivery_still_arrives(server, receiver):
 
 
 def test_a_delayed_api_call_over_real_http(server):
-    _call("POST", f"{server.url}/_mock/faults", {"match": {"path": "get_enrolled", "apikey": KEY}, "delay_ms": 300})
+    http_json("POST", f"{server.url}/_mock/faults", {"match": {"path": "get_enrolled", "apikey": KEY}, "delay_ms": 300})
     started = time.monotonic()
-    status, body = _call("GET", f"{server.url}/audio/generic/api/v1/sync/diarization/get_enrolled_speakers"
+    status, body = http_json("GET", f"{server.url}/audio/generic/api/v1/sync/diarization/get_enrolled_speakers"
                                 f"?apikey={KEY}")
     assert status == 200 and time.monotonic() - started >= 0.3
     assert [s["speaker_id"] for s in body["enrolled_speaker_ids"]] == ["alice"]

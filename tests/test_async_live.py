@@ -1,24 +1,11 @@
 """Async identify against a live server process, with a real local webhook receiver."""
-import json
 import re
-import urllib.error
-import urllib.request
 
 import pytest
 
 from conftest import b64, fixture_bytes
-from mock_server.testing import LiveServer, WebhookReceiver
-from timeline import agreement, check_shape
-
-
-def _call(method, url, body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
+from mock_server.testing import LiveServer, WebhookReceiver, http_json
+from timeline import check_shape
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +13,7 @@ def server(voices, tmp_path_factory):
     live = LiveServer("--webhook-backoff", "0.2", data_dir=tmp_path_factory.mktemp("live")).start()
     for speaker in ("alice", "bob", "carol", "dave"):
         for entry in voices["speakers"][speaker]["enroll"]:
-            status, _ = _call("POST", f"{live.url}/audio/generic/api/v2/sync/diarization/enroll?apikey=k",
+            status, _ = http_json("POST", f"{live.url}/audio/generic/api/v2/sync/diarization/enroll?apikey=k",
                               {"content": b64(entry["file"]), "encoding": "WAV", "speakerId": speaker})
             assert status == 200
     yield live
@@ -44,7 +31,7 @@ def test_async_identify_posts_segments_to_the_webhook(server, receiver, voices, 
     test = voices["tests"]["stranger_conversation"]
     url = (f"{server.url}/audio/generic/api/{version}/async/diarization/identify?apikey=k"
            f"&webhook={receiver.url}/hook&request_id=42")
-    status, body = _call("POST", url, {"content": b64(test["file"]), "encoding": "FLAC", "sampleRate": 16000,
+    status, body = http_json("POST", url, {"content": b64(test["file"]), "encoding": "FLAC", "sampleRate": 16000,
                                        "languageCode": "en-US", "speakerIds": test["speakerIds"]})
     assert status == 200 and body == {"request_id": "42", "api": body["api"]} and body["api"]
     delivery = receiver.wait_for("42", timeout=30)
@@ -52,13 +39,13 @@ def test_async_identify_posts_segments_to_the_webhook(server, receiver, voices, 
     assert set(delivery.body) == {"request_id", "response"} and delivery.body["request_id"] == "42"
     segments = delivery.body["response"]["segments"]
     check_shape(segments, set(test["speakerIds"]) | {"unknown"})
-    status, sync = _call("POST", f"{server.url}/audio/generic/api/{version}/sync/diarization/identify?apikey=k",
+    status, sync = http_json("POST", f"{server.url}/audio/generic/api/{version}/sync/diarization/identify?apikey=k",
                          {"content": b64(test["file"]), "encoding": "FLAC", "speakerIds": test["speakerIds"]})
     assert sync["segments"] == segments
 
 
 def test_generated_request_id_is_a_uuid4(server, receiver):
-    status, body = _call("POST", f"{server.url}/audio/generic/api/v2/async/diarization/identify?apikey=k"
+    status, body = http_json("POST", f"{server.url}/audio/generic/api/v2/async/diarization/identify?apikey=k"
                                  f"&webhook={receiver.url}/h",
                          {"content": b64("alice_short.flac"), "encoding": "FLAC", "speakerIds": ["alice"]})
     assert status == 200
@@ -68,7 +55,7 @@ def test_generated_request_id_is_a_uuid4(server, receiver):
 
 
 def test_a_failing_job_posts_an_error(server, receiver):
-    status, body = _call("POST", f"{server.url}/audio/generic/api/v2/async/diarization/identify?apikey=k"
+    status, body = http_json("POST", f"{server.url}/audio/generic/api/v2/async/diarization/identify?apikey=k"
                                  f"&webhook={receiver.url}/h&request_id=bad-audio",
                          {"url": f"{receiver.url}/missing.wav", "encoding": "WAV", "speakerIds": ["alice"]})
     assert status == 200
@@ -79,17 +66,17 @@ def test_a_failing_job_posts_an_error(server, receiver):
 
 def test_audio_from_a_url(server, receiver, voices):
     receiver.files["/clip.flac"] = fixture_bytes("alice_short.flac")
-    status, body = _call("POST", f"{server.url}/audio/generic/api/v2/sync/diarization/identify?apikey=k",
+    status, body = http_json("POST", f"{server.url}/audio/generic/api/v2/sync/diarization/identify?apikey=k",
                          {"url": f"{receiver.url}/clip.flac", "encoding": "FLAC", "speakerIds": ["alice", "bob"]})
     assert status == 200 and {s["speaker_id"] for s in body["segments"]} == {"alice"}
-    status, body = _call("POST", f"{server.url}/audio/generic/api/v2/sync/diarization/identify?apikey=k",
+    status, body = http_json("POST", f"{server.url}/audio/generic/api/v2/sync/diarization/identify?apikey=k",
                          {"url": f"{receiver.url}/nothing-here.wav", "speakerIds": ["alice"]})
     assert status == 400 and body["error"]["code"] == "url_fetch_failed"
 
 
 def test_a_receiver_that_fails_first_still_gets_the_result(server, receiver):
     receiver.fail_with = 503
-    status, _ = _call("POST", f"{server.url}/audio/generic/api/v2/async/diarization/identify?apikey=k"
+    status, _ = http_json("POST", f"{server.url}/audio/generic/api/v2/async/diarization/identify?apikey=k"
                               f"&webhook={receiver.url}/h&request_id=retry-me",
                       {"content": b64("alice_short.flac"), "encoding": "FLAC", "speakerIds": ["alice"]})
     assert status == 200
@@ -102,5 +89,5 @@ def test_a_receiver_that_fails_first_still_gets_the_result(server, receiver):
 
 
 def test_health_answers_with_version_and_uptime(server):
-    status, body = _call("GET", f"{server.url}/health")
+    status, body = http_json("GET", f"{server.url}/health")
     assert status == 200 and body["status"] == "ok" and body["uptime_seconds"] >= 0 and body["version"]

@@ -1,5 +1,4 @@
 """Api keys and tenants: who may call, and whose speakers they see."""
-import pytest
 
 from conftest import ENROLLED, Api
 from timeline import agreement

@@ -12,26 +12,19 @@ import signal
 import socket
 import threading
 import time
-import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from conftest import b64
-from mock_server.testing import LiveServer, WebhookReceiver
+from mock_server.testing import LiveServer, WebhookReceiver, http_json
 from test_limits import AudioHost
 
 KEY = "test-key"  # the key enrolled_db's speakers are under
 
 
 def _post(url: str, body: dict, timeout: float = 60):
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
+    return http_json("POST", url, body, timeout=timeout)
 
 
 def _submit(server: LiveServer, webhook: str, request_id: str, body: dict) -> None:

@@ -2,7 +2,7 @@
 import json
 import urllib.request
 
-from conftest import ENROLLED, Api, b64
+from conftest import Api, b64
 from mock_server.app import create_app
 from mock_server.config import ServerConfig
 from mock_server.testing import LiveServer
