@@ -117,3 +117,27 @@ def test_identify_is_deterministic(voices, prints):
     a = identify_segments(x, prints)
     b = identify_segments(x.copy(), {k: prints[k].copy() for k in reversed(list(prints))})
     assert a == b
+
+
+@pytest.mark.parametrize("stranger_first", [False, True])
+def test_a_stranger_who_talks_on_without_a_pause_is_unknown(voices, prints, stranger_first):
+    """alice's speech glued to eve's (never enrolled) with no pause is one speech region and one
+    closed-set turn; the change of voice inside it must still split it, so eve comes out unknown."""
+    from mock_server.pipeline import speech_regions
+
+    def trim(x):
+        r = speech_regions(x)
+        return x[int(r[0][0] * 16000):int(r[-1][1] * 16000)]
+
+    alice, eve = trim(load("speakers/alice/enroll3.wav")), trim(load(voices["stranger"]["files"][0]["file"]))
+    parts = [eve, alice] if stranger_first else [alice, eve]
+    x = np.concatenate(parts)
+    cut = len(parts[0]) / 16000
+    assert len(speech_regions(x)) == 1
+    for cohort in ({k: v for k, v in prints.items() if k != "alice"}, {}):
+        segs = identify_segments(x, {"alice": prints["alice"]}, cohort=cohort)
+        check_contract(segs, {"alice"})
+        first, second = ("unknown", "alice") if stranger_first else ("alice", "unknown")
+        for lab, lo, hi in ((first, 0.0, cut), (second, cut, len(x) / 16000)):
+            got = sum(max(0.0, min(s.end, hi) - max(s.start, lo)) for s in segs if s.speaker_id == lab)
+            assert got > 0.8 * (hi - lo), (lab, segs)

@@ -123,3 +123,20 @@ def test_slivers_touching_another_turn_are_folded_into_it():
     runs = [(0, 0, 100), (2, 150, 155), (0, 155, 300), (1, 400, 410)]
     segments = to_segments(runs, ["alice", "bob", "carol"], 0.01, 0.6, 10.0, min_segment=0.3)
     assert [(s.speaker_id, s.start, s.end) for s in segments] == [("alice", 0.0, 3.0), ("bob", 4.0, 4.1)]
+
+
+def test_voice_changes_cut_where_the_profile_jumps_and_nowhere_else():
+    from mock_server.pipeline.decision import voice_changes
+    rng = np.random.default_rng(0)
+    n, width = 600, 50
+    ll = rng.normal(0.0, 3.0, (n, 8)).astype(np.float32)       # frame-level noise of 8 enrolled voices
+    ll[:, :] += rng.normal(0.0, 5.0, (n, 1)).astype(np.float32)  # loudness-like term common to all voices
+    steady = voice_changes(ll, width, 3.0)
+    assert steady.max() == 0                                     # one voice throughout: no cut
+    ll[350:, 0] -= 4.0                                           # another voice from row 350 on
+    ll[350:, 2] += 4.0
+    stretch = voice_changes(ll, width, 3.0)
+    cuts = np.flatnonzero(np.diff(stretch)) + 1
+    assert len(cuts) == 1 and abs(int(cuts[0]) - 350) <= 5, cuts
+    assert voice_changes(ll, width, 0.0).max() == 0              # factor 0 switches it off
+    assert voice_changes(ll[:80], width, 3.0).max() == 0         # too short to compare two windows

@@ -52,6 +52,10 @@ class PipelineConfig:
     min_margin: float = 0.3           # nats/frame a turn's speaker must beat every other enrolled voice by, 0 .. 2
     rel_margin: float = 0.35          # ... and this fraction of the clearest margin among that speaker's turns, 0 .. 0.9
     min_reference_turn: float = 2.0   # s of speech a speaker needs before a reference margin is trusted, 0 .. 3
+    change_window: float = 1.0        # s of speech each side compared when looking for a change of voice
+                                      # inside a speech region (decision.voice_changes), 0.5 .. 2
+    change_factor: float = 3.0        # a change of voice is a peak of the change score above this many times
+                                      # the recording's median score; 0 = never split, 2 .. 6
     min_turn: float = 0.8             # s; shorter label runs are absorbed by their neighbours, 0 .. 2
     clip_background_components: int = 1  # Gaussians in the per-request background used when a request has no
                                       # other enrolled voice to compare with (voiceprint.clip_background), 1 .. 4

@@ -10,6 +10,8 @@
    same speaker in this very recording (rel_margin), with an absolute floor (min_margin) for
    speakers with no clear turn. So the threshold adapts to how distinct the enrolled voices
    are and to the channel, instead of being a constant fitted to one data set.
+   A turn ends at a pause (new speech region) and also where the voice changes without a pause
+   (voice_changes), so a stranger who talks on right after an enrolled speaker is judged apart.
 """
 
 from __future__ import annotations
@@ -73,6 +75,35 @@ def open_set_turns(labels: np.ndarray, loglik: np.ndarray, regions: np.ndarray,
         if m < max(config.min_margin, config.rel_margin * ref):
             out[s:e] = UNKNOWN
     return out
+
+
+def voice_changes(loglik: np.ndarray, width: int, factor: float, *, block: int = 4096) -> np.ndarray:
+    """Index of the stretch of unchanged voice each row lies in, shape (n,) int64.
+
+    Every row of loglik (n, n_models) is a frame's fit to every enrolled voice; minus its mean
+    across voices it is a profile of *which* voices the frame resembles, which stays put while one
+    person talks and jumps when another takes over, whether or not the best requested voice changes.
+    The change score at row t is the RMS difference between the mean profiles of the `width` rows
+    before and after t; a new stretch starts at every local maximum (over +-width rows) of the score
+    that exceeds `factor` times the recording's median score. Judged against this recording's own
+    median, the rule calibrates itself to the channel and the number of enrolled voices.
+    """
+    n = len(loglik)
+    out = np.zeros(n, dtype=np.int64)
+    if factor <= 0 or width < 1 or n < 2 * width + 1 or loglik.shape[1] < 2:
+        return out
+    cs = np.cumsum(np.pad(loglik.astype(np.float64), ((1, 0), (0, 0))), axis=0)   # (n + 1, n_models)
+    score = np.zeros(n)
+    for s in range(width, n - width + 1, block):                  # block-wise: memory O(block * n_models)
+        t = np.arange(s, min(s + block, n - width + 1))
+        diff = (2 * cs[t] - cs[t - width] - cs[t + width]) / width   # mean before minus mean after
+        diff -= diff.mean(axis=1, keepdims=True)                   # profile: relative to the mean voice
+        score[t] = np.sqrt((diff ** 2).mean(axis=1))
+    pad = np.pad(score, width)
+    local_max = np.lib.stride_tricks.sliding_window_view(pad, 2 * width + 1).max(axis=1)
+    cut = (score >= local_max) & (score > factor * np.median(score[width:n - width + 1]))
+    out[np.flatnonzero(cut)] = 1
+    return np.cumsum(out)
 
 
 def absorb_short_runs(labels: np.ndarray, min_len: int) -> np.ndarray:

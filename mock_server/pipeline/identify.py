@@ -2,7 +2,8 @@
 
 speech frames (speech.py) -> features (features.py) -> log-likelihood under every voice
 (scoring.py; with a background fitted to the clip itself when nothing else competes) -> smoothing over ~1.5 s of speech -> open-set decision against the other
-enrolled voices (decision.py) -> short-turn removal -> segments (segments.py).
+enrolled voices, per stretch of speech with no pause and no change of voice (decision.py)
+-> short-turn removal -> segments (segments.py).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from .config import DEFAULT_CONFIG, PipelineConfig
-from .decision import absorb_short_runs, closed_set_labels, open_set_turns
+from .decision import absorb_short_runs, closed_set_labels, open_set_turns, voice_changes
 from .features import speaker_features
 from .scoring import frame_logliks, moving_average
 from .segments import Segment, label_runs, to_segments
@@ -56,7 +57,11 @@ def identify_segments(samples: np.ndarray, voiceprints: Mapping[str, np.ndarray]
     min_run = int(round(c.min_turn * c.frames_per_second_scored))
     labels_scored = absorb_short_runs(closed_set_labels(smoothed, len(names)), min_run)
     region_of = np.cumsum(np.diff(np.concatenate([[0], speech.astype(np.int8)])) == 1) - 1   # (T,)
-    labels_scored = absorb_short_runs(open_set_turns(labels_scored, ll, region_of[scored], c), min_run)
+    # a turn is judged per stretch of one speech region with no voice change inside (decision.py)
+    change_width = int(round(c.change_window * c.frames_per_second_scored))
+    stretch = region_of[scored] * (len(scored) + 1) + voice_changes(ll, change_width, c.change_factor)
+    stretch = np.cumsum(np.concatenate([[0], np.diff(stretch) != 0]))
+    labels_scored = absorb_short_runs(open_set_turns(labels_scored, ll, stretch, c), min_run)
 
     # spread the decisions of the scored frames to every speech frame (nearest earlier one)
     pos = np.clip(np.searchsorted(scored, idx, side="right") - 1, 0, len(scored) - 1)
