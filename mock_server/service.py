@@ -111,17 +111,26 @@ class SpeakerService:
         stale = [s for s, r in records.items() if r.model_version != pipeline.MODEL_VERSION]
         for speaker_id in stale:
             log.info("recomputing voiceprint of a speaker stored by model %s", records[speaker_id].model_version)
-            prints = []
-            for pcm in self.store.enrollment_audio(tenant, speaker_id):
-                try:
-                    prints.append(pipeline.enrollment_voiceprint(audio.decode_pcm16(pcm)))
-                except pipeline.NoSpeechError:
-                    continue  # the new model hears no speech here; the other enrollments still count
-            if prints:
-                self.store.replace_voiceprints(tenant, speaker_id, enrollment_voiceprints=[serialise(p) for p in prints],
-                                               voiceprint=serialise(pipeline.speaker_voiceprint(prints)),
-                                               model_version=pipeline.MODEL_VERSION)
+            prints = [self._enrollment_frames(pcm) for pcm in self.store.enrollment_audio(tenant, speaker_id)]
+            try:
+                combined = pipeline.speaker_voiceprint(prints)
+            except pipeline.NoSpeechError:
+                raise errors.IncompleteEnrollment(
+                    f"speaker {speaker_id!r} was enrolled under an older voice model and the current one finds no "
+                    "speech in its recordings; delete it and enroll it again.") from None
+            self.store.replace_voiceprints(tenant, speaker_id, enrollment_voiceprints=[serialise(p) for p in prints],
+                                           voiceprint=serialise(combined), model_version=pipeline.MODEL_VERSION)
         return self.store.speakers(tenant) if stale else records
+
+
+    @staticmethod
+    def _enrollment_frames(pcm: bytes) -> np.ndarray:
+        """An enrollment voiceprint recomputed from kept audio; empty when the current model hears no speech,
+        so every stored enrollment keeps its row (speaker_voiceprint skips empty ones)."""
+        try:
+            return pipeline.enrollment_voiceprint(audio.decode_pcm16(pcm))
+        except pipeline.NoSpeechError:
+            return np.zeros((0,), dtype=np.float32)
 
 
 def _names(ids: Sequence[str]) -> str:

@@ -42,3 +42,26 @@ def test_speakers_survive_a_killed_process(tmp_path, voices):
         assert listed["enrolled_speaker_ids"] == [{"speaker_id": "dave", "enrollment_complete": "True"}]
     finally:
         assert restarted.stop() == 0
+
+
+def test_voiceprints_of_an_older_model_are_recomputed_from_the_kept_audio(tmp_path, voices):
+    import sqlite3
+    from mock_server import pipeline
+    app = create_app(ServerConfig(data_dir=tmp_path))
+    api = Api(app.test_client())
+    for speaker in ("alice", "bob"):
+        api.enroll_fixture_speaker(speaker, voices)
+    before = api.identify("stranger_conversation.flac", ["alice"], encoding="FLAC").get_json()
+    app.extensions["speaker_id_mock"].runner.stop()
+    # What an older release would have left behind: another model's version and voiceprints it can't read.
+    with sqlite3.connect(tmp_path / "speakers.sqlite3") as db:
+        db.execute("UPDATE speakers SET model_version='old-model', voiceprint=x'00'")
+        db.execute("UPDATE enrollments SET model_version='old-model', voiceprint=x'00'")
+    restarted = create_app(ServerConfig(data_dir=tmp_path))
+    again = Api(restarted.test_client()).identify("stranger_conversation.flac", ["alice"], encoding="FLAC")
+    assert again.status_code == 200 and again.get_json() == before
+    with sqlite3.connect(tmp_path / "speakers.sqlite3") as db:
+        versions = {row[0] for row in db.execute("SELECT model_version FROM speakers UNION "
+                                                 "SELECT model_version FROM enrollments")}
+    assert versions == {pipeline.MODEL_VERSION}
+    restarted.extensions["speaker_id_mock"].runner.stop()
