@@ -2,7 +2,8 @@
 
 Fixtures:
 
-- ``speaker_id_server``: the mock, one process per test session (per xdist worker), seen through a fresh api key
+- ``speaker_id_server``: the mock, one process per test session (per xdist worker; or one server for all workers
+  with the ini option ``speaker_id_mock_url`` / env ``SPEAKER_ID_MOCK_URL``), seen through a fresh api key
   per test, so tests never see each other's speakers, jobs, journal, faults or stubs; that key's state is reset
   when the test ends. Has ``.url``, ``.api_key``, ``.api_url`` and helpers (``enroll``, ``identify``, ``list``,
   ``delete``, ``requests``, ``webhooks``, ``jobs``, ``fault``, ``stub``, ``reset``, ``url_for``).
@@ -16,6 +17,7 @@ Everything listens on loopback only.
 from __future__ import annotations
 
 import base64
+import os
 import shlex
 import urllib.parse
 import urllib.request
@@ -185,11 +187,26 @@ def _audio(audio, encoding: str | None) -> dict:
 def pytest_addoption(parser):
     parser.addini("speaker_id_mock_args", "extra flags for the speaker-id-mock server the fixtures start "
                   "(e.g. --enrollments-required 1)", default="")
+    parser.addini("speaker_id_mock_url", "use the speaker-id-mock already running at this URL instead of starting "
+                  "one (also the SPEAKER_ID_MOCK_URL environment variable); every test still gets its own key",
+                  default="")
+
+
+class _RunningServer:
+    """A mock someone else started (e.g. CI, once for all xdist workers): used, never stopped."""
+
+    def __init__(self, url: str):
+        self.url = url.rstrip("/")
 
 
 @pytest.fixture(scope="session")
 def speaker_id_mock_process(request, tmp_path_factory):
-    """The live mock process shared by the session (one per xdist worker); prefer ``speaker_id_server``."""
+    """The live mock process shared by the session (one per xdist worker, or the one at ``speaker_id_mock_url``);
+    prefer ``speaker_id_server``."""
+    url = os.environ.get("SPEAKER_ID_MOCK_URL") or request.config.getini("speaker_id_mock_url")
+    if url:
+        yield _RunningServer(url)
+        return
     args = [*DEFAULT_ARGS, *shlex.split(request.config.getini("speaker_id_mock_args") or "")]
     server = LiveServer(*args, data_dir=tmp_path_factory.mktemp("speaker-id-mock"))
     server.start()

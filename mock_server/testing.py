@@ -49,6 +49,7 @@ class LiveServer:
         self.log_path = self.data_dir / "server.log"
 
     def start(self, timeout: float = 60.0) -> "LiveServer":
+        self.data_dir.mkdir(parents=True, exist_ok=True)
         url_file = self.data_dir / f"url-{time.monotonic_ns()}.txt"
         cmd = [sys.executable, "-m", "mock_server", "--host", "127.0.0.1", "--port", "0",
                "--data-dir", str(self.data_dir), "--url-file", str(url_file), *self.args]

@@ -79,3 +79,31 @@ def test_bundled_voices_are_the_fixture_voices():
     assert all(bundled[k] == fixtures[k] for k in bundled)
     for clip in pytest_plugin.CLIPS_DIR.iterdir():
         assert clip.read_bytes() == (FIXTURES / clip.name).read_bytes()
+
+
+PARALLEL_TESTS = '''
+import pytest
+from mock_server.pytest_plugin import clip_path
+
+
+@pytest.mark.parametrize("n", range(6))
+def test_my_speakers_are_mine_while_others_come_and_go(speaker_id_server, n):
+    voice = clip_path("alice_short.flac").read_bytes()
+    speaker_id_server.enroll(f"me-{n}", voice, encoding="FLAC")
+    for _ in range(5):  # meanwhile other workers' tests enroll and reset their own keys
+        assert [s["speaker_id"] for s in speaker_id_server.list()] == [f"me-{n}"]
+        speaker_id_server.enroll(f"me-{n}", voice, encoding="FLAC")
+'''
+
+
+def test_parallel_workers_share_one_server_without_seeing_each_other(pytester, tmp_path, monkeypatch):
+    """pytest-xdist workers pointed at one running mock (SPEAKER_ID_MOCK_URL): keys keep them apart."""
+    from mock_server.testing import LiveServer
+    pytester.makepyfile(test_parallel=PARALLEL_TESTS)
+    with LiveServer(data_dir=tmp_path / "shared") as server:
+        monkeypatch.setenv("SPEAKER_ID_MOCK_URL", server.url)
+        result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", "-n", "2", timeout=300)
+        result.assert_outcomes(passed=6)
+        log = server.log()
+    # every test's enrollments reached this one server (each test's key was reset after it, journal included)
+    assert log.count("/sync/diarization/enroll -> 200") == 6 * 6
