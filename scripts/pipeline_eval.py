@@ -10,6 +10,8 @@ cohort, and prints per-test and overall / conversation / meeting IER and times-r
 appears in it, S is removed from the enrolled set (requested and cohort); all of S's speech
 must then come out "unknown". Prints the fraction of S's speech labelled unknown (higher is
 better) and the IER with S's reference relabelled "unknown".
+--alone: each requested speaker is asked for on its own with no other voice enrolled (no cohort): prints the
+share of its speech that is named (recall) and the share of other voices' speech given its name (false accept).
 --set: override config fields, e.g. --set unknown_threshold=0.5 --set smooth_window=2.0
 """
 
@@ -73,6 +75,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("manifest_dir")
     ap.add_argument("--leave-out", action="store_true")
+    ap.add_argument("--alone", action="store_true")
     ap.add_argument("--set", action="append", metavar="FIELD=VALUE")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
@@ -96,6 +99,7 @@ def main(argv=None) -> int:
     totals: dict[str, dict] = {"all": {}, "conversation": {}, "meeting": {}}
     lo_tot: dict = {}
     lo_unknown = lo_speech = 0.0
+    alone = {"named": 0.0, "own": 0.0, "false": 0.0, "others": 0.0}
     audio_s = proc_s = 0.0
     for test in man["tests"]:
         x = load(os.path.join(root, test["audio"]))
@@ -135,12 +139,24 @@ def main(argv=None) -> int:
                 lo_unknown += ru["total"] - ru["missed"] - ru["confusion"]
                 print(f"    leave out {spk:18s} -> {1 - ru['ier'] if ru['total'] else 0:.2f} of its speech"
                       f" unknown, IER {r2['ier']:.3f}")
+        if args.alone:
+            for spk in test["speakerIds"]:
+                solo = identify_segments(x, {spk: vps[spk]}, config=cfg, cohort={})
+                named = [("x", s.start, s.end) for s in solo if s.speaker_id == spk]
+                for key_own, key_all, ref_part in (("named", "own", [r for r in ref if r[0] == spk]),
+                                                   ("false", "others", [r for r in ref if r[0] != spk])):
+                    part = identification_error_rate([("x", s, e) for _, s, e in ref_part], named)
+                    alone[key_all] += part["total"]
+                    alone[key_own] += part["total"] - part["missed"] - part["confusion"]
     print(f"IER overall {ier_of(totals['all']):.3f}  conversation {ier_of(totals['conversation']):.3f}"
           f"  meeting {ier_of(totals['meeting']):.3f}  | identify {audio_s / proc_s:.0f}x real time"
           f" ({audio_s:.0f} s audio in {proc_s:.2f} s)")
     if args.leave_out and lo_speech:
         print(f"leave-speaker-out: {lo_unknown / lo_speech:.3f} of left-out speech labelled unknown,"
               f" IER {ier_of(lo_tot):.3f}")
+    if args.alone:
+        print(f"alone, no cohort: recall {alone['named'] / alone['own']:.3f}, false accept "
+              f"{alone['false'] / alone['others']:.3f} of other voices' speech")
     return 0
 
 
