@@ -18,6 +18,12 @@ def fixture_bytes(name: str) -> bytes:
     return (FIXTURES / name).read_bytes()
 
 
+def fixture_samples(name: str):
+    """A fixture decoded to pipeline samples (mono float32, 16 kHz), exactly as the server decodes an upload."""
+    from mock_server.audio import decode_audio
+    return decode_audio(fixture_bytes(name), encoding=None, sample_rate=None, target_rate=16000, max_seconds=7200.0)
+
+
 def b64(name: str) -> str:
     return base64.b64encode(fixture_bytes(name)).decode("ascii")
 

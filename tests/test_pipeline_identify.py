@@ -1,46 +1,30 @@
 """End-to-end identify_segments on the espeak-ng fixtures: accuracy floor, a stranger is
 "unknown", the 8 kHz round trip does not flip decisions, determinism, output contract."""
 
-import json
 import os
 import sys
 
 import numpy as np
 import pytest
+import soxr
 
-sf = pytest.importorskip("soundfile")
-soxr = pytest.importorskip("soxr")
-
-from mock_server.pipeline import enrollment_voiceprint, identify_segments, speaker_voiceprint  # noqa: E402
+from conftest import fixture_samples
+from mock_server.pipeline import enrollment_voiceprint, identify_segments, speaker_voiceprint
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FIX = os.path.join(ROOT, "fixtures")
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 from ier import identification_error_rate  # noqa: E402
-
-pytestmark = pytest.mark.skipif(not os.path.exists(os.path.join(FIX, "voices.json")), reason="fixtures missing")
-
-
-def load(rel):
-    x, sr = sf.read(os.path.join(FIX, rel), dtype="float32", always_2d=True)
-    x = x.mean(axis=1)
-    return soxr.resample(x, sr, 16000).astype(np.float32) if sr != 16000 else x
-
-
-@pytest.fixture(scope="module")
-def voices():
-    return json.load(open(os.path.join(FIX, "voices.json")))
 
 
 @pytest.fixture(scope="module")
 def prints(voices):
-    return {spk: speaker_voiceprint([enrollment_voiceprint(load(e["file"])) for e in info["enroll"]])
+    return {spk: speaker_voiceprint([enrollment_voiceprint(fixture_samples(e["file"])) for e in info["enroll"]])
             for spk, info in voices["speakers"].items()}
 
 
 def run(voices, prints, name, samples=None):
     test = voices["tests"][name]
-    x = load(test["file"]) if samples is None else samples
+    x = fixture_samples(test["file"]) if samples is None else samples
     req = {k: prints[k] for k in test["speakerIds"]}
     cohort = {k: v for k, v in prints.items() if k not in req}
     hyp = identify_segments(x, req, cohort=cohort)
@@ -57,8 +41,6 @@ def check_contract(segs, allowed):
 
 @pytest.mark.parametrize("name", ["conversation", "conversation_mp3", "conversation_ogg", "conversation_stereo"])
 def test_accuracy_floor(voices, prints, name):
-    if not os.path.exists(os.path.join(FIX, voices["tests"][name]["file"])):
-        pytest.skip("fixture file missing")
     segs, r = run(voices, prints, name)
     check_contract(segs, set(voices["tests"][name]["speakerIds"]))
     assert r["ier"] < 0.25, r
@@ -84,15 +66,15 @@ def test_stranger_is_unknown(voices, prints):
 
 def test_a_lone_speaker_without_cohort_still_rejects_a_stranger(voices, prints):
     """With one requested speaker and no cohort, the clip's own background is the competitor."""
-    own = identify_segments(load("alice_short.flac"), {"alice": prints["alice"]}, cohort={})
+    own = identify_segments(fixture_samples("alice_short.flac"), {"alice": prints["alice"]}, cohort={})
     assert own and {s.speaker_id for s in own} == {"alice"}
     for entry in voices["stranger"]["files"]:
-        stranger = identify_segments(load(entry["file"]), {"alice": prints["alice"]}, cohort={})
+        stranger = identify_segments(fixture_samples(entry["file"]), {"alice": prints["alice"]}, cohort={})
         assert stranger and {s.speaker_id for s in stranger} == {"unknown"}, entry["file"]
 
 
 def test_telephone_band_round_trip_keeps_decisions(voices, prints):
-    x = load(voices["tests"]["conversation"]["file"])
+    x = fixture_samples(voices["tests"]["conversation"]["file"])
     y = soxr.resample(soxr.resample(x, 16000, 8000), 8000, 16000).astype(np.float32)
     wide, r1 = run(voices, prints, "conversation", x)
     narrow, r2 = run(voices, prints, "conversation", y)
@@ -101,19 +83,18 @@ def test_telephone_band_round_trip_keeps_decisions(voices, prints):
         mid = (turn["start"] + turn["end"]) / 2
         lab = [s.speaker_id for s in narrow if s.start <= mid < s.end]
         assert lab == [turn["speaker_id"]] or r2["ier"] < 0.15
-    if os.path.exists(os.path.join(FIX, voices["tests"]["conversation_8k"]["file"])):
-        _, r3 = run(voices, prints, "conversation_8k")     # 300-3400 Hz band-pass, 8 kHz FLAC
-        assert r3["ier"] < 0.3, r3
+    _, r3 = run(voices, prints, "conversation_8k")         # 300-3400 Hz band-pass, 8 kHz FLAC
+    assert r3["ier"] < 0.3, r3
 
 
 def test_short_single_speaker_and_silence(voices, prints):
     segs, r = run(voices, prints, "alice_short")
     assert segs and {s.speaker_id for s in segs} == {"alice"}
-    assert identify_segments(load("silence.wav"), prints) == []
+    assert identify_segments(fixture_samples("silence.wav"), prints) == []
 
 
 def test_identify_is_deterministic(voices, prints):
-    x = load(voices["tests"]["stranger_conversation"]["file"])
+    x = fixture_samples(voices["tests"]["stranger_conversation"]["file"])
     a = identify_segments(x, prints)
     b = identify_segments(x.copy(), {k: prints[k].copy() for k in reversed(list(prints))})
     assert a == b
@@ -129,7 +110,7 @@ def test_a_stranger_who_talks_on_without_a_pause_is_unknown(voices, prints, stra
         r = speech_regions(x)
         return x[int(r[0][0] * 16000):int(r[-1][1] * 16000)]
 
-    alice, eve = trim(load("speakers/alice/enroll3.wav")), trim(load(voices["stranger"]["files"][0]["file"]))
+    alice, eve = trim(fixture_samples("speakers/alice/enroll3.wav")), trim(fixture_samples(voices["stranger"]["files"][0]["file"]))
     parts = [eve, alice] if stranger_first else [alice, eve]
     x = np.concatenate(parts)
     cut = len(parts[0]) / 16000

@@ -4,7 +4,6 @@ speech found where it is and not in silence; the same voice scores above another
 NoSpeechError on silence; determinism; the pipeline imports fast and without librosa.
 """
 
-import json
 import os
 import subprocess
 import sys
@@ -12,32 +11,17 @@ import sys
 import numpy as np
 import pytest
 
-sf = pytest.importorskip("soundfile")
-soxr = pytest.importorskip("soxr")
-
-from mock_server.pipeline import (DEFAULT_CONFIG, NoSpeechError, enrollment_voiceprint, identify_segments,  # noqa: E402
+from conftest import fixture_samples
+from mock_server.pipeline import (DEFAULT_CONFIG, NoSpeechError, enrollment_voiceprint, identify_segments,
                                   speaker_voiceprint, speech_regions)
-from mock_server.pipeline.voiceprint import gmm_loglik  # noqa: E402
+from mock_server.pipeline.voiceprint import gmm_loglik
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FIX = os.path.join(ROOT, "fixtures")
-pytestmark = pytest.mark.skipif(not os.path.exists(os.path.join(FIX, "voices.json")), reason="fixtures missing")
-
-
-def load(rel):
-    x, sr = sf.read(os.path.join(FIX, rel), dtype="float32", always_2d=True)
-    x = x.mean(axis=1)
-    return soxr.resample(x, sr, 16000).astype(np.float32) if sr != 16000 else x
-
-
-@pytest.fixture(scope="module")
-def voices():
-    return json.load(open(os.path.join(FIX, "voices.json")))
 
 
 def test_speech_found_where_it_is_and_not_in_silence(voices):
     test = voices["tests"]["conversation"]
-    x = load(test["file"])
+    x = fixture_samples(test["file"])
     regions = speech_regions(x)
     assert regions and all(s < e for s, e in regions)
     assert all(e1 <= s2 for (_, e1), (s2, _) in zip(regions, regions[1:]))
@@ -50,12 +34,12 @@ def test_speech_found_where_it_is_and_not_in_silence(voices):
     assert (speech & truth).sum() / truth.sum() > 0.9          # speech is found
     assert (speech & ~truth).sum() / (~truth).sum() < 0.35     # silence mostly left out
     assert speech[:80].sum() == 0                               # the leading second of silence
-    assert speech_regions(load("silence.wav")) == []
+    assert speech_regions(fixture_samples("silence.wav")) == []
 
 
 def test_enrollment_of_silence_raises_no_speech():
     with pytest.raises(NoSpeechError, match="speech"):
-        enrollment_voiceprint(load("silence.wav"))
+        enrollment_voiceprint(fixture_samples("silence.wav"))
     with pytest.raises(NoSpeechError):
         enrollment_voiceprint(np.zeros(16000 * 2, np.float32))
 
@@ -63,15 +47,15 @@ def test_enrollment_of_silence_raises_no_speech():
 def test_same_voice_scores_above_another(voices):
     vps = {}
     for spk in ("alice", "bob", "carol", "dave"):
-        vps[spk] = speaker_voiceprint([enrollment_voiceprint(load(f"speakers/{spk}/enroll{i}.wav")) for i in (1, 2)])
+        vps[spk] = speaker_voiceprint([enrollment_voiceprint(fixture_samples(f"speakers/{spk}/enroll{i}.wav")) for i in (1, 2)])
     for spk in vps:                                   # held-out third enrollment of each voice
-        frames = enrollment_voiceprint(load(f"speakers/{spk}/enroll3.wav"))
+        frames = enrollment_voiceprint(fixture_samples(f"speakers/{spk}/enroll3.wav"))
         scores = {other: gmm_loglik(frames, vp).mean() for other, vp in vps.items()}
         assert max(scores, key=scores.get) == spk, scores
 
 
 def test_voiceprints_are_deterministic_and_typed():
-    x = load("speakers/bob/enroll1.wav")
+    x = fixture_samples("speakers/bob/enroll1.wav")
     a, b = enrollment_voiceprint(x), enrollment_voiceprint(x.copy())
     assert a.dtype == np.float32 and a.ndim == 2 and a.tobytes() == b.tobytes()
     va, vb = speaker_voiceprint([a]), speaker_voiceprint([b])
@@ -104,9 +88,9 @@ def _identify_peak_mb(x, vps):
 def test_identify_memory_is_flat_in_the_length(voices):
     """Features, VAD and scores are computed block by block: a 10x longer clip must not
     cost ~10x the memory (the 10-minute request once peaked at +280 MB inside identify)."""
-    vps = {s: speaker_voiceprint([enrollment_voiceprint(load(f"speakers/{s}/enroll{i}.wav")) for i in (1, 2)])
+    vps = {s: speaker_voiceprint([enrollment_voiceprint(fixture_samples(f"speakers/{s}/enroll{i}.wav")) for i in (1, 2)])
            for s in ("alice", "bob")}
-    one = load(voices["tests"]["conversation"]["file"])
+    one = fixture_samples(voices["tests"]["conversation"]["file"])
     short = np.tile(one, int(np.ceil(30 * 16000 / len(one))))[:30 * 16000]
     long = np.tile(short, 10)                                    # 300 s
     peak_short, seg_short = _identify_peak_mb(short, vps)
