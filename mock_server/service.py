@@ -78,7 +78,9 @@ class SpeakerService:
 
     def check_speakers(self, tenant: str, speaker_ids: Sequence[str]) -> None:
         """Refuse ids this key has not enrolled, or not enrolled enough, naming them."""
-        records = self.store.speakers(tenant, speaker_ids)
+        self._check(speaker_ids, self.store.speakers(tenant, speaker_ids))
+
+    def _check(self, speaker_ids: Sequence[str], records: dict[str, SpeakerRecord]) -> None:
         unknown = [s for s in speaker_ids if s not in records]
         if unknown:
             raise errors.UnknownSpeakers(f"speakerIds not enrolled under this api key: {_names(unknown)}; enroll "
@@ -98,7 +100,7 @@ class SpeakerService:
 
     def identify_samples(self, tenant: str, speaker_ids: Sequence[str], samples: np.ndarray) -> list[dict]:
         records = self._current(tenant, self.store.speakers(tenant))
-        self.check_speakers(tenant, speaker_ids)  # a delete may have raced the audio download
+        self._check(speaker_ids, records)  # again: a delete may have raced the audio download
         wanted = set(speaker_ids)
         voiceprints = {s: deserialise(records[s].voiceprint) for s in speaker_ids}
         cohort = {s: deserialise(r.voiceprint) for s, r in records.items()
