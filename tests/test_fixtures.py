@@ -7,11 +7,15 @@ them, so they need neither espeak-ng nor sox.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+from make_fixtures import median_f0  # noqa: E402  (the generator's own pitch estimate, to check its output)
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 MANIFEST = json.loads((FIXTURES / "voices.json").read_text())
@@ -177,23 +181,6 @@ def test_silence_and_short():
     short = TESTS["alice_short"]
     assert [s["speaker_id"] for s in short["segments"]] == ["alice"]
     assert 3.0 <= short["duration"] <= 5.0
-
-
-def median_f0(x: np.ndarray, sr: int) -> float:
-    frame, hop = int(0.04 * sr), int(0.02 * sr)
-    lo, hi = int(sr / 400), int(sr / 60)
-    thr = 0.3 * np.max(np.abs(x))
-    f0s = []
-    for s in range(0, len(x) - frame, hop):
-        f = x[s: s + frame]
-        if np.max(np.abs(f)) < thr:
-            continue
-        f = f - f.mean()
-        ac = np.correlate(f, f, "full")[frame - 1:]
-        lag = lo + int(np.argmax(ac[lo:hi]))
-        if ac[0] > 0 and ac[lag] / ac[0] > 0.5:
-            f0s.append(sr / lag)
-    return float(np.median(f0s))
 
 
 def test_voices_differ_in_pitch():
