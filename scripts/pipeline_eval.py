@@ -12,6 +12,9 @@ must then come out "unknown". Prints the fraction of S's speech labelled unknown
 better) and the IER with S's reference relabelled "unknown".
 --alone: each requested speaker is asked for on its own with no other voice enrolled (no cohort): prints the
 share of its speech that is named (recall) and the share of other voices' speech given its name (false accept).
+--absent: the price of naming a leftover voice (decision.name_leftover_voice). Every test is asked about
+its speakers plus one enrolled speaker who is not in it (each such speaker in turn); prints the share of
+the speech nobody enrolled ("unknown" in the reference) that is given the absent speaker's name, and the IER.
 --set: override config fields, e.g. --set unknown_threshold=0.5 --set smooth_window=2.0
 """
 
@@ -76,6 +79,7 @@ def main(argv=None) -> int:
     ap.add_argument("manifest_dir")
     ap.add_argument("--leave-out", action="store_true")
     ap.add_argument("--alone", action="store_true")
+    ap.add_argument("--absent", action="store_true")
     ap.add_argument("--set", action="append", metavar="FIELD=VALUE")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
@@ -100,6 +104,8 @@ def main(argv=None) -> int:
     lo_tot: dict = {}
     lo_unknown = lo_speech = 0.0
     alone = {"named": 0.0, "own": 0.0, "false": 0.0, "others": 0.0}
+    absent = {"named": 0.0, "strangers": 0.0}
+    absent_tot: dict = {}
     audio_s = proc_s = 0.0
     for test in man["tests"]:
         x = load(os.path.join(root, test["audio"]))
@@ -137,7 +143,8 @@ def main(argv=None) -> int:
                                                [h for h in hyp2t if h[0] == "unknown"])
                 lo_speech += ru["total"]
                 lo_unknown += ru["total"] - ru["missed"] - ru["confusion"]
-                print(f"    leave out {spk:18s} -> {1 - ru['ier'] if ru['total'] else 0:.2f} of its speech"
+                share = (ru["total"] - ru["missed"] - ru["confusion"]) / ru["total"] if ru["total"] else 0.0
+                print(f"    leave out {spk:18s} -> {share:.2f} of its speech"
                       f" unknown, IER {r2['ier']:.3f}")
         if args.alone:
             for spk in test["speakerIds"]:
@@ -148,6 +155,19 @@ def main(argv=None) -> int:
                     part = identification_error_rate([("x", s, e) for _, s, e in ref_part], named)
                     alone[key_all] += part["total"]
                     alone[key_own] += part["total"] - part["missed"] - part["confusion"]
+        if args.absent:
+            present = {lab for lab, _, _ in ref}
+            family = test["speakerIds"][0].split("-")[0]      # an absent voice of the same corpus
+            strangers = [("x", s, e) for lab, s, e in ref if lab == "unknown"]
+            for spk in sorted(k for k in vps if k not in present and k.split("-")[0] == family):
+                req3 = dict(req, **{spk: vps[spk]})
+                hyp3 = identify_segments(x, req3, config=cfg, cohort={k: v for k, v in cohort.items() if k != spk})
+                add(absent_tot, identification_error_rate(ref, [(s.speaker_id, s.start, s.end) for s in hyp3]))
+                if strangers:
+                    part = identification_error_rate(strangers, [("x", s.start, s.end) for s in hyp3
+                                                                 if s.speaker_id == spk])
+                    absent["strangers"] += part["total"]
+                    absent["named"] += part["total"] - part["missed"] - part["confusion"]
     print(f"IER overall {ier_of(totals['all']):.3f}  conversation {ier_of(totals['conversation']):.3f}"
           f"  meeting {ier_of(totals['meeting']):.3f}  | identify {audio_s / proc_s:.0f}x real time"
           f" ({audio_s:.0f} s audio in {proc_s:.2f} s)")
@@ -157,6 +177,9 @@ def main(argv=None) -> int:
     if args.alone:
         print(f"alone, no cohort: recall {alone['named'] / alone['own']:.3f}, false accept "
               f"{alone['false'] / alone['others']:.3f} of other voices' speech")
+    if args.absent and absent_tot:
+        print(f"one absent speaker asked about too: IER {ier_of(absent_tot):.3f}, "
+              f"{absent['named'] / max(absent['strangers'], 1e-9):.3f} of strangers' speech given the absent name")
     return 0
 
 

@@ -124,3 +124,16 @@ def test_voice_changes_cut_where_the_profile_jumps_and_nowhere_else():
     assert len(cuts) == 1 and abs(int(cuts[0]) - 350) <= 5, cuts
     assert voice_changes(ll, width, 0.0).max() == 0              # factor 0 switches it off
     assert voice_changes(ll[:80], width, 3.0).max() == 0         # too short to compare two windows
+
+
+def test_leftover_voice_goes_only_to_the_one_missing_thin_voiceprint():
+    from mock_server.pipeline.decision import UNKNOWN, name_leftover_voice
+    # speakers 0 and 1 requested; 0 found (300 frames), 1 not, 250 frames of unknown speech
+    labels = np.array([0] * 300 + [UNKNOWN] * 250 + [0] * 50)
+    named = name_leftover_voice(labels, np.array([False, True]), 100)
+    assert (named[300:550] == 1).all() and (named[:300] == 0).all() and (named[550:] == 0).all()
+    assert (name_leftover_voice(labels, np.array([True, False]), 100) == labels).all()   # full print: absent
+    assert (name_leftover_voice(labels, np.array([False, True, True]), 100) == labels).all()  # two missing
+    assert (name_leftover_voice(labels[:400], np.array([False, True]), 200) == labels[:400]).all()  # too little unknown
+    assert (name_leftover_voice(np.array([UNKNOWN] * 300), np.array([True]), 100) == UNKNOWN).all()  # one requested
+    assert (labels == np.array([0] * 300 + [UNKNOWN] * 250 + [0] * 50)).all()              # input untouched

@@ -12,6 +12,10 @@
    are and to the channel, instead of being a constant fitted to one data set.
    A turn ends at a pause (new speech region) and also where the voice changes without a pause
    (voice_changes), so a stranger who talks on right after an enrolled speaker is judged apart.
+3. When every requested speaker but one has been found, the missing one was enrolled from too
+   little speech for a full voiceprint, and unknown speech remains, that speech is named as the
+   missing speaker (name_leftover_voice): the caller asked about that speaker, and a thin
+   enrollment that fails to match (meetings) is the likelier story than an absent speaker.
 """
 
 from __future__ import annotations
@@ -74,6 +78,34 @@ def open_set_turns(labels: np.ndarray, loglik: np.ndarray, regions: np.ndarray,
         ref = best.get(int(labels[s]), m)
         if m < max(config.min_margin, config.rel_margin * ref):
             out[s:e] = UNKNOWN
+    return out
+
+
+def name_leftover_voice(labels: np.ndarray, thin: np.ndarray, min_frames: int) -> np.ndarray:
+    """Give the unknown frames to the one requested speaker who got none; returns new labels.
+
+    Applies only when at least two speakers were requested, all but exactly one of them hold at least
+    min_frames frames (they were found, so the request describes this recording), the missing one's
+    voiceprint is thin (thin[i]: fitted on too little speech for a full model), and at least min_frames
+    frames are UNKNOWN. A thin voiceprint covers a fraction of a voice, so its failing to match says
+    little: a second of enrollment cut from another moment of a meeting often fits the person's own
+    speech worse than a neighbour's. A full voiceprint that matches nothing is evidence the speaker is
+    absent, so there the unknown voice stays a stranger; so it does when two or more are missing, or
+    when one speaker was requested.
+    labels: (n,) with requested speakers 0 .. len(thin) - 1 and UNKNOWN.
+    """
+    n_requested = len(thin)
+    if n_requested < 2 or min_frames < 1:
+        return labels
+    found = np.bincount(labels[labels >= 0], minlength=n_requested)[:n_requested] >= min_frames
+    unknown = labels == UNKNOWN
+    if np.count_nonzero(~found) != 1 or np.count_nonzero(unknown) < min_frames:
+        return labels
+    missing = int(np.flatnonzero(~found)[0])
+    if not thin[missing]:
+        return labels
+    out = labels.copy()
+    out[unknown] = missing
     return out
 
 

@@ -3,7 +3,8 @@
 speech frames (speech.py) -> features (features.py) -> log-likelihood under every voice
 (scoring.py; with a background fitted to the clip itself when nothing else competes) -> smoothing over ~1.5 s of speech -> open-set decision against the other
 enrolled voices, per stretch of speech with no pause and no change of voice (decision.py)
--> short-turn removal -> segments (segments.py).
+-> unknown speech named as the one requested speaker not found, if exactly one is missing and
+that one was thinly enrolled (decision.name_leftover_voice) -> short-turn removal -> segments (segments.py).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from .config import DEFAULT_CONFIG, PipelineConfig
-from .decision import absorb_short_runs, closed_set_labels, open_set_turns, voice_changes
+from .decision import absorb_short_runs, closed_set_labels, name_leftover_voice, open_set_turns, voice_changes
 from .features import speaker_features
 from .scoring import frame_logliks, moving_average
 from .segments import Segment, label_runs, to_segments
@@ -62,6 +63,10 @@ def identify_segments(samples: np.ndarray, voiceprints: Mapping[str, np.ndarray]
     stretch = region_of[scored] * (len(scored) + 1) + voice_changes(ll, change_width, c.change_factor)
     stretch = np.cumsum(np.concatenate([[0], np.diff(stretch) != 0]))
     labels_scored = absorb_short_runs(open_set_turns(labels_scored, ll, stretch, c), min_run)
+    if c.name_leftover_voice:
+        min_found = int(round(c.min_reference_turn * c.frames_per_second_scored))
+        thin = np.array([len(voiceprints[k]) < c.gmm_components for k in names])   # data-starved GMMs
+        labels_scored = name_leftover_voice(labels_scored, thin, min_found)
 
     # spread the decisions of the scored frames to every speech frame (nearest earlier one)
     pos = np.clip(np.searchsorted(scored, idx, side="right") - 1, 0, len(scored) - 1)
