@@ -56,9 +56,9 @@ class PipelineConfig:
                                       # inside a speech region (decision.voice_changes), 0.5 .. 2
     change_factor: float = 3.0        # a change of voice is a peak of the change score above this many times
                                       # the recording's median score; 0 = never split, 2 .. 6
-    name_leftover_voice: bool = True  # unknown speech goes to the one requested speaker found nowhere else,
-                                      # when all the others were found and that one's voiceprint has fewer
-                                      # than gmm_components components (decision.name_leftover_voice)
+    thin_enrollment: float = 3.0      # s; unknown speech goes to the one requested speaker found nowhere else
+                                      # when all others were found and that one was enrolled from less speech
+                                      # than this (decision.name_leftover_voice); 0 = never, 0 .. 10
     min_turn: float = 0.8             # s; shorter label runs are absorbed by their neighbours, 0 .. 2
     clip_background_components: int = 1  # Gaussians in the per-request background used when a request has no
                                       # other enrolled voice to compare with (voiceprint.clip_background), 1 .. 4

@@ -12,8 +12,8 @@
    are and to the channel, instead of being a constant fitted to one data set.
    A turn ends at a pause (new speech region) and also where the voice changes without a pause
    (voice_changes), so a stranger who talks on right after an enrolled speaker is judged apart.
-3. When every requested speaker but one has been found, the missing one was enrolled from too
-   little speech for a full voiceprint, and unknown speech remains, that speech is named as the
+3. When every requested speaker but one has been found, the missing one was enrolled from a few
+   seconds of speech only (config.thin_enrollment), and unknown speech remains, that speech is named as the
    missing speaker (name_leftover_voice): the caller asked about that speaker, and a thin
    enrollment that fails to match (meetings) is the likelier story than an absent speaker.
 """
@@ -86,7 +86,7 @@ def name_leftover_voice(labels: np.ndarray, thin: np.ndarray, min_frames: int) -
 
     Applies only when at least two speakers were requested, all but exactly one of them hold at least
     min_frames frames (they were found, so the request describes this recording), the missing one's
-    voiceprint is thin (thin[i]: fitted on too little speech for a full model), and at least min_frames
+    voiceprint is thin (thin[i]: fitted on a few seconds of speech), and at least min_frames
     frames are UNKNOWN. A thin voiceprint covers a fraction of a voice, so its failing to match says
     little: a second of enrollment cut from another moment of a meeting often fits the person's own
     speech worse than a neighbour's. A full voiceprint that matches nothing is evidence the speaker is

@@ -63,9 +63,11 @@ def identify_segments(samples: np.ndarray, voiceprints: Mapping[str, np.ndarray]
     stretch = region_of[scored] * (len(scored) + 1) + voice_changes(ll, change_width, c.change_factor)
     stretch = np.cumsum(np.concatenate([[0], np.diff(stretch) != 0]))
     labels_scored = absorb_short_runs(open_set_turns(labels_scored, ll, stretch, c), min_run)
-    if c.name_leftover_voice:
+    if c.thin_enrollment > 0:
+        # a voiceprint has one component per frames_per_component frames of enrolled speech (voiceprint.fit_gmm)
+        thin_components = c.thin_enrollment * frames_per_s / c.frames_per_component
+        thin = np.array([len(voiceprints[k]) < min(thin_components, c.gmm_components) for k in names])
         min_found = int(round(c.min_reference_turn * c.frames_per_second_scored))
-        thin = np.array([len(voiceprints[k]) < c.gmm_components for k in names])   # data-starved GMMs
         labels_scored = name_leftover_voice(labels_scored, thin, min_found)
 
     # spread the decisions of the scored frames to every speech frame (nearest earlier one)
