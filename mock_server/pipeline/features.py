@@ -88,47 +88,57 @@ def _window(win_length: int, n_fft: int) -> np.ndarray:
     return w
 
 
-def power_spectrogram(y: np.ndarray, n_fft: int, hop_length: int, win_length: int, *,
-                      start: int = 0, stop: int | None = None) -> np.ndarray:
-    """|STFT|^2 of frames start..stop-1, shape (n_frames, 1 + n_fft // 2) float32; frame t is
-    centered on sample t * hop_length, with zeros beyond the ends (librosa: center=True,
-    pad_mode="constant"). Only the samples those frames cover are copied, so a long recording
-    can be analysed block by block in little memory.
-    """
-    y = np.asarray(y, dtype=np.float32)
-    total = 1 + len(y) // hop_length
-    stop = total if stop is None else min(stop, total)
+def _frame_view(y: np.ndarray, n_fft: int, hop_length: int, start: int, stop: int) -> np.ndarray:
+    """Frames start..stop-1 of y as a read-only (n, n_fft) view; frame t is centered on sample t * hop_length,
+    with zeros beyond the ends (librosa: center=True, pad_mode="constant"). Only the samples those frames
+    cover are copied, so a long recording can be analysed block by block in little memory."""
     n_frames = max(0, stop - start)
-    pad = n_fft // 2
-    lo = start * hop_length - pad                              # first sample of the first frame
+    lo = start * hop_length - n_fft // 2                       # first sample of the first frame
     hi = lo + (n_frames - 1) * hop_length + n_fft if n_frames else lo
     buf = np.zeros(max(0, hi - lo), dtype=np.float32)
     a, b = max(lo, 0), min(hi, len(y))
     if b > a:
         buf[a - lo:b - lo] = y[a:b]
-    frames = np.lib.stride_tricks.as_strided(
+    return np.lib.stride_tricks.as_strided(
         buf, shape=(n_frames, n_fft), strides=(buf.strides[0] * hop_length, buf.strides[0]), writeable=False)
-    spec = _rfft()(frames * _window(win_length, n_fft), axis=1)
-    out = np.empty(spec.shape, dtype=np.float32)
-    np.multiply(spec.real, spec.real, out=out)
-    out += np.square(spec.imag)
+
+
+def _windowed_frames(frames: np.ndarray, win_length: int, n_fft: int, out: np.ndarray) -> np.ndarray:
+    """frames * window into ``out``, whose columns outside the window's span must already be zeros."""
+    w0 = (n_fft - win_length) // 2
+    np.multiply(frames[:, w0:w0 + win_length], _window(win_length, n_fft)[w0:w0 + win_length],
+                out=out[:, w0:w0 + win_length])
     return out
 
 
 def mel_spectrogram(y: np.ndarray, sr: int, *, n_fft: int, hop_length: int, win_length: int, n_mels: int,
-                    fmin: float, fmax: float, block_frames: int = 2048) -> np.ndarray:
-    """Mel power spectrogram, shape (n_frames, n_mels) float32, computed block_frames at a time:
-    memory stays flat in the length of y (the STFT of a block is dropped once it is on the mel scale)."""
+                    fmin: float, fmax: float, block_frames: int = 256) -> np.ndarray:
+    """Mel power spectrogram, shape (n_frames, n_mels) float32, computed block_frames at a time.
+
+    Small blocks whose buffers are reused keep the working set in cache (2048-frame blocks made the
+    whole function ~1.5x slower), and |STFT|^2 is only formed for the FFT bins inside the mel band
+    (fewer than half of them with the default 100-3800 Hz at 16 kHz). Memory stays flat in the length of y.
+    """
     fb = mel_filterbank(sr, n_fft, n_mels, fmin, fmax)
     used = np.flatnonzero(fb.any(axis=0))                      # FFT bins inside the mel band
     lo_bin, hi_bin = (int(used[0]), int(used[-1]) + 1) if len(used) else (0, fb.shape[1])
     fbt = np.ascontiguousarray(fb[:, lo_bin:hi_bin].T)
+    y = np.asarray(y, dtype=np.float32)
     total = 1 + len(y) // hop_length
     out = np.empty((total, n_mels), dtype=np.float32)
+    rfft = _rfft()
+    windowed = np.zeros((min(block_frames, total), n_fft), dtype=np.float32)
+    power = np.empty((len(windowed), hi_bin - lo_bin), dtype=np.float32)
+    imag2 = np.empty_like(power)
     for start in range(0, total, block_frames):
         stop = min(start + block_frames, total)
-        spec = power_spectrogram(y, n_fft, hop_length, win_length, start=start, stop=stop)
-        np.matmul(spec[:, lo_bin:hi_bin], fbt, out=out[start:stop])
+        n = stop - start
+        frames = _windowed_frames(_frame_view(y, n_fft, hop_length, start, stop), win_length, n_fft, windowed[:n])
+        spec = rfft(frames, axis=1)[:, lo_bin:hi_bin]
+        np.multiply(spec.real, spec.real, out=power[:n])
+        np.multiply(spec.imag, spec.imag, out=imag2[:n])
+        power[:n] += imag2[:n]
+        np.matmul(power[:n], fbt, out=out[start:stop])
     return out
 
 
