@@ -10,6 +10,7 @@ cleaned in three readable steps, all in seconds from the config:
 
 from __future__ import annotations
 
+import _webrtcvad
 import numpy as np
 import webrtcvad
 
@@ -34,14 +35,16 @@ def voiced_frames(samples: np.ndarray, config: PipelineConfig = DEFAULT_CONFIG, 
     voiced = np.zeros(n, dtype=bool)
     rms = np.zeros(n, dtype=np.float32)
     vad = webrtcvad.Vad(c.vad_mode)
+    # Vad.is_speech only checks its arguments and calls this; calling it directly over a view of the block
+    # (no per-frame bytes copies) takes ~10% off the VAD's time, ~33 calls per second of audio.
+    process, handle, rate = _webrtcvad.process, vad._vad, c.sample_rate
     nbytes = 2 * frame_len
     for f0 in range(0, n, block_frames):
         f1 = min(f0 + block_frames, n)
         x = np.asarray(samples[f0 * frame_len:f1 * frame_len], dtype=np.float32).reshape(f1 - f0, frame_len)
         rms[f0:f1] = np.sqrt(np.einsum("ij,ij->i", x, x) / frame_len)
-        pcm = (np.clip(x, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
-        voiced[f0:f1] = [vad.is_speech(pcm[i:i + nbytes], c.sample_rate, frame_len)
-                         for i in range(0, len(pcm), nbytes)]
+        pcm = memoryview((np.clip(x, -1.0, 1.0) * 32767.0).astype("<i2")).cast("B")
+        voiced[f0:f1] = [process(handle, rate, pcm[i:i + nbytes], frame_len) for i in range(0, len(pcm), nbytes)]
     return voiced & (rms >= c.vad_min_level)
 
 
