@@ -1,0 +1,96 @@
+"""The server's audio decode gives libsndfile's own samples, whichever fast path it takes, and base64 content is
+accepted in every form a client may send (one unbroken string, wrapped lines, url-safe, unpadded, data URL)."""
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+import pytest
+import soundfile
+
+from conftest import fixture_bytes
+from mock_server.audio import decode_audio, decode_base64
+
+
+def _decode(data: bytes, **kw) -> np.ndarray:
+    return decode_audio(data, encoding=kw.get("encoding"), sample_rate=kw.get("sample_rate"), target_rate=16000,
+                        max_seconds=kw.get("max_seconds", 7200.0))
+
+
+def _encode(samples: np.ndarray, rate: int, fmt: str, subtype: str) -> bytes:
+    buffer = io.BytesIO()
+    soundfile.write(buffer, samples, rate, format=fmt, subtype=subtype)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("name", ["conversation.wav", "alice_short.flac", "stranger_conversation.flac"])
+def test_16_bit_pcm_decodes_to_libsndfiles_float_samples(name):
+    data = fixture_bytes(name)
+    reference, rate = soundfile.read(io.BytesIO(data), dtype="float32")
+    assert rate == 16000 and soundfile.info(io.BytesIO(data)).subtype == "PCM_16"
+    samples = _decode(data)
+    assert samples.dtype == np.float32 and samples.flags.c_contiguous
+    np.testing.assert_array_equal(samples, reference)
+
+
+def test_stereo_16_bit_pcm_is_the_mean_of_its_channels():
+    data = fixture_bytes("conversation_stereo.wav")
+    reference, rate = soundfile.read(io.BytesIO(data), dtype="float32", always_2d=True)
+    assert reference.shape[1] == 2 and rate == 44100
+    # resampled by the server, so compare with the same resampler on libsndfile's own mixdown
+    import soxr
+    expected = np.clip(soxr.resample(reference.mean(axis=1, dtype=np.float32), rate, 16000, quality="HQ"), -1, 1)
+    np.testing.assert_array_equal(_decode(data), expected.astype(np.float32))
+
+
+def test_24_bit_flac_keeps_its_precision():
+    rng = np.random.default_rng(3)
+    samples = (0.3 * rng.standard_normal(16000)).clip(-1, 1)
+    data = _encode(samples, 16000, "FLAC", "PCM_24")
+    reference, _ = soundfile.read(io.BytesIO(data), dtype="float32")
+    decoded = _decode(data)
+    np.testing.assert_array_equal(decoded, reference)
+    # finer than 16-bit steps survive (a 16-bit read would round them away)
+    assert np.any(np.abs(decoded * 32768 - np.round(decoded * 32768)) > 1e-3)
+
+
+def test_float_wav_is_cleaned_and_clipped():
+    samples = np.array([0.5, 1.5, -2.0, np.nan, np.inf, -0.25] * 1000, dtype=np.float32)
+    decoded = _decode(_encode(samples, 16000, "WAV", "FLOAT"))
+    np.testing.assert_array_equal(decoded[:6], np.array([0.5, 1.0, -1.0, 0.0, 0.0, -0.25], dtype=np.float32))
+
+
+def test_a_recording_longer_than_a_read_block_decodes_whole():
+    # 61 s of 16-bit PCM in WAV and FLAC: more than the 60 s blocks used when a header states no length
+    rng = np.random.default_rng(5)
+    samples = (0.1 * rng.standard_normal(61 * 16000)).astype(np.float32)
+    for fmt in ("WAV", "FLAC"):
+        data = _encode(samples, 16000, fmt, "PCM_16")
+        reference, _ = soundfile.read(io.BytesIO(data), dtype="float32")
+        decoded = _decode(data)
+        assert len(decoded) == 61 * 16000
+        np.testing.assert_array_equal(decoded, reference)
+
+
+def test_linear16_is_scaled_like_wav():
+    wav = fixture_bytes("conversation.wav")
+    raw = fixture_bytes("conversation.raw")
+    np.testing.assert_array_equal(_decode(raw, encoding="LINEAR16", sample_rate=16000), _decode(wav))
+
+
+@pytest.mark.parametrize("form", ["plain", "wrapped", "crlf", "urlsafe", "unpadded", "urlsafe_unpadded", "data_url"])
+def test_base64_forms_decode_to_the_same_bytes(form):
+    data = fixture_bytes("alice_short.flac")[:3002]  # 3002 bytes: the encoding ends with one padding character
+    text = base64.b64encode(data).decode()
+    assert text.endswith("=") and not text.endswith("==")
+    urlsafe = base64.urlsafe_b64encode(data).decode()
+    assert "-" in urlsafe or "_" in urlsafe
+    content = {"plain": text,
+               "wrapped": "\n".join(text[i:i + 76] for i in range(0, len(text), 76)),
+               "crlf": "\r\n".join(text[i:i + 64] for i in range(0, len(text), 64)) + "\r\n",
+               "urlsafe": urlsafe,
+               "unpadded": text.rstrip("="),
+               "urlsafe_unpadded": urlsafe.rstrip("="),
+               "data_url": "data:audio/flac;base64," + text}[form]
+    assert decode_base64(content) == data
