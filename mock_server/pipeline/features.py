@@ -90,15 +90,18 @@ def _window(win_length: int, n_fft: int) -> np.ndarray:
 
 def _frame_view(y: np.ndarray, n_fft: int, hop_length: int, start: int, stop: int) -> np.ndarray:
     """Frames start..stop-1 of y as a read-only (n, n_fft) view; frame t is centered on sample t * hop_length,
-    with zeros beyond the ends (librosa: center=True, pad_mode="constant"). Only the samples those frames
-    cover are copied, so a long recording can be analysed block by block in little memory."""
+    with zeros beyond the ends (librosa: center=True, pad_mode="constant"). Frames inside y are a view of y
+    itself; only frames reaching past an end copy (and zero-pad) the samples they cover."""
     n_frames = max(0, stop - start)
     lo = start * hop_length - n_fft // 2                       # first sample of the first frame
     hi = lo + (n_frames - 1) * hop_length + n_fft if n_frames else lo
-    buf = np.zeros(max(0, hi - lo), dtype=np.float32)
-    a, b = max(lo, 0), min(hi, len(y))
-    if b > a:
-        buf[a - lo:b - lo] = y[a:b]
+    if 0 <= lo and hi <= len(y) and y.flags.c_contiguous:
+        buf = y[lo:hi]
+    else:
+        buf = np.zeros(max(0, hi - lo), dtype=np.float32)
+        a, b = max(lo, 0), min(hi, len(y))
+        if b > a:
+            buf[a - lo:b - lo] = y[a:b]
     return np.lib.stride_tricks.as_strided(
         buf, shape=(n_frames, n_fft), strides=(buf.strides[0] * hop_length, buf.strides[0]), writeable=False)
 
@@ -129,15 +132,14 @@ def mel_spectrogram(y: np.ndarray, sr: int, *, n_fft: int, hop_length: int, win_
     rfft = _rfft()
     windowed = np.zeros((min(block_frames, total), n_fft), dtype=np.float32)
     power = np.empty((len(windowed), hi_bin - lo_bin), dtype=np.float32)
-    imag2 = np.empty_like(power)
     for start in range(0, total, block_frames):
         stop = min(start + block_frames, total)
         n = stop - start
         frames = _windowed_frames(_frame_view(y, n_fft, hop_length, start, stop), win_length, n_fft, windowed[:n])
-        spec = rfft(frames, axis=1)[:, lo_bin:hi_bin]
-        np.multiply(spec.real, spec.real, out=power[:n])
-        np.multiply(spec.imag, spec.imag, out=imag2[:n])
-        power[:n] += imag2[:n]
+        # the band's (re, im) pairs as float32, squared in place and summed: re^2 + im^2 in one pass each
+        pairs = rfft(frames, axis=1).view(np.float32).reshape(n, -1, 2)[:, lo_bin:hi_bin]
+        np.square(pairs, out=pairs)
+        np.add(pairs[:, :, 0], pairs[:, :, 1], out=power[:n])
         np.matmul(power[:n], fbt, out=out[start:stop])
     return out
 
