@@ -24,10 +24,12 @@ def _runs(mask: np.ndarray) -> np.ndarray:
 
 
 def voiced_frames(samples: np.ndarray, config: PipelineConfig = DEFAULT_CONFIG, *,
-                  block_frames: int = 2000) -> np.ndarray:
+                  block_frames: int = 256) -> np.ndarray:
     """Raw per-frame speech decisions, bool of shape (len(samples) // frame_len,).
 
-    Converted to 16-bit PCM block_frames frames at a time, so memory stays flat in the length.
+    Converted to 16-bit PCM block_frames frames at a time into reused buffers, so memory stays flat in the
+    length and the conversion stays in cache (it cost a third as much as webrtcvad itself with 2000-frame
+    blocks in fresh arrays).
     """
     c = config
     frame_len = c.sample_rate * c.vad_frame_ms // 1000
@@ -39,11 +41,17 @@ def voiced_frames(samples: np.ndarray, config: PipelineConfig = DEFAULT_CONFIG, 
     # (no per-frame bytes copies) takes ~10% off the VAD's time, ~33 calls per second of audio.
     process, handle, rate = _webrtcvad.process, vad._vad, c.sample_rate
     nbytes = 2 * frame_len
+    scaled = np.empty((min(block_frames, n), frame_len), dtype=np.float32)
+    pcm16 = np.empty(scaled.shape, dtype="<i2")
     for f0 in range(0, n, block_frames):
         f1 = min(f0 + block_frames, n)
         x = np.asarray(samples[f0 * frame_len:f1 * frame_len], dtype=np.float32).reshape(f1 - f0, frame_len)
         rms[f0:f1] = np.sqrt(np.einsum("ij,ij->i", x, x) / frame_len)
-        pcm = memoryview((np.clip(x, -1.0, 1.0) * 32767.0).astype("<i2")).cast("B")
+        y, p = scaled[:f1 - f0], pcm16[:f1 - f0]
+        np.clip(x, -1.0, 1.0, out=y)
+        y *= 32767.0
+        np.copyto(p, y, casting="unsafe")                      # truncates toward zero, as astype does
+        pcm = memoryview(p).cast("B")
         voiced[f0:f1] = [process(handle, rate, pcm[i:i + nbytes], frame_len) for i in range(0, len(pcm), nbytes)]
     return voiced & (rms >= c.vad_min_level)
 
