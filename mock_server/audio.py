@@ -233,8 +233,7 @@ def _decode_container(data: bytes, encoding: str | None, max_seconds: float) -> 
 def _mono(part: np.ndarray, pcm16: bool) -> np.ndarray:
     """A (frames, channels) block from libsndfile as mono float32, channels averaged."""
     if pcm16:
-        part = part.astype(np.float32)
-        part *= np.float32(1.0 / 32768.0)
+        part = np.multiply(part, np.float32(1.0 / 32768.0), dtype=np.float32)  # one pass: exact int -> float
     if part.shape[1] > 1:
         return part.mean(axis=1, dtype=np.float32)
     return part[:, 0]
