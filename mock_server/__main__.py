@@ -75,7 +75,7 @@ def serve(config: ServerConfig, *, sock: socket.socket | None = None, parent: in
     # temporary file anyway). The refusal is JSON like every other error (_JsonErrorChannel).
     server = waitress.create_server(_served_by(app), map=socket_map, threads=config.threads,
                                     max_request_body_size=config.max_body_bytes, ident="speaker-id-mock",
-                                    channel_timeout=120, clear_untrusted_proxy_headers=True, **where)
+                                    channel_timeout=120, clear_untrusted_proxy_headers=True, recv_bytes=65536, inbuf_overflow=4 * 2**20, **where)
     server.channel_class = _json_error_channel(config)
     if sock is None:
         host = config.host if ":" not in config.host else f"[{config.host}]"
