@@ -18,7 +18,7 @@ import ipaddress
 import json
 import time
 
-from flask import Blueprint, Flask, current_app, jsonify, request
+from flask import Blueprint, Flask, current_app, g, jsonify, request
 
 from . import auth, errors
 from .faults import Fault, Stub
@@ -307,10 +307,12 @@ def record_api_call(state, response, duration_ms: float) -> None:
         key = None
     speaker_ids = request_id = segments = None
     if request.method == "POST":
-        try:
-            body = json.loads(request.get_data(cache=True) or b"null")
-        except Exception:  # not JSON, or a body too large to read (413): no ids to show
-            body = None
+        body = g.get("json_body")
+        if body is None:
+            try:
+                body = json.loads(request.get_data(cache=True) or b"null")
+            except Exception:  # not JSON, or a body too large to read (413): no ids to show
+                body = None
         if isinstance(body, dict):
             ids = body.get("speakerIds", [body["speakerId"]] if "speakerId" in body else None)
             if isinstance(ids, list) and all(isinstance(i, str) for i in ids):

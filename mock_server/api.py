@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import math
 
-from flask import Blueprint, Flask, current_app, jsonify, request
+from flask import Blueprint, Flask, current_app, g, jsonify, request
 
 from . import audio, auth, errors
 from .audio import AudioSource
@@ -109,6 +109,7 @@ def _json_object() -> dict:
                                    "object.") from None
     if not isinstance(body, dict):
         raise errors.MalformedJson(f"the request body must be a JSON object, not a JSON {_json_type(body)}.")
+    g.json_body = body
     return body
 
 
