@@ -43,19 +43,21 @@ def frame_logliks(frames: np.ndarray, models: Sequence[np.ndarray], *, block: in
     if n == 0 or not models:
         return out
     w, k = stacked_gmms(models)
-    d = frames.shape[1]
-    aug = np.empty((min(block, n), 2 * d + 1), dtype=np.float32)
+    d, m = frames.shape[1], len(models)
+    # component-major rows: the max/exp/sum over components run over whole (n_models, block) planes
+    wt = np.ascontiguousarray(w.reshape(2 * d + 1, m, k).transpose(2, 1, 0).reshape(k * m, 2 * d + 1))
+    aug = np.empty((2 * d + 1, min(block, n)), dtype=np.float32)
     for s in range(0, n, block):
         e = min(s + block, n)
-        a = aug[:e - s]
-        np.square(frames[s:e], out=a[:, :d])
-        a[:, d:2 * d] = frames[s:e]
-        a[:, -1] = 1.0
-        comp = (a @ w).reshape(e - s, len(models), k)          # (b, n_models, K)
-        top = comp.max(axis=2)
-        comp -= top[:, :, None]
+        a = aug[:, :e - s]
+        np.square(frames[s:e].T, out=a[:d])
+        a[d:2 * d] = frames[s:e].T
+        a[-1] = 1.0
+        comp = (wt @ a).reshape(k, m, e - s)                   # (K, n_models, b)
+        top = comp.max(axis=0)
+        comp -= top
         np.exp(comp, out=comp)
-        out[s:e] = top + np.log(comp.sum(axis=2))
+        out[s:e] = (top + np.log(comp.sum(axis=0))).T
     return out
 
 
