@@ -27,8 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ier import identification_error_rate, read_rttm  # noqa: E402
 
 
-def post(url: str, body: dict) -> tuple[int, dict]:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+def post(url: str, body: dict | bytes) -> tuple[int, dict]:
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method="POST",
                                      headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=300) as response:
@@ -67,6 +68,7 @@ def evaluate(manifest_dir: Path, base_url: str, *, api_key: str, collar: float =
         path = manifest_dir / test["audio"]
         body = {"content": base64.b64encode(path.read_bytes()).decode(), "encoding": test["encoding"],
                 "sampleRate": test["sampleRate"], "languageCode": "en-US", "speakerIds": test["speakerIds"]}
+        body = json.dumps(body).encode()   # before the clock: encoding the request is the client's work
         started = time.perf_counter()
         status, answer = post(f"{prefix}/identify?apikey={api_key}", body)
         wall = time.perf_counter() - started
