@@ -16,6 +16,8 @@ share of its speech that is named (recall) and the share of other voices' speech
 --absent: the price of naming a leftover voice (decision.name_leftover_voice). Every test is asked about
 its speakers plus one enrolled speaker who is not in it (each such speaker in turn); prints the share of
 the speech nobody enrolled ("unknown" in the reference) that is given the absent speaker's name, and the IER.
+--codecs: every test again after an 8 kHz telephone round trip and after a 44.1 kHz MP3 round trip (libsndfile's
+encoder), with the enrollments untouched: prints the IER of each version per kind.
 --synthetic N: N made-up conversations from the manifest's enrollment files, a check on recordings the
 tests never use: each speaker is enrolled from its first file only (a thinner voiceprint than the manifest
 gives), and 10 turns of 1.5-6 s are cut from its other files, with 2-3 requested speakers from one corpus and
@@ -87,6 +89,7 @@ def main(argv=None) -> int:
     ap.add_argument("--alone", action="store_true")
     ap.add_argument("--absent", action="store_true")
     ap.add_argument("--synthetic", type=int, default=0, metavar="N")
+    ap.add_argument("--codecs", action="store_true")
     ap.add_argument("--set", action="append", metavar="FIELD=VALUE")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
@@ -113,6 +116,7 @@ def main(argv=None) -> int:
     alone = {"named": 0.0, "own": 0.0, "false": 0.0, "others": 0.0}
     absent = {"named": 0.0, "strangers": 0.0}
     absent_tot: dict = {}
+    codec_tot: dict = {}
     audio_s = proc_s = 0.0
     for test in man["tests"]:
         x = load(os.path.join(root, test["audio"]))
@@ -162,6 +166,12 @@ def main(argv=None) -> int:
                     part = identification_error_rate([("x", s, e) for _, s, e in ref_part], named)
                     alone[key_all] += part["total"]
                     alone[key_own] += part["total"] - part["missed"] - part["confusion"]
+        if args.codecs:
+            for name, change in CODECS.items():
+                hyp4 = identify_segments(change(x), req, config=cfg, cohort=cohort)
+                r4 = identification_error_rate(ref, [(s.speaker_id, s.start, s.end) for s in hyp4])
+                add(codec_tot.setdefault((name, "all"), {}), r4)
+                add(codec_tot.setdefault((name, test["kind"]), {}), r4)
         if args.absent:
             present = {lab for lab, _, _ in ref}
             family = test["speakerIds"][0].split("-")[0]      # an absent voice of the same corpus
@@ -184,12 +194,32 @@ def main(argv=None) -> int:
     if args.alone:
         print(f"alone, no cohort: recall {alone['named'] / alone['own']:.3f}, false accept "
               f"{alone['false'] / alone['others']:.3f} of other voices' speech")
+    for name in CODECS if args.codecs else ():
+        print(f"after {name}: IER overall {ier_of(codec_tot[(name, 'all')]):.3f}" + "".join(
+            f"  {kind} {ier_of(codec_tot[(name, kind)]):.3f}" for kind in ("conversation", "meeting")
+            if (name, kind) in codec_tot))
     if args.synthetic:
         synthetic_conversations(root, man, cfg, args.synthetic, args.verbose)
     if args.absent and absent_tot:
         print(f"one absent speaker asked about too: IER {ier_of(absent_tot):.3f}, "
               f"{absent['named'] / max(absent['strangers'], 1e-9):.3f} of strangers' speech given the absent name")
     return 0
+
+
+def _telephone(x: np.ndarray) -> np.ndarray:
+    return soxr.resample(soxr.resample(x, 16000, 8000), 8000, 16000).astype(np.float32)
+
+
+def _mp3(x: np.ndarray) -> np.ndarray:
+    import io
+    buffer = io.BytesIO()
+    sf.write(buffer, soxr.resample(x, 16000, 44100), 44100, format="MP3")
+    buffer.seek(0)
+    y, rate = sf.read(buffer, dtype="float32")
+    return soxr.resample(y, rate, 16000).astype(np.float32)
+
+
+CODECS = {"8 kHz telephone round trip": _telephone, "44.1 kHz MP3 round trip": _mp3}
 
 
 def synthetic_conversations(root: str, man: dict, cfg, n: int, verbose: bool) -> None:
