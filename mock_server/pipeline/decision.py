@@ -13,9 +13,9 @@
    A turn ends at a pause (new speech region) and also where the voice changes without a pause
    (voice_changes), so a stranger who talks on right after an enrolled speaker is judged apart.
 3. When every requested speaker but one has been found, the missing one was enrolled from a few
-   seconds of speech only (config.thin_enrollment), and unknown speech remains, that speech is named as the
-   missing speaker (name_leftover_voice): the caller asked about that speaker, and a thin
-   enrollment that fails to match (meetings) is the likelier story than an absent speaker.
+   seconds of speech only (config.thin_enrollment), and unknown speech remains, that speech is
+   named as the missing speaker (name_leftover_voice): the caller asked about that speaker, and a
+   thin enrollment that fails to match (meetings) is the likelier story than an absent speaker.
 """
 
 from __future__ import annotations
