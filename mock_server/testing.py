@@ -128,6 +128,7 @@ class WebhookReceiver:
         self.deliveries: list[Delivery] = []
         self.fail_with: int | None = None       # answer this status instead of 200 while set
         self.files: dict[str, bytes] = {}       # GET path -> bytes, to serve audio urls
+        self.attempts = 0                       # every POST, refused ones (fail_with) included
         self._changed = threading.Condition()
         receiver = self
 
@@ -139,10 +140,11 @@ class WebhookReceiver:
                 except ValueError:
                     body = None
                 status = receiver.fail_with or 200
-                if status == 200:
-                    with receiver._changed:
+                with receiver._changed:
+                    receiver.attempts += 1
+                    if status == 200:
                         receiver.deliveries.append(Delivery(self.path, body, raw, dict(self.headers)))
-                        receiver._changed.notify_all()
+                    receiver._changed.notify_all()
                 self.send_response(status)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
@@ -177,6 +179,17 @@ class WebhookReceiver:
                 if left <= 0:
                     raise TimeoutError(f"no webhook delivery for request_id {request_id!r} within {timeout} s")
                 self._changed.wait(left)
+
+    def wait_attempts(self, count: int, timeout: float = 30.0) -> int:
+        """Wait until at least ``count`` POSTs arrived, answered or refused; returns how many did."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while self.attempts < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"{self.attempts} of {count} webhook attempts within {timeout} s")
+                self._changed.wait(left)
+            return self.attempts
 
     def for_request(self, request_id: str) -> list[Delivery]:
         with self._changed:

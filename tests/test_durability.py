@@ -5,14 +5,12 @@ deterministically by giving them an audio url that the test holds back until it 
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
 import socket
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -47,52 +45,6 @@ def audio_host():
     host.close()
 
 
-class FlakyReceiver:
-    """A webhook receiver that answers 503 while ``down`` is set, and signals every attempt it sees."""
-
-    def __init__(self):
-        self.down = threading.Event()
-        self.attempted = threading.Event()
-        self.ok: list[dict] = []
-        self._changed = threading.Condition()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                down = receiver.down.is_set()
-                with receiver._changed:
-                    if not down:
-                        receiver.ok.append(body)
-                    receiver._changed.notify_all()
-                receiver.attempted.set()
-                self.send_response(503 if down else 200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hook"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def wait_ok(self, count: int, timeout: float) -> list[dict]:
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while len(self.ok) < count:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError(f"{len(self.ok)} of {count} deliveries within {timeout} s")
-                self._changed.wait(left)
-            return list(self.ok)
-
-    def close(self):
-        self._server.shutdown()
-        self._server.server_close()
-
-
 def _request_ids(bodies) -> list[str]:
     return sorted(b["request_id"] for b in bodies)
 
@@ -120,21 +72,21 @@ def test_a_job_killed_mid_run_completes_after_restart_and_is_delivered_once(data
 
 
 def test_a_pending_webhook_survives_kill_9_and_is_delivered_once(data_dir):
-    receiver = FlakyReceiver()
-    receiver.down.set()
+    receiver = WebhookReceiver()
+    receiver.fail_with = 503
     server = LiveServer("--webhook-backoff", "0.2", "--webhook-attempts", "50", data_dir=data_dir).start()
     try:
         _submit(server, receiver.url, "owed", {"content": b64("alice_short.flac"), "speakerIds": ["alice"]})
-        assert receiver.attempted.wait(30)  # the job is done and its first POST was refused
+        receiver.wait_attempts(1, timeout=30)  # the job is done and its first POST was refused
         server.kill()
-        receiver.down.clear()
+        receiver.fail_with = None
         restarted = LiveServer("--webhook-backoff", "0.2", data_dir=data_dir).start()
         try:
-            (body,) = receiver.wait_ok(1, timeout=30)
+            body = receiver.wait_for("owed", timeout=30).body
             assert body["request_id"] == "owed" and body["response"]["segments"]
         finally:
             assert restarted.stop() == 0
-        assert _request_ids(receiver.ok) == ["owed"]
+        assert _request_ids(d.body for d in receiver.deliveries) == ["owed"]
     finally:
         server.stop()
         receiver.close()
