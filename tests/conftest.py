@@ -24,6 +24,14 @@ def fixture_samples(name: str):
     return decode_audio(fixture_bytes(name), encoding=None, sample_rate=None, target_rate=16000, max_seconds=7200.0)
 
 
+def fixture_speech(name: str):
+    """fixture_samples from the start of the first speech region to the end of the last (edge silence cut)."""
+    from mock_server.pipeline import speech_regions
+    x = fixture_samples(name)
+    regions = speech_regions(x)
+    return x[int(regions[0][0] * 16000):int(regions[-1][1] * 16000)]
+
+
 def b64(name: str) -> str:
     return base64.b64encode(fixture_bytes(name)).decode("ascii")
 

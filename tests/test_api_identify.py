@@ -107,10 +107,11 @@ def test_a_stranger_is_unknown_even_when_the_key_has_one_speaker(api, voices):
 
 
 def _pcm(samples) -> str:
+    """LINEAR16 request content for float samples."""
     import base64
 
-    import numpy as np
-    return base64.b64encode((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes()).decode()
+    from mock_server.audio import encode_pcm16
+    return base64.b64encode(encode_pcm16(samples)).decode()
 
 
 def test_a_thinly_enrolled_speaker_gets_the_voice_left_over_through_the_api(api, voices):
@@ -120,23 +121,17 @@ def test_a_thinly_enrolled_speaker_gets_the_voice_left_over_through_the_api(api,
     enrolled and not asked about, is the competitor that makes bob's speech unknown in the first place."""
     import numpy as np
 
-    from conftest import fixture_samples
-    from mock_server.pipeline import speech_regions
-
-    def speech(file):
-        x = fixture_samples(file)
-        r = speech_regions(x)
-        return x[int(r[0][0] * 16000):int(r[-1][1] * 16000)]
+    from conftest import fixture_speech
 
     for name in ("alice", "dave"):
         api.enroll_fixture_speaker(name, voices)
-    carol = speech("speakers/carol/enroll2.wav")
+    carol = fixture_speech("speakers/carol/enroll2.wav")
     for n in range(3):
         cut = carol[int((1.0 + 2 * n) * 16000):int((1.7 + 2 * n) * 16000)]
         response = api.client.post(api.url("sync/diarization/enroll"), json={
             "content": _pcm(cut), "encoding": "LINEAR16", "sampleRate": 16000, "speakerId": "bob"})
         assert response.status_code == 200, response.get_json()
-    alice, bob = speech("speakers/alice/enroll1.wav"), speech("speakers/bob/enroll1.wav")
+    alice, bob = fixture_speech("speakers/alice/enroll1.wav"), fixture_speech("speakers/bob/enroll1.wav")
     clip = np.concatenate([alice, np.zeros(8000, dtype=np.float32), bob])
     response = api.client.post(api.url("sync/diarization/identify"), json={
         "content": _pcm(clip), "encoding": "LINEAR16", "sampleRate": 16000, "speakerIds": ["alice", "bob"]})

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soxr
 
-from conftest import fixture_samples
+from conftest import fixture_samples, fixture_speech
 from mock_server.pipeline import DEFAULT_CONFIG, enrollment_voiceprint, identify_segments, speaker_voiceprint
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -107,11 +107,7 @@ def test_a_stranger_who_talks_on_without_a_pause_is_unknown(voices, prints, stra
     closed-set turn; the change of voice inside it must still split it, so eve comes out unknown."""
     from mock_server.pipeline import speech_regions
 
-    def trim(x):
-        r = speech_regions(x)
-        return x[int(r[0][0] * 16000):int(r[-1][1] * 16000)]
-
-    alice, eve = trim(fixture_samples("speakers/alice/enroll3.wav")), trim(fixture_samples(voices["stranger"]["files"][0]["file"]))
+    alice, eve = fixture_speech("speakers/alice/enroll3.wav"), fixture_speech(voices["stranger"]["files"][0]["file"])
     parts = [eve, alice] if stranger_first else [alice, eve]
     x = np.concatenate(parts)
     cut = len(parts[0]) / 16000
@@ -128,12 +124,9 @@ def test_a_stranger_who_talks_on_without_a_pause_is_unknown(voices, prints, stra
 def _glued(*files):
     """Speech of the given fixture files, trimmed of edge silence and joined with 0.5 s pauses,
     and where each part starts and ends (s)."""
-    from mock_server.pipeline import speech_regions
     parts, bounds, t = [], [], 0.0
     for f in files:
-        x = fixture_samples(f)
-        r = speech_regions(x)
-        x = x[int(r[0][0] * 16000):int(r[-1][1] * 16000)]
+        x = fixture_speech(f)
         parts += [x, np.zeros(8000, dtype=np.float32)]
         bounds.append((t, t + len(x) / 16000))
         t += (len(x) + 8000) / 16000
