@@ -21,9 +21,13 @@ from pathlib import Path
 def http_json(method: str, url: str, body=None, *, timeout: float = 60.0) -> tuple[int, object]:
     """One HTTP call with an optional JSON body; (status, decoded JSON answer), error statuses included.
 
+    ``body`` may be bytes already encoded, so a caller timing the call can encode before the clock starts.
     An answer that is not JSON comes back as an error body with code "not_json", so callers can always index it.
     """
-    data = json.dumps(body).encode("utf-8") if body is not None else None
+    if isinstance(body, bytes):
+        data = body
+    else:
+        data = json.dumps(body).encode("utf-8") if body is not None else None
     request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:

@@ -33,18 +33,17 @@ import soundfile
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mock_server.testing import LiveServer  # noqa: E402
+from mock_server.testing import LiveServer, http_json  # noqa: E402
 
 TARGETS = {"health_seconds": ("<", 1.0), "first_identify_seconds": ("<", 2.0), "times_real_time": (">=", 600.0),
            "enroll_10s_seconds": ("<", 0.2), "peak_rss_mb": ("<", 300.0)}
 
 
 def post(url: str, body: dict | bytes) -> dict:
-    data = body if isinstance(body, bytes) else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method="POST",
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=600) as response:
-        return json.loads(response.read())
+    status, answer = http_json("POST", url, body, timeout=600)
+    if status != 200:
+        raise SystemExit(f"{url.split('?')[0]} answered {status}: {answer}")
+    return answer
 
 
 def b64(data: bytes) -> str:

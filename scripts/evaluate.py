@@ -16,8 +16,6 @@ import base64
 import json
 import sys
 import time
-import urllib.error
-import urllib.request
 import uuid
 from pathlib import Path
 
@@ -26,16 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ier import identification_error_rate, read_rttm  # noqa: E402
 
-
-def post(url: str, body: dict | bytes) -> tuple[int, dict]:
-    data = body if isinstance(body, bytes) else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method="POST",
-                                     headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=300) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"{}")
+from mock_server.testing import LiveServer, http_json  # noqa: E402
 
 
 def encoding_of(path: Path) -> str:
@@ -56,7 +45,7 @@ def evaluate(manifest_dir: Path, base_url: str, *, api_key: str, collar: float =
         for name in files:
             path = manifest_dir / name
             started = time.perf_counter()
-            status, body = post(f"{prefix}/enroll?apikey={api_key}",
+            status, body = http_json("POST", f"{prefix}/enroll?apikey={api_key}",
                                 {"content": base64.b64encode(path.read_bytes()).decode(),
                                  "encoding": encoding_of(path), "speakerId": speaker})
             enroll_times.append(time.perf_counter() - started)
@@ -70,7 +59,7 @@ def evaluate(manifest_dir: Path, base_url: str, *, api_key: str, collar: float =
                 "sampleRate": test["sampleRate"], "languageCode": "en-US", "speakerIds": test["speakerIds"]}
         body = json.dumps(body).encode()   # before the clock: encoding the request is the client's work
         started = time.perf_counter()
-        status, answer = post(f"{prefix}/identify?apikey={api_key}", body)
+        status, answer = http_json("POST", f"{prefix}/identify?apikey={api_key}", body, timeout=300)
         wall = time.perf_counter() - started
         if status != 200:
             raise SystemExit(f"identify {test['audio']} failed: {status} {answer}")
@@ -134,7 +123,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.url:
         url = args.url.rstrip("/")
     else:
-        from mock_server.testing import LiveServer
         server = LiveServer().start()
         url = server.url
     try:
