@@ -20,9 +20,9 @@ import time
 
 from flask import Blueprint, Flask, current_app, g, jsonify, request
 
-from . import auth, errors
-from .faults import Fault, Stub
-from .journal import DEFAULT_LIMIT, JOURNAL_SIZE, JournalEntry
+from mock_server import auth, errors
+from mock_server.faults import Fault, Stub
+from mock_server.journal import DEFAULT_LIMIT, JOURNAL_SIZE, JournalEntry
 
 admin = Blueprint("admin", __name__, url_prefix="/_mock")
 

@@ -6,8 +6,8 @@ import math
 
 from flask import Blueprint, Flask, current_app, g, jsonify, request
 
-from . import audio, auth, errors
-from .audio import AudioSource
+from mock_server import audio, auth, errors
+from mock_server.audio import AudioSource
 
 api = Blueprint("api", __name__)
 

@@ -9,18 +9,18 @@ import uuid
 
 from flask import Flask, g, jsonify, request
 
-from . import __version__, errors
-from .admin import before_delivery, record_api_call, register_admin
-from .api import ASYNC_API_NAME, register_api
-from .audio import AudioSource
-from .config import ServerConfig
-from .dashboard import register_dashboard
-from .faults import FaultRegistry, StubRegistry
-from .jobs import JobRunner
-from .journal import Journal
-from .openapi import register_docs
-from .service import SpeakerService
-from .store import Store
+from mock_server import __version__, errors
+from mock_server.admin import before_delivery, record_api_call, register_admin
+from mock_server.api import ASYNC_API_NAME, register_api
+from mock_server.audio import AudioSource
+from mock_server.config import ServerConfig
+from mock_server.dashboard import register_dashboard
+from mock_server.faults import FaultRegistry, StubRegistry
+from mock_server.jobs import JobRunner
+from mock_server.journal import Journal
+from mock_server.openapi import register_docs
+from mock_server.service import SpeakerService
+from mock_server.store import Store
 
 log = logging.getLogger("mock_server")
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from flask import Blueprint, Flask, current_app, render_template, request
 
-from . import errors
-from .admin import _is_loopback
-from .journal import JournalEntry
+from mock_server import errors
+from mock_server.admin import _is_loopback
+from mock_server.journal import JournalEntry
 
 dashboard = Blueprint("dashboard", __name__, url_prefix="/_mock")
 

@@ -11,7 +11,7 @@ import threading
 from dataclasses import dataclass, replace
 from typing import Sequence
 
-from .webhooks import Attempt
+from mock_server.webhooks import Attempt
 
 
 @dataclass(frozen=True)

@@ -15,12 +15,12 @@ import time
 import uuid
 from typing import Callable
 
-from . import errors
-from .audio import AudioSource
-from .config import ServerConfig
-from .service import SpeakerService
-from .store import Job, Store
-from .webhooks import Attempt, backoff_delay, deliver_webhook
+from mock_server import errors
+from mock_server.audio import AudioSource
+from mock_server.config import ServerConfig
+from mock_server.service import SpeakerService
+from mock_server.store import Job, Store
+from mock_server.webhooks import Attempt, backoff_delay, deliver_webhook
 
 log = logging.getLogger(__name__)
 

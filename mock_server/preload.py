@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import audio, auth, errors
+from mock_server import audio, auth, errors
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ def preload_at_start(config, state=None) -> int:
     """
     own = state is None
     if own:
-        from .app import create_app
+        from mock_server.app import create_app
         state = create_app(config, start_workers=False).extensions["speaker_id_mock"]
     try:
         preload(state, config.preload_dir, config.preload_api_key)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from .testing import LiveServer, WebhookReceiver, http_json
+from mock_server.testing import LiveServer, WebhookReceiver, http_json
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 VOICES_DIR = PACKAGE_DIR / "voices"      # <speakerId>/enroll{1,2,3}.wav, copies of fixtures/speakers

@@ -7,9 +7,9 @@ from typing import Sequence
 
 import numpy as np
 
-from . import audio, errors, pipeline
-from .config import ServerConfig
-from .store import SpeakerRecord, Store
+from mock_server import audio, errors, pipeline
+from mock_server.config import ServerConfig
+from mock_server.store import SpeakerRecord, Store
 
 log = logging.getLogger(__name__)
 
