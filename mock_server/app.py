@@ -20,7 +20,7 @@ from mock_server.jobs import JobRunner
 from mock_server.journal import Journal
 from mock_server.openapi import register_docs
 from mock_server.service import SpeakerService
-from mock_server.store import Store
+from mock_server.store.database import Store
 
 log = logging.getLogger("mock_server")
 

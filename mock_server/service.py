@@ -9,7 +9,7 @@ import numpy as np
 
 from mock_server import audio, errors, pipeline
 from mock_server.config import ServerConfig
-from mock_server.store import SpeakerRecord, Store
+from mock_server.store.database import SpeakerRecord, Store
 
 log = logging.getLogger(__name__)
 
