@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 
-from mock_server.config import ServerConfig, config_from_args
+from mock_server.core.config import ServerConfig, config_from_args
 
 log = logging.getLogger("mock_server")
 

@@ -20,7 +20,9 @@ import time
 
 from flask import Blueprint, Flask, current_app, g, jsonify, request
 
-from mock_server import auth, errors
+from mock_server.core import auth
+
+from mock_server.core import errors
 from mock_server.faults import Fault, Stub
 from mock_server.journal import DEFAULT_LIMIT, JOURNAL_SIZE, JournalEntry
 

@@ -6,7 +6,11 @@ import math
 
 from flask import Blueprint, Flask, current_app, g, jsonify, request
 
-from mock_server import audio, auth, errors
+from mock_server import audio
+
+from mock_server.core import auth
+
+from mock_server.core import errors
 from mock_server.audio import AudioSource
 
 api = Blueprint("api", __name__)

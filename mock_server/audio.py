@@ -21,7 +21,7 @@ import numpy as np
 import soundfile
 import soxr
 
-from mock_server import errors
+from mock_server.core import errors
 
 CONTAINER_ENCODINGS = ("WAV", "FLAC", "MP3", "OGG")
 RAW_ENCODING = "LINEAR16"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from flask import Blueprint, Flask, current_app, render_template, request
 
-from mock_server import errors
+from mock_server.core import errors
 from mock_server.admin import _is_loopback
 from mock_server.journal import JournalEntry
 

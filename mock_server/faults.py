@@ -11,7 +11,7 @@ import threading
 from dataclasses import dataclass, replace
 from typing import Sequence
 
-from mock_server.webhooks import Attempt
+from mock_server.core.webhooks import Attempt
 
 
 @dataclass(frozen=True)

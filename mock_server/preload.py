@@ -12,7 +12,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mock_server import audio, auth, errors
+from mock_server import audio
+
+from mock_server.core import auth
+
+from mock_server.core import errors
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mock_server.app import create_app
-from mock_server.config import ServerConfig
+from mock_server.core.config import ServerConfig
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 ENROLLED = ("alice", "bob", "carol", "dave")

@@ -14,7 +14,7 @@ STUB = [{"speaker_id": "alice", "start": 0.0, "end": 1.5}, {"speaker_id": "bob",
 
 @pytest.fixture
 def config(tmp_path):
-    from mock_server.config import ServerConfig
+    from mock_server.core.config import ServerConfig
     # One enrollment makes a speaker complete: these tests are about the admin API, not about listening.
     return ServerConfig(data_dir=tmp_path / "data", enrollments_required=1, webhook_backoff_seconds=0.05)
 
@@ -108,7 +108,7 @@ def test_reset_without_a_key_forgets_everything(client):
 
 
 def admin_key(key):
-    from mock_server.auth import mask_key
+    from mock_server.core.auth import mask_key
     return mask_key(key)
 
 

@@ -16,7 +16,7 @@ def test_enroll_answers_success_then_complete(client, voices, version):
 
 def test_enrollments_required_is_a_server_option(tmp_path, voices):
     from mock_server.app import create_app
-    from mock_server.config import ServerConfig
+    from mock_server.core.config import ServerConfig
     app = create_app(ServerConfig(data_dir=tmp_path, enrollments_required=1))
     api = Api(app.test_client())
     assert api.enroll("bob", voices["speakers"]["bob"]["enroll"][0]["file"]).get_json() == {"message": "Complete"}
@@ -61,7 +61,7 @@ def test_silence_is_refused_and_stores_nothing(api):
 
 def test_enrolling_more_audio_changes_the_voiceprint(enrolled_api, app=None):
     state = enrolled_api.client.application.extensions["speaker_id_mock"]
-    from mock_server.auth import tenant_of
+    from mock_server.core.auth import tenant_of
     before = state.store.speakers(tenant_of("test-key"), ["alice"])["alice"]
     assert enrolled_api.enroll("alice", "alice_short.flac").get_json() == {"message": "Complete"}
     after = state.store.speakers(tenant_of("test-key"), ["alice"])["alice"]

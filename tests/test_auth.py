@@ -17,7 +17,7 @@ def test_key_in_header_works_like_the_query_parameter(enrolled_api):
 
 def test_only_listed_keys_are_accepted(tmp_path):
     from mock_server.app import create_app
-    from mock_server.config import ServerConfig
+    from mock_server.core.config import ServerConfig
     client = create_app(ServerConfig(data_dir=tmp_path, api_keys=("good",))).test_client()
     ok = client.get("/audio/generic/api/v1/sync/diarization/get_enrolled_speakers?apikey=good")
     bad = client.get("/audio/generic/api/v1/sync/diarization/get_enrolled_speakers?apikey=bad")

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from conftest import ENROLLED, Api, fixture_bytes
 from mock_server.app import create_app
-from mock_server.config import ServerConfig
+from mock_server.core.config import ServerConfig
 from mock_server.testing import WebhookReceiver
 
 FUZZ = settings(max_examples=100, deadline=None, derandomize=True, database=None,

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import Api, b64, fixture_bytes
 from mock_server.app import create_app
-from mock_server.config import ServerConfig
+from mock_server.core.config import ServerConfig
 from mock_server.testing import LiveServer, WebhookReceiver
 
 ENROLL = "/audio/generic/api/v2/sync/diarization/enroll?apikey=k"

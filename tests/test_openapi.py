@@ -10,7 +10,7 @@ from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate as validate_openapi
 
 from mock_server.app import create_app
-from mock_server.config import ServerConfig
+from mock_server.core.config import ServerConfig
 from mock_server.testing import WebhookReceiver
 
 from conftest import b64

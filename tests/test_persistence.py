@@ -4,7 +4,7 @@ import urllib.request
 
 from conftest import Api, b64
 from mock_server.app import create_app
-from mock_server.config import ServerConfig
+from mock_server.core.config import ServerConfig
 from mock_server.testing import LiveServer
 
 

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error, response_schema_conformance
 
 from mock_server.app import create_app
-from mock_server.config import ServerConfig
+from mock_server.core.config import ServerConfig
 from mock_server.testing import WebhookReceiver
 
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))   # generated requests per operation, at most

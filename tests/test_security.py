@@ -63,7 +63,7 @@ def test_api_keys_never_appear_in_logs_or_the_journal(tmp_path):
 def two_tenants(tmp_path, enrolled_db):
     """``owner`` (test-key) has alice, bob, carol and dave; ``other`` is a second key on the same server."""
     from mock_server.app import create_app
-    from mock_server.config import ServerConfig
+    from mock_server.core.config import ServerConfig
 
     data = tmp_path / "data"
     shutil.copytree(enrolled_db, data)
@@ -128,7 +128,7 @@ def test_an_async_result_goes_only_to_its_own_request(two_tenants):
 
 def test_a_missing_or_refused_key_is_401_everywhere(tmp_path):
     from mock_server.app import create_app
-    from mock_server.config import ServerConfig
+    from mock_server.core.config import ServerConfig
 
     app = create_app(ServerConfig(data_dir=tmp_path / "d", api_keys=("good",)))
     client = app.test_client()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 
-from mock_server import errors
+from mock_server.core import errors
 
 
 def api_key_from(query: dict, headers) -> str:

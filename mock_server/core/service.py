@@ -7,8 +7,10 @@ from typing import Sequence
 
 import numpy as np
 
-from mock_server import audio, errors, pipeline
-from mock_server.config import ServerConfig
+from mock_server import audio, pipeline
+
+from mock_server.core import errors
+from mock_server.core.config import ServerConfig
 from mock_server.store.database import SpeakerRecord, Store
 
 log = logging.getLogger(__name__)

@@ -15,12 +15,12 @@ import time
 import uuid
 from typing import Callable
 
-from mock_server import errors
+from mock_server.core import errors
 from mock_server.audio import AudioSource
-from mock_server.config import ServerConfig
-from mock_server.service import SpeakerService
+from mock_server.core.config import ServerConfig
+from mock_server.core.service import SpeakerService
 from mock_server.store.database import Job, Store
-from mock_server.webhooks import Attempt, backoff_delay, deliver_webhook
+from mock_server.core.webhooks import Attempt, backoff_delay, deliver_webhook
 
 log = logging.getLogger(__name__)
 
