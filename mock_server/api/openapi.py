@@ -12,7 +12,7 @@ import json
 from flask import Blueprint, Flask, current_app, jsonify, render_template
 
 from mock_server import __version__, audio
-from mock_server.api import API_VERSIONS, ASYNC_API_NAME, MAX_ID_LENGTH, MAX_SPEAKER_IDS
+from mock_server.api.routes import API_VERSIONS, ASYNC_API_NAME, MAX_ID_LENGTH, MAX_SPEAKER_IDS
 
 docs = Blueprint("docs", __name__)
 
