@@ -64,7 +64,7 @@ def serve(config: ServerConfig, *, sock: socket.socket | None = None, parent: in
     app = create_app(config)
     state = app.extensions["speaker_id_mock"]
     if config.preload_dir and parent is None:  # before listening: /health answers once the speakers are there
-        from mock_server.preload import preload_at_start
+        from mock_server.server.preload import preload_at_start
         if preload_at_start(config, state):
             state.runner.stop(timeout=1.0)
             return 2
@@ -200,7 +200,7 @@ def serve_processes(config: ServerConfig) -> int:
         children[pid] = time.monotonic()
 
     if config.preload_dir:  # once, here, before any worker exists: they would race each other
-        from mock_server.preload import preload_at_start
+        from mock_server.server.preload import preload_at_start
         if preload_at_start(config):
             sock.close()
             return 2
