@@ -16,10 +16,10 @@ from mock_server.admin.routes import before_delivery, record_api_call, register_
 from mock_server.api.routes import ASYNC_API_NAME, register_api
 from mock_server.audio import AudioSource
 from mock_server.core.config import ServerConfig
-from mock_server.admin.routes.dashboard import register_dashboard
-from mock_server.admin.routes.faults import FaultRegistry, StubRegistry
+from mock_server.admin.dashboard import register_dashboard
+from mock_server.admin.faults import FaultRegistry, StubRegistry
 from mock_server.core.jobs import JobRunner
-from mock_server.admin.routes.journal import Journal
+from mock_server.admin.journal import Journal
 from mock_server.api.openapi import register_docs
 from mock_server.core.service import SpeakerService
 from mock_server.store.database import Store

@@ -18,7 +18,7 @@ import requests
 from conftest import FIXTURES
 from mock_server.app import create_app
 from mock_server.core.config import ServerConfig
-from mock_server.admin.routes.dashboard import PALETTE, Timeline
+from mock_server.admin.dashboard import PALETTE, Timeline
 from mock_server.testing import LiveServer, WebhookReceiver
 
 CHROMIUM = Path("/usr/bin/chromium")

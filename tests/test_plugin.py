@@ -2,13 +2,13 @@
 from importlib.metadata import entry_points
 
 from conftest import FIXTURES
-from mock_server import pytest_plugin
+from mock_server.testing import pytest_plugin
 
 pytest_plugins = ["pytester"]
 
 USER_TESTS = '''
 import pytest
-from mock_server.pytest_plugin import MockApiError, clip_path
+from mock_server.testing.pytest_plugin import MockApiError, clip_path
 
 STUB = [{"speaker_id": "bob", "start": 0.0, "end": 2.0}]
 
@@ -58,7 +58,7 @@ def test_async_stub_fault_and_bytes(speaker_id_server, webhook_receiver):
 
 
 def test_the_plugin_is_registered_by_the_package():
-    assert "mock_server.pytest_plugin" in {e.value for e in entry_points(group="pytest11")}
+    assert "mock_server.testing.pytest_plugin" in {e.value for e in entry_points(group="pytest11")}
 
 
 def test_a_user_project_gets_a_live_mock_from_the_fixtures(pytester):
@@ -83,7 +83,7 @@ def test_bundled_voices_are_the_fixture_voices():
 
 PARALLEL_TESTS = '''
 import pytest
-from mock_server.pytest_plugin import clip_path
+from mock_server.testing.pytest_plugin import clip_path
 
 
 @pytest.mark.parametrize("n", range(6))

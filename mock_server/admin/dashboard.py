@@ -14,7 +14,7 @@ from flask import Blueprint, Flask, current_app, render_template, request
 
 from mock_server.core import errors
 from mock_server.admin.routes import _is_loopback
-from mock_server.admin.routes.journal import JournalEntry
+from mock_server.admin.journal import JournalEntry
 
 dashboard = Blueprint("dashboard", __name__, url_prefix="/_mock")
 

@@ -23,8 +23,8 @@ from flask import Blueprint, Flask, current_app, g, jsonify, request
 from mock_server.core import auth
 
 from mock_server.core import errors
-from mock_server.admin.routes.faults import Fault, Stub
-from mock_server.admin.routes.journal import DEFAULT_LIMIT, JOURNAL_SIZE, JournalEntry
+from mock_server.admin.faults import Fault, Stub
+from mock_server.admin.journal import DEFAULT_LIMIT, JOURNAL_SIZE, JournalEntry
 
 admin = Blueprint("admin", __name__, url_prefix="/_mock")
 

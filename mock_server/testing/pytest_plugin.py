@@ -28,7 +28,7 @@ import pytest
 
 from mock_server.testing import LiveServer, WebhookReceiver, http_json
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parent.parent  # mock_server/: the bundled voices and clips
 VOICES_DIR = PACKAGE_DIR / "voices"      # <speakerId>/enroll{1,2,3}.wav, copies of fixtures/speakers
 CLIPS_DIR = PACKAGE_DIR / "clips"
 API_VERSION = "v2"
