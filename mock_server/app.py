@@ -71,6 +71,14 @@ class MockState:
         return before_delivery(self, job)
 
 
+STATE_KEY = "speaker_id_mock"
+
+
+def state_of(app: Flask) -> MockState:
+    """The running mock's state (store, service, job runner, admin plug-in) of an app made by create_app."""
+    return app.extensions[STATE_KEY]
+
+
 def create_app(config: ServerConfig | None = None, *, start_workers: bool = True) -> Flask:
     """Build the mock: ``config`` defaults to ServerConfig(); workers start unless told otherwise."""
     config = config or ServerConfig()
@@ -78,7 +86,7 @@ def create_app(config: ServerConfig | None = None, *, start_workers: bool = True
     app.json.sort_keys = False
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     state = MockState(config)
-    app.extensions["speaker_id_mock"] = state
+    app.extensions[STATE_KEY] = state
     errors.register_error_handlers(app)
     register_api(app)
     register_docs(app)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mock_server.app import create_app
+from mock_server.app import create_app, state_of
 from mock_server.core.config import ServerConfig
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -93,7 +93,7 @@ def config(tmp_path) -> ServerConfig:
 def app(config):
     app = create_app(config)
     yield app
-    app.extensions["speaker_id_mock"].runner.stop(timeout=5)
+    state_of(app).runner.stop(timeout=5)
 
 
 @pytest.fixture
@@ -114,7 +114,7 @@ def enrolled_db(tmp_path_factory, voices) -> Path:
     api = Api(app.test_client())
     for speaker in ENROLLED:
         api.enroll_fixture_speaker(speaker, voices)
-    app.extensions["speaker_id_mock"].store.close()
+    state_of(app).store.close()
     return data
 
 
@@ -126,4 +126,4 @@ def enrolled_api(tmp_path, enrolled_db) -> Api:
     shutil.copytree(enrolled_db, data)
     app = create_app(ServerConfig(data_dir=data))
     yield Api(app.test_client())
-    app.extensions["speaker_id_mock"].runner.stop(timeout=5)
+    state_of(app).runner.stop(timeout=5)

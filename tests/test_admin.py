@@ -6,7 +6,7 @@ import time
 import pytest
 
 from conftest import Api
-from mock_server.app import create_app
+from mock_server.app import create_app, state_of
 from mock_server.testing import WebhookReceiver
 
 STUB = [{"speaker_id": "alice", "start": 0.0, "end": 1.5}, {"speaker_id": "bob", "start": 1.5, "end": 3.0}]
@@ -56,7 +56,7 @@ def test_no_admin_keeps_the_public_api_and_journals_nothing(config):
     app = create_app(dataclasses.replace(config, admin=False), start_workers=False)
     api = Api(app.test_client())
     assert api.list().status_code == 200
-    assert app.extensions["speaker_id_mock"].journal.entries() == []
+    assert state_of(app).journal.entries() == []
 
 
 @pytest.mark.parametrize("method,path", ROUTES)

@@ -60,7 +60,7 @@ def test_silence_is_refused_and_stores_nothing(api):
 
 
 def test_enrolling_more_audio_changes_the_voiceprint(enrolled_api, app=None):
-    state = enrolled_api.client.application.extensions["speaker_id_mock"]
+    state = state_of(enrolled_api.client.application)
     from mock_server.core.auth import tenant_of
     before = state.store.speakers(tenant_of("test-key"), ["alice"])["alice"]
     assert enrolled_api.enroll("alice", "alice_short.flac").get_json() == {"message": "Complete"}

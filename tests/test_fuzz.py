@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import ENROLLED, Api, fixture_bytes
-from mock_server.app import create_app
+from mock_server.app import create_app, state_of
 from mock_server.core.config import ServerConfig
 from mock_server.testing import WebhookReceiver
 
@@ -40,7 +40,7 @@ def fuzz_env(tmp_path_factory, enrolled_db):
     yield api, receiver
     assert (api.list().get_json()["enrolled_speaker_ids"][:4], _identify_all(api)) == (
         baseline[0]["enrolled_speaker_ids"], baseline[1]), "stored speakers changed under bad input"
-    app.extensions["speaker_id_mock"].runner.stop(timeout=10)
+    state_of(app).runner.stop(timeout=10)
     receiver.close()
 
 

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from conftest import Api, b64, fixture_bytes
-from mock_server.app import create_app
+from mock_server.app import create_app, state_of
 from mock_server.core.config import ServerConfig
 from mock_server.testing import LiveServer, WebhookReceiver
 
@@ -292,7 +292,7 @@ def test_a_full_async_queue_answers_429_with_retry_after_and_recovers(tmp_path, 
         assert submit("later").status_code == 200
         receiver.wait_for("later", timeout=30)
         assert receiver.for_request("refused") == []
-    app.extensions["speaker_id_mock"].runner.stop(timeout=5)
+    state_of(app).runner.stop(timeout=5)
 
 
 def test_sync_requests_are_served_while_another_one_waits(tmp_path, voices, audio_host):

@@ -9,7 +9,7 @@ import pytest
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate as validate_openapi
 
-from mock_server.app import create_app
+from mock_server.app import create_app, state_of
 from mock_server.core.config import ServerConfig
 from mock_server.testing import WebhookReceiver
 
@@ -22,7 +22,7 @@ METHODS = {"GET", "POST", "PUT", "DELETE", "PATCH"}
 def any_app(request, tmp_path):
     app = create_app(ServerConfig(data_dir=tmp_path / "data", admin=request.param), start_workers=False)
     yield app
-    app.extensions["speaker_id_mock"].store.close()
+    state_of(app).store.close()
 
 
 def document_of(client) -> dict:
@@ -63,7 +63,7 @@ def test_every_route_is_documented_and_every_documented_path_is_served(any_app):
 
 
 def test_admin_paths_exist_only_with_admin_on(any_app):
-    admin = any_app.extensions["speaker_id_mock"].config.admin
+    admin = state_of(any_app).config.admin
     paths = document_of(any_app.test_client())["paths"]
     assert any(p.startswith("/_mock/") for p in paths) is admin
     assert ("/_mock/ui" in paths) is admin

@@ -3,7 +3,7 @@ import json
 import urllib.request
 
 from conftest import Api, b64
-from mock_server.app import create_app
+from mock_server.app import create_app, state_of
 from mock_server.core.config import ServerConfig
 from mock_server.testing import LiveServer
 
@@ -11,7 +11,7 @@ from mock_server.testing import LiveServer
 def test_a_new_app_on_the_same_data_dir_knows_every_speaker(tmp_path, voices):
     first = create_app(ServerConfig(data_dir=tmp_path))
     Api(first.test_client()).enroll_fixture_speaker("alice", voices)
-    first.extensions["speaker_id_mock"].runner.stop()
+    state_of(first).runner.stop()
     second = Api(create_app(ServerConfig(data_dir=tmp_path)).test_client())
     assert second.list().get_json()["enrolled_speaker_ids"] == [{"speaker_id": "alice",
                                                                 "enrollment_complete": "True"}]
@@ -52,7 +52,7 @@ def test_voiceprints_of_an_older_model_are_recomputed_from_the_kept_audio(tmp_pa
     for speaker in ("alice", "bob"):
         api.enroll_fixture_speaker(speaker, voices)
     before = api.identify("stranger_conversation.flac", ["alice"], encoding="FLAC").get_json()
-    app.extensions["speaker_id_mock"].runner.stop()
+    state_of(app).runner.stop()
     # What an older release would have left behind: another model's version and voiceprints it can't read.
     with sqlite3.connect(tmp_path / "speakers.sqlite3") as db:
         db.execute("UPDATE speakers SET model_version='old-model', voiceprint=x'00'")
@@ -64,4 +64,4 @@ def test_voiceprints_of_an_older_model_are_recomputed_from_the_kept_audio(tmp_pa
         versions = {row[0] for row in db.execute("SELECT model_version FROM speakers UNION "
                                                  "SELECT model_version FROM enrollments")}
     assert versions == {pipeline.MODEL_VERSION}
-    restarted.extensions["speaker_id_mock"].runner.stop()
+    state_of(restarted).runner.stop()

@@ -17,7 +17,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error, response_schema_conformance
 
-from mock_server.app import create_app
+from mock_server.app import create_app, state_of
 from mock_server.core.config import ServerConfig
 from mock_server.testing import WebhookReceiver
 
@@ -44,7 +44,7 @@ schema = schemathesis.openapi.from_wsgi("/openapi.json", APP)
 @pytest.fixture(scope="module")
 def fuzz_app():
     yield APP
-    APP.extensions["speaker_id_mock"].store.close()
+    state_of(APP).store.close()
     _DATA.cleanup()
     total = sum(RAN.values())
     print(f"\nschemathesis: {total} requests over {len(RAN)} operations "

@@ -62,7 +62,7 @@ def test_api_keys_never_appear_in_logs_or_the_journal(tmp_path):
 @pytest.fixture
 def two_tenants(tmp_path, enrolled_db):
     """``owner`` (test-key) has alice, bob, carol and dave; ``other`` is a second key on the same server."""
-    from mock_server.app import create_app
+    from mock_server.app import create_app, state_of
     from mock_server.core.config import ServerConfig
 
     data = tmp_path / "data"
@@ -70,7 +70,7 @@ def two_tenants(tmp_path, enrolled_db):
     app = create_app(ServerConfig(data_dir=data))
     client = app.test_client()
     yield Api(client, key="test-key"), Api(client, key="another-key")
-    app.extensions["speaker_id_mock"].runner.stop(timeout=5)
+    state_of(app).runner.stop(timeout=5)
 
 
 def test_list_shows_only_the_callers_speakers(two_tenants):
@@ -146,4 +146,4 @@ def test_a_missing_or_refused_key_is_401_everywhere(tmp_path):
             response = getattr(client, method)(url, json=body)
             assert response.status_code == 401, (url, response.get_json())
             assert "wrong-key-Q7Z9" not in json.dumps(response.get_json())
-    app.extensions["speaker_id_mock"].runner.stop(timeout=5)
+    state_of(app).runner.stop(timeout=5)
