@@ -3,6 +3,8 @@ import pytest
 
 from conftest import ENROLLED, Api
 
+from mock_server.app import state_of
+
 
 @pytest.mark.parametrize("version", ["v1", "v2"])
 def test_enroll_answers_success_then_complete(client, voices, version):
