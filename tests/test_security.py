@@ -9,6 +9,7 @@ import urllib.request
 import pytest
 
 from conftest import Api, b64
+from mock_server.app import state_of
 from mock_server.testing import LiveServer, WebhookReceiver
 
 SECRET = "sk-live-9f8e7d6c5b4a-DISTINCTIVE"
@@ -62,7 +63,7 @@ def test_api_keys_never_appear_in_logs_or_the_journal(tmp_path):
 @pytest.fixture
 def two_tenants(tmp_path, enrolled_db):
     """``owner`` (test-key) has alice, bob, carol and dave; ``other`` is a second key on the same server."""
-    from mock_server.app import create_app, state_of
+    from mock_server.app import create_app
     from mock_server.core.config import ServerConfig
 
     data = tmp_path / "data"
