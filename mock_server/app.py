@@ -1,93 +1,36 @@
-"""The application factory: settings in, a wired Flask app out (store, service, job runner, blueprints)."""
+"""The application factory: settings in, a wired Flask app out. It only wires: the state (store, service, job
+runner) from ``mock_server.state``, the vendor's REST API and its docs from ``api/``, and, unless --no-admin,
+the admin plug-in from ``admin/``."""
 from __future__ import annotations
 
 import logging
-import random
-import threading
 import time
-import uuid
 
 from flask import Flask, g, jsonify, request
 
 from mock_server import __version__
-
-from mock_server.core import errors
-from mock_server.admin.routes import before_delivery, record_api_call, register_admin
-from mock_server.api.routes import ASYNC_API_NAME, register_api
-from mock_server.audio import AudioSource
-from mock_server.core.config import ServerConfig
-from mock_server.admin.dashboard import register_dashboard
-from mock_server.admin.faults import FaultRegistry, StubRegistry
-from mock_server.core.jobs import JobRunner
-from mock_server.admin.journal import Journal
+from mock_server.api.errors import register_error_handlers
 from mock_server.api.openapi import register_docs
-from mock_server.core.service import SpeakerService
-from mock_server.store.database import Store
+from mock_server.api.routes import register_api
+from mock_server.core.config import ServerConfig
+from mock_server.state import STATE_KEY, MockState, current_state, state_of
+
+__all__ = ["create_app", "state_of", "current_state", "MockState"]
 
 log = logging.getLogger("mock_server")
 
 
-class MockState:
-    """Everything a running mock holds, reachable from handlers as ``current_app.extensions[...]``."""
-
-    def __init__(self, config: ServerConfig):
-        self.config = config
-        self.started = time.time()
-        self.store = Store(config.db_path)
-        self.service = SpeakerService(self.store, config)
-        self.runner = JobRunner(self.store, self.service, config, before_delivery=self._before_delivery)
-        self.journal = Journal()
-        self.faults = FaultRegistry()
-        self.stubs = StubRegistry()
-        self._ids = random.Random()
-        self._ids_seeded = False
-        self._ids_lock = threading.Lock()
-
-    def new_request_id(self) -> str:
-        """A UUID4, reproducible after ``seed_request_ids``."""
-        with self._ids_lock:
-            if not self._ids_seeded:
-                return str(uuid.uuid4())
-            return str(uuid.UUID(int=self._ids.getrandbits(128), version=4))
-
-    def seed_request_ids(self, seed: int | str | None) -> None:
-        with self._ids_lock:
-            self._ids_seeded = seed is not None
-            self._ids.seed(seed)
-
-    def submit_job(self, *, request_id: str, tenant: str, webhook: str, speaker_ids: list[str],
-                   source: AudioSource) -> None:
-        self.runner.submit(request_id=request_id, tenant=tenant, api=ASYNC_API_NAME, webhook=webhook,
-                           speaker_ids=speaker_ids, source=source,
-                           stubbed=self.stubbed_segments(tenant, speaker_ids, request_id=request_id))
-
-    def stubbed_segments(self, tenant: str, speaker_ids: list[str], *, request_id: str | None):
-        """A canned identify answer registered through the admin API, if one matches (else None)."""
-        stub = self.stubs.match(tenant, speaker_ids, request_id)
-        return stub.segments if stub is not None else None
-
-    def _before_delivery(self, job):
-        """Webhook faults armed through the admin API: an Attempt to record instead of a real POST, or None."""
-        return before_delivery(self, job)
-
-
-STATE_KEY = "speaker_id_mock"
-
-
-def state_of(app: Flask) -> MockState:
-    """The running mock's state (store, service, job runner, admin plug-in) of an app made by create_app."""
-    return app.extensions[STATE_KEY]
-
-
 def create_app(config: ServerConfig | None = None, *, start_workers: bool = True) -> Flask:
-    """Build the mock: ``config`` defaults to ServerConfig(); workers start unless told otherwise."""
+    """Build the mock: ``config`` defaults to ServerConfig(); the job runner starts unless told otherwise.
+
+    Whoever builds an app stops it: ``state_of(app).close()`` drains the job runner and closes the store."""
     config = config or ServerConfig()
     app = Flask(__name__)
     app.json.sort_keys = False
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
-    state = MockState(config)
+    state = MockState.build(config)
     app.extensions[STATE_KEY] = state
-    errors.register_error_handlers(app)
+    register_error_handlers(app)
     register_api(app)
     register_docs(app)
 
@@ -105,13 +48,11 @@ def create_app(config: ServerConfig | None = None, *, start_workers: bool = True
         elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
         # request.path, never the full url: the api key travels in the query string.
         log.info("%s %s -> %s in %.1f ms", request.method, request.path, response.status_code, elapsed)
-        if config.admin:
-            record_api_call(state, response, elapsed)
         return response
 
     if config.admin:
-        register_admin(app)  # after _start_clock: injected delays count in the journal's duration
-        register_dashboard(app)
+        from mock_server.admin import plugin  # imported only when mounted: --no-admin leaves it out whole
+        plugin.init_app(app, state)  # after _start_clock: injected delays count in the journal's duration
 
     if start_workers:
         state.runner.start()

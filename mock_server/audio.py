@@ -261,6 +261,6 @@ class AudioSource:
     """Where a request's audio comes from: exactly one of ``content`` (decoded base64) and ``url``."""
 
     content: bytes | None
-    url: str | None
-    encoding: str | None
-    sample_rate: int | None
+    url: str | None = None
+    encoding: str | None = None
+    sample_rate: int | None = None

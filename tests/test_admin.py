@@ -1,5 +1,7 @@
 """The /_mock admin API through the Flask test client: access, reset, journal, faults, stubs, jobs and seeds."""
 import dataclasses
+import subprocess
+import sys
 import json
 import time
 
@@ -56,7 +58,19 @@ def test_no_admin_keeps_the_public_api_and_journals_nothing(config):
     app = create_app(dataclasses.replace(config, admin=False), start_workers=False)
     api = Api(app.test_client())
     assert api.list().status_code == 200
-    assert state_of(app).journal.entries() == []
+    state = state_of(app)
+    assert state.admin is None and state.service.stub_lookup is None and state.runner.before_delivery is None
+    assert not [p for p in app.url_map.iter_rules() if p.rule.startswith("/_mock")]
+
+
+def test_no_admin_never_imports_the_admin_package(tmp_path):
+    """--no-admin leaves the plug-in out whole: a server process that served a call never imported it."""
+    code = ("import sys, dataclasses; from mock_server.app import create_app; from mock_server.core.config import "
+            f"ServerConfig; app = create_app(ServerConfig(data_dir={str(tmp_path)!r}, admin=False), "
+            "start_workers=False); app.test_client().get('/health'); app.test_client().get('/openapi.json'); "
+            "print(sorted(m for m in sys.modules if m.startswith('mock_server.admin')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
 
 
 @pytest.mark.parametrize("method,path", ROUTES)

@@ -10,13 +10,14 @@ import math
 import time
 from dataclasses import dataclass
 
-from flask import Blueprint, Flask, current_app, render_template, request
+from flask import Blueprint, Flask, render_template, request
 
 from mock_server.core import errors
-from mock_server.admin.routes import _is_loopback
 from mock_server.admin.journal import JournalEntry
+from mock_server.admin.plugin import admin_state, require_loopback
+from mock_server.state import current_state
 
-dashboard = Blueprint("dashboard", __name__, url_prefix="/_mock")
+dashboard = Blueprint("dashboard", __name__, url_prefix="/_mock", template_folder="templates")
 
 RECENT_REQUESTS = 100       # journal rows shown
 RECENT_WEBHOOKS = 100       # delivery attempts shown
@@ -40,25 +41,19 @@ def register_dashboard(app: Flask) -> None:
 
 @dashboard.before_request
 def _loopback_only():
-    if not _state().config.admin_remote and not _is_loopback(request.remote_addr):
-        raise errors.AdminForbidden("the /_mock dashboard only answers clients on this machine; start the server "
-                                    "with --admin-remote to allow others.")
-
-
-def _state():
-    return current_app.extensions["speaker_id_mock"]
+    require_loopback("the /_mock dashboard")
 
 
 @dashboard.get("/ui")
 def ui():
-    state = _state()
-    required = state.config.enrollments_required
+    state = current_state()
+    required = state.config.enrollments_required  # shown in the page's legend
     tenants = [{"key": masked_tenant(t),
                 "speakers": [{"id": r.speaker_id, "enrollments": r.enrollments,
-                              "complete": r.enrollments >= required}
+                              "complete": state.service.is_complete(r)}
                              for r in state.store.speakers(t).values()]}
                for t in state.store.tenants()]
-    entries = state.journal.entries(limit=RECENT_REQUESTS)
+    entries = admin_state().journal.entries(limit=RECENT_REQUESTS)
     timelines = []
     for entry in entries:
         if len(timelines) >= MAX_TIMELINES:

@@ -13,6 +13,8 @@ from typing import Sequence
 
 from mock_server.core.webhooks import Attempt
 
+WEBHOOK_ERRORS = ("connection", "timeout")  # what a webhook fault can make a delivery fail with, besides a status
+
 
 @dataclass(frozen=True)
 class Fault:

@@ -9,61 +9,78 @@ from __future__ import annotations
 import copy
 import json
 
+from dataclasses import dataclass, field
+
 from flask import Blueprint, Flask, current_app, jsonify, render_template
 
 from mock_server import __version__, audio
-from mock_server.api.routes import API_VERSIONS, ASYNC_API_NAME, MAX_ID_LENGTH, MAX_SPEAKER_IDS
+from mock_server.api.parsing import MAX_ID_LENGTH
+from mock_server.api.routes import API_VERSIONS, ASYNC_API_NAME, MAX_SPEAKER_IDS
 
-docs = Blueprint("docs", __name__)
+docs = Blueprint("docs", __name__, template_folder="templates")
 
 API_PREFIX = "/audio/generic/api/{version}"
 HTTP_METHODS = ("get", "put", "post", "delete", "patch")
 
 
+_EXTENSIONS_KEY = "speaker_id_mock.openapi"
+
+
+@dataclass(frozen=True)
+class DocExtension:
+    """Paths, schemas and responses a plug-in (the admin API) adds to the document while it is mounted."""
+
+    paths: dict = field(default_factory=dict)
+    schemas: dict = field(default_factory=dict)
+    responses: dict = field(default_factory=dict)
+
+
 def register_docs(app: Flask) -> None:
     app.register_blueprint(docs)
+    app.extensions.setdefault(_EXTENSIONS_KEY, [])
+
+
+def extend_docs(app: Flask, extension: DocExtension) -> None:
+    """Add a plug-in's part to this app's /openapi.json and /docs."""
+    app.extensions.setdefault(_EXTENSIONS_KEY, []).append(extension)
 
 
 @docs.get("/openapi.json")
 def openapi_json():
-    return jsonify(build_document(admin=_admin_on()))
+    return jsonify(build_document(current_app.extensions[_EXTENSIONS_KEY]))
 
 
 @docs.get("/docs")
 def docs_page():
-    document = build_document(admin=_admin_on())
+    document = build_document(current_app.extensions[_EXTENSIONS_KEY])
     return render_template("docs.html", doc=document, operations=operations(document),
                            example=_example_json)
 
 
-def _admin_on() -> bool:
-    return bool(current_app.extensions["speaker_id_mock"].config.admin)
-
-
 # --- schema pieces --------------------------------------------------------------------------------------------
 
-def _ref(name: str) -> dict:
+def ref(name: str) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _error_response(description: str, code: str, message: str) -> dict:
+def error_response(description: str, code: str, message: str) -> dict:
     return {"description": description,
-            "content": {"application/json": {"schema": _ref("Error"),
+            "content": {"application/json": {"schema": ref("Error"),
                                              "example": {"error": {"code": code, "message": message}}}}}
 
 
-def _json_response(description: str, schema: dict, example=None) -> dict:
+def json_response(description: str, schema: dict, example=None) -> dict:
     content: dict = {"schema": schema}
     if example is not None:
         content["example"] = example
     return {"description": description, "content": {"application/json": content}}
 
 
-def _json_body(schema: dict, example: dict, *, required: bool = True) -> dict:
+def request_body(schema: dict, example: dict, *, required: bool = True) -> dict:
     return {"required": required, "content": {"application/json": {"schema": schema, "example": example}}}
 
 
-def _errors(*statuses: int) -> dict:
+def error_refs(*statuses: int) -> dict:
     return {str(s): {"$ref": f"#/components/responses/Error{s}"} for s in statuses}
 
 
@@ -132,7 +149,7 @@ SCHEMAS: dict = {
                        "end": {"type": "number", "description": "Seconds from the start of the audio."}},
     },
     "IdentifyResponse": {"type": "object", "required": ["segments"],
-                         "properties": {"segments": {"type": "array", "items": _ref("Segment")}}},
+                         "properties": {"segments": {"type": "array", "items": ref("Segment")}}},
     "AsyncAccepted": {
         "type": "object", "required": ["request_id", "api"],
         "properties": {"request_id": {"type": "string", "description": "The given request_id, or a new UUID."},
@@ -143,7 +160,7 @@ SCHEMAS: dict = {
         "description": "POSTed to the webhook url once the async job is done; retried with backoff until "
                        "the receiver answers 2xx.",
         "properties": {"request_id": {"type": "string"},
-                       "response": {"oneOf": [_ref("IdentifyResponse"), _ref("Error")]}},
+                       "response": {"oneOf": [ref("IdentifyResponse"), ref("Error")]}},
     },
     "Health": {
         "type": "object", "required": ["status", "version", "uptime_seconds"],
@@ -152,101 +169,16 @@ SCHEMAS: dict = {
     },
 }
 
-FAULT_SCHEMA = {
-    "type": "object",
-    "description": "api target: fail (status 400-599, code, message) and/or delay (delay_ms) the next `times` "
-                   "public calls matching match.path (substring), match.method and match.apikey. webhook "
-                   "target: make the next `times` deliveries (match.apikey, match.request_id) fail with a "
-                   "status or error (connection | timeout) and/or delay them.",
-    "properties": {"target": {"type": "string", "enum": ["api", "webhook"], "default": "api"},
-                   "match": {"type": "object", "properties": {
-                       "path": {"type": "string"}, "method": {"type": "string"}, "apikey": {"type": "string"},
-                       "request_id": {"type": "string"}}},
-                   "times": {"type": "integer", "minimum": 1, "default": 1},
-                   "status": {"type": "integer", "minimum": 100, "maximum": 599},
-                   "code": {"type": "string"}, "message": {"type": "string"},
-                   "error": {"type": "string", "enum": ["connection", "timeout"]},
-                   "delay_ms": {"type": "integer", "minimum": 0, "maximum": 60000}},
-}
-
-STUB_SCHEMA = {
-    "type": "object", "required": ["response"],
-    "description": "Answer identify calls (sync and async) naming exactly match.speakerIds and/or carrying "
-                   "match.request_id (under apikey, if given) with these segments instead of listening.",
-    "properties": {"match": {"type": "object", "properties": {
-                       "speakerIds": {"type": "array", "minItems": 1, "items": {"type": "string"}},
-                       "request_id": {"type": "string"}}},
-                   "apikey": {"type": "string"},
-                   "response": {"type": "object", "required": ["segments"], "properties": {
-                       "segments": {"type": "array", "items": _ref("Segment")}}}},
-}
-
-ADMIN_SCHEMAS: dict = {
-    "ResetRequest": {"type": "object", "properties": {"apikey": {
-        "type": "string", "description": "Forget only this key's state; all state when absent."}}},
-    "ResetResponse": {"type": "object", "required": ["reset"],
-                      "properties": {"reset": {"type": "string", "enum": ["all", "key"]}}},
-    "JournalEntry": {
-        "type": "object", "required": ["time", "method", "path", "key", "status", "duration_ms"],
-        "properties": {"time": {"type": "number"}, "method": {"type": "string"}, "path": {"type": "string"},
-                       "key": {"type": ["string", "null"], "description": "Masked api key (key#xxxxxxxx)."},
-                       "status": {"type": "integer"}, "duration_ms": {"type": "number"},
-                       "request_id": {"type": ["string", "null"]},
-                       "speakerIds": {"type": ["array", "null"], "items": {"type": "string"}},
-                       "segments": {"type": ["array", "null"], "items": _ref("Segment")}},
-    },
-    "Journal": {"type": "object", "required": ["requests"],
-                "properties": {"requests": {"type": "array", "items": _ref("JournalEntry")}}},
-    "WebhookAttempt": {
-        "type": "object", "required": ["request_id", "url", "attempt", "status", "error", "time"],
-        "properties": {"request_id": {"type": "string"}, "url": {"type": "string"},
-                       "attempt": {"type": "integer", "minimum": 1}, "status": {"type": ["integer", "null"]},
-                       "error": {"type": ["string", "null"]}, "time": {"type": "number"}},
-    },
-    "WebhookLog": {"type": "object", "required": ["webhooks"],
-                   "properties": {"webhooks": {"type": "array", "items": _ref("WebhookAttempt")}}},
-    "Job": {
-        "type": "object", "required": ["request_id", "api", "webhook", "status", "webhook_status", "attempts"],
-        "properties": {"request_id": {"type": "string"}, "api": {"type": "string"}, "webhook": {"type": "string"},
-                       "status": {"type": "string", "enum": ["queued", "running", "done"]},
-                       "webhook_status": {"type": ["string", "null"], "enum": ["pending", "delivered", "failed", None]},
-                       "attempts": {"type": "integer", "minimum": 0},
-                       "speakerIds": {"type": ["array", "null"], "items": {"type": "string"}},
-                       "result": {"oneOf": [{"type": "null"}, _ref("WebhookPayload")]},
-                       "created": {"type": "number"}, "updated": {"type": "number"}},
-    },
-    "Jobs": {"type": "object", "required": ["jobs"],
-             "properties": {"jobs": {"type": "array", "minItems": 1, "items": _ref("Job")}}},
-    "FaultRequest": FAULT_SCHEMA,
-    "FaultCreated": {"type": "object", "required": ["fault"],
-                     "properties": {"fault": {"type": "object", "required": ["id", "target", "times"],
-                                              "properties": {"id": {"type": "string"}}}}},
-    "FaultList": {"type": "object", "required": ["faults"],
-                  "properties": {"faults": {"type": "array", "items": {"type": "object"}}}},
-    "StubRequest": STUB_SCHEMA,
-    "StubCreated": {"type": "object", "required": ["stub"],
-                    "properties": {"stub": {"type": "object", "required": ["id", "response"],
-                                            "properties": {"id": {"type": "string"}}}}},
-    "StubList": {"type": "object", "required": ["stubs"],
-                 "properties": {"stubs": {"type": "array", "items": {"type": "object"}}}},
-    "Deleted": {"type": "object", "required": ["deleted"], "properties": {"deleted": {"type": "string"}}},
-    "Seed": {"type": "object", "required": ["seed"],
-             "properties": {"seed": {"type": ["integer", "string", "null"]}}},
-}
-
 RESPONSES = {
-    "Error400": _error_response("The request is malformed or names unknown speakers.", "missing_parameter",
+    "Error400": error_response("The request is malformed or names unknown speakers.", "missing_parameter",
                                 "speakerId is required: a non-empty string naming the speaker."),
-    "Error401": _error_response("No api key, or a key the server was not started with.", "missing_api_key",
+    "Error401": error_response("No api key, or a key the server was not started with.", "missing_api_key",
                                 "an api key is required: add ?apikey=YOUR_KEY to the url or send an 'apikey' header."),
-    "Error403": _error_response("The admin API only answers loopback clients (see --admin-remote).",
-                                "admin_forbidden",
-                                "the admin API only answers clients on this machine."),
-    "Error404": _error_response("No such speaker or resource.", "speaker_not_found",
+    "Error404": error_response("No such speaker or resource.", "speaker_not_found",
                                 "speaker 'alice' is not enrolled under this api key."),
-    "Error413": _error_response("The body or the audio is too large or too long.", "payload_too_large",
+    "Error413": error_response("The body or the audio is too large or too long.", "payload_too_large",
                                 "The request body is larger than the server accepts (--max-body-mb)."),
-    "Error429": _error_response("The async queue is full; retry after the Retry-After delay.", "queue_full",
+    "Error429": error_response("The async queue is full; retry after the Retry-After delay.", "queue_full",
                                 "the async job queue is full; retry in a second."),
 }
 
@@ -272,43 +204,43 @@ def _public_paths(version: str) -> dict:
             "operationId": f"enroll_{version}", "tags": tag, "summary": "Enroll one recording of a speaker",
             "description": "Each call adds one enrollment; the speaker is usable for identification once the "
                            "answer is \"Complete\".",
-            "requestBody": _json_body(_ref("EnrollRequest"), {**EXAMPLE_AUDIO, "speakerId": "alice"}),
-            "responses": {"200": _json_response("Enrollment stored.", _ref("EnrollResponse"),
-                                                {"message": "Success"}), **_errors(400, 401, 413)},
+            "requestBody": request_body(ref("EnrollRequest"), {**EXAMPLE_AUDIO, "speakerId": "alice"}),
+            "responses": {"200": json_response("Enrollment stored.", ref("EnrollResponse"),
+                                                {"message": "Success"}), **error_refs(400, 401, 413)},
         }},
         f"{prefix}/sync/diarization/delete": {"post": {
             "operationId": f"delete_{version}", "tags": tag, "summary": "Forget an enrolled speaker",
-            "requestBody": _json_body(_ref("DeleteRequest"), {"speakerId": "alice"}),
-            "responses": {"200": _json_response("Speaker deleted.", _ref("DeleteResponse"), {"message": "Success"}),
-                          **_errors(400, 401, 404, 413)},
+            "requestBody": request_body(ref("DeleteRequest"), {"speakerId": "alice"}),
+            "responses": {"200": json_response("Speaker deleted.", ref("DeleteResponse"), {"message": "Success"}),
+                          **error_refs(400, 401, 404, 413)},
         }},
         f"{prefix}/sync/diarization/get_enrolled_speakers": {"get": {
             "operationId": f"get_enrolled_speakers_{version}", "tags": tag,
             "summary": "List the speakers enrolled under this api key",
-            "responses": {"200": _json_response("The speakers, oldest first.", _ref("EnrolledSpeakers"), {
+            "responses": {"200": json_response("The speakers, oldest first.", ref("EnrolledSpeakers"), {
                 "developer_id": "dev-0123456789ab",
                 "enrolled_speaker_ids": [{"speaker_id": "alice", "enrollment_complete": "True"}]}),
-                **_errors(401)},
+                **error_refs(401)},
         }},
         f"{prefix}/sync/diarization/identify": {"post": {
             "operationId": f"identify_sync_{version}", "tags": tag, "summary": "Who speaks when (synchronous)",
-            "requestBody": _json_body(_ref("IdentifyRequest"), {**EXAMPLE_AUDIO, "speakerIds": ["alice", "bob"]}),
-            "responses": {"200": _json_response("Segments in time order.", _ref("IdentifyResponse"),
-                                                SEGMENTS_EXAMPLE), **_errors(400, 401, 413)},
+            "requestBody": request_body(ref("IdentifyRequest"), {**EXAMPLE_AUDIO, "speakerIds": ["alice", "bob"]}),
+            "responses": {"200": json_response("Segments in time order.", ref("IdentifyResponse"),
+                                                SEGMENTS_EXAMPLE), **error_refs(400, 401, 413)},
         }},
         f"{prefix}/async/diarization/identify": {"post": {
             "operationId": f"identify_async_{version}", "tags": tag,
             "summary": "Who speaks when (asynchronous, result POSTed to a webhook)",
             "parameters": [webhook_param, request_id_param],
-            "requestBody": _json_body(_ref("IdentifyRequest"), {**EXAMPLE_AUDIO, "speakerIds": ["alice", "bob"]}),
-            "responses": {"200": _json_response("Accepted; the result follows at the webhook.",
-                                                _ref("AsyncAccepted"),
+            "requestBody": request_body(ref("IdentifyRequest"), {**EXAMPLE_AUDIO, "speakerIds": ["alice", "bob"]}),
+            "responses": {"200": json_response("Accepted; the result follows at the webhook.",
+                                                ref("AsyncAccepted"),
                                                 {"request_id": "8bdd983a-c6bd-4159-982d-6a2471406d62",
                                                  "api": ASYNC_API_NAME}),
-                          **_errors(400, 401, 413, 429)},
+                          **error_refs(400, 401, 413, 429)},
             "callbacks": {"identifyResult": {"{$request.query.webhook}": {"post": {
                 "summary": "The async result",
-                "requestBody": _json_body(_ref("WebhookPayload"),
+                "requestBody": request_body(ref("WebhookPayload"),
                                           {"request_id": "8bdd983a-c6bd-4159-982d-6a2471406d62",
                                            "response": SEGMENTS_EXAMPLE}),
                 "responses": {"200": {"description": "Any 2xx ends delivery; 5xx, 429 and network errors are "
@@ -318,89 +250,32 @@ def _public_paths(version: str) -> dict:
     }
 
 
-def _admin_paths() -> dict:
-    tag = ["admin"]
-
-    def op(op_id: str, summary: str, schema: str, *errors: int, **extra) -> dict:
-        return {"operationId": op_id, "tags": tag, "summary": summary, "security": [],
-                "responses": {"200": _json_response("OK", _ref(schema)), **_errors(*errors, 403)}, **extra}
-
-    def query(name: str, description: str, schema: dict) -> dict:
-        return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
-
-    apikey_q = query("apikey", "Only this api key's entries.", {"type": "string"})
-    limit_q = lambda maximum: query("limit", f"At most this many (1-{maximum}).",  # noqa: E731
-                                    {"type": "integer", "minimum": 1, "maximum": maximum})
-    path_id = lambda name: {"name": name, "in": "path", "required": True,  # noqa: E731
-                            "schema": {"type": "string", "minLength": 1}}
-    return {
-        "/_mock/reset": {"post": op("admin_reset", "Forget all state, or one api key's", "ResetResponse", 400,
-                                    requestBody=_json_body(_ref("ResetRequest"), {"apikey": "test-key"},
-                                                           required=False))},
-        "/_mock/requests": {"get": op("admin_requests", "Recent public API calls (journal), newest first",
-                                      "Journal", 400, parameters=[apikey_q, limit_q(1000)])},
-        "/_mock/webhooks": {"get": op("admin_webhooks", "Webhook delivery attempts, newest first", "WebhookLog",
-                                      400, parameters=[apikey_q, limit_q(10000)])},
-        "/_mock/jobs/{request_id}": {"get": op("admin_jobs", "The async jobs with this request id", "Jobs", 404,
-                                               parameters=[path_id("request_id"), apikey_q])},
-        "/_mock/faults": {
-            "post": op("admin_add_fault", "Inject a failure or delay into matching calls or deliveries",
-                       "FaultCreated", 400,
-                       requestBody=_json_body(_ref("FaultRequest"),
-                                              {"match": {"path": "sync/diarization/identify"}, "status": 503,
-                                               "times": 1})),
-            "get": op("admin_faults", "The armed faults", "FaultList"),
-            "delete": op("admin_clear_faults", "Disarm every fault", "FaultList"),
-        },
-        "/_mock/faults/{fault_id}": {"delete": op("admin_delete_fault", "Disarm one fault", "Deleted", 404,
-                                                  parameters=[path_id("fault_id")])},
-        "/_mock/stubs": {
-            "post": op("admin_add_stub", "Register a canned identify answer", "StubCreated", 400,
-                       requestBody=_json_body(_ref("StubRequest"),
-                                              {"match": {"speakerIds": ["alice", "bob"]},
-                                               "response": SEGMENTS_EXAMPLE})),
-            "get": op("admin_stubs", "The registered stubs", "StubList"),
-            "delete": op("admin_clear_stubs", "Remove every stub", "StubList"),
-        },
-        "/_mock/stubs/{stub_id}": {"delete": op("admin_delete_stub", "Remove one stub", "Deleted", 404,
-                                                parameters=[path_id("stub_id")])},
-        "/_mock/seed": {"post": op("admin_seed", "Make generated request ids reproducible (null: random again)",
-                                   "Seed", 400, requestBody=_json_body(_ref("Seed"), {"seed": 42}))},
-        "/_mock/ui": {"get": {"operationId": "admin_dashboard", "tags": tag, "security": [],
-                              "summary": "Dashboard: speakers, recent requests, webhooks, identify timelines",
-                              "responses": {"200": {"description": "An HTML page.",
-                                                    "content": {"text/html": {"schema": {"type": "string"}}}},
-                                            **_errors(403)}}},
-    }
-
-
 def _meta_paths() -> dict:
     html = {"description": "An HTML page.", "content": {"text/html": {"schema": {"type": "string"}}}}
     return {
         "/health": {"get": {"operationId": "health", "tags": ["meta"], "summary": "Liveness and version",
                             "security": [],
-                            "responses": {"200": _json_response("Serving.", _ref("Health"))}}},
+                            "responses": {"200": json_response("Serving.", ref("Health"))}}},
         "/openapi.json": {"get": {"operationId": "openapi", "tags": ["meta"], "summary": "This document",
                                   "security": [],
-                                  "responses": {"200": _json_response("OpenAPI 3.1", {"type": "object"})}}},
+                                  "responses": {"200": json_response("OpenAPI 3.1", {"type": "object"})}}},
         "/docs": {"get": {"operationId": "docs", "tags": ["meta"], "summary": "This document as a web page",
                           "security": [], "responses": {"200": html}}},
     }
 
 
-def build_document(*, admin: bool) -> dict:
-    """The OpenAPI 3.1 document; ``admin`` adds the /_mock paths (they exist only when admin is on)."""
+def build_document(extensions: list[DocExtension] | tuple = ()) -> dict:
+    """The OpenAPI 3.1 document of the public API, plus each mounted plug-in's ``extensions``."""
     paths: dict = {}
     for version in API_VERSIONS:
         paths.update(_public_paths(version))
     paths.update(_meta_paths())
     schemas = dict(SCHEMAS)
     responses = dict(RESPONSES)
-    if admin:
-        paths.update(_admin_paths())
-        schemas.update(ADMIN_SCHEMAS)
-    else:
-        responses.pop("Error403")
+    for extension in extensions:
+        paths.update(extension.paths)
+        schemas.update(extension.schemas)
+        responses.update(extension.responses)
     return copy.deepcopy({
         "openapi": "3.1.0",
         "info": {"title": "speaker-id-mock", "version": __version__,
@@ -413,7 +288,7 @@ def build_document(*, admin: bool) -> dict:
         "paths": paths,
         "webhooks": {"identifyResult": {"post": {
             "summary": "The async identify result, POSTed to the request's webhook url",
-            "requestBody": _json_body(_ref("WebhookPayload"), {"request_id": "8bdd983a-c6bd-4159-982d-6a2471406d62",
+            "requestBody": request_body(ref("WebhookPayload"), {"request_id": "8bdd983a-c6bd-4159-982d-6a2471406d62",
                                                               "response": SEGMENTS_EXAMPLE}),
             "responses": {"200": {"description": "Delivered."}}}}},
         "components": {

@@ -1,18 +1,11 @@
 """Every failure the API can answer, in one place.
 
-Each error has an HTTP status and a stable snake_case ``code``; one Flask handler turns any of them into
-``{"error": {"code": ..., "message": ...}}`` so every endpoint fails the same way. Low-level exceptions
+Each error has an HTTP status and a stable snake_case ``code``; one handler per front door
+(``mock_server.api.errors`` for REST) turns any of them into the answer's body, so every endpoint fails the same
+way. Low-level exceptions
 (libsndfile, sqlite3, urllib) are translated into these where they happen, once.
 """
 from __future__ import annotations
-
-import logging
-import re
-
-from flask import Flask, jsonify
-from werkzeug.exceptions import HTTPException
-
-log = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
@@ -177,37 +170,3 @@ class InjectedFault(ApiError):
         super().__init__(message)
         self.status = status
         self.code = code
-
-
-def _snake(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
-
-
-_HTTP_HINTS = {
-    404: "No such endpoint. The API lives under /audio/generic/api/v1/ and /audio/generic/api/v2/; see /openapi.json.",
-    405: "This endpoint does not take that HTTP method; see /openapi.json.",
-    413: "The request body is larger than the server accepts (--max-body-mb); send a url or a shorter clip.",
-}
-
-
-def register_error_handlers(app: Flask) -> None:
-    """Answer every error, ours or werkzeug's, with the same JSON body."""
-
-    @app.errorhandler(ApiError)
-    def _api_error(error: ApiError):
-        return jsonify(error.to_dict()), error.status, error.headers
-
-    @app.errorhandler(HTTPException)
-    def _http_error(error: HTTPException):
-        status = error.code or 500
-        code = "payload_too_large" if status == 413 else _snake(error.name)
-        message = _HTTP_HINTS.get(status, error.description or error.name)
-        return jsonify({"error": {"code": code, "message": message}}), status
-
-    @app.errorhandler(Exception)
-    def _unexpected(error: Exception):
-        log.exception("unexpected error while serving a request")
-        body = {"error": {"code": "internal_error",
-                          "message": "The mock server failed unexpectedly; this is a bug, please report it "
-                                     "with the request that caused it."}}
-        return jsonify(body), 500

@@ -19,7 +19,7 @@ from mock_server.core import errors
 from mock_server.audio import AudioSource
 from mock_server.core.config import ServerConfig
 from mock_server.core.service import SpeakerService
-from mock_server.store.database import Job, Store
+from mock_server.store import Job, Store
 from mock_server.core.webhooks import Attempt, backoff_delay, deliver_webhook
 
 log = logging.getLogger(__name__)
@@ -161,7 +161,7 @@ class JobRunner:
         try:
             segments = job.params.get("stubbedSegments")
             if segments is None:
-                segments = self.service.identify(job.tenant, job.params["speakerIds"], source)
+                segments = self.service.listen(job.tenant, job.params["speakerIds"], source)
             response: dict = {"segments": segments}
         except errors.ApiError as exc:
             response = exc.to_dict()

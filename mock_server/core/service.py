@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import io
 import logging
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -11,7 +11,7 @@ from mock_server import audio, pipeline
 
 from mock_server.core import errors
 from mock_server.core.config import ServerConfig
-from mock_server.store.database import SpeakerRecord, Store
+from mock_server.store import SpeakerRecord, Store
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +29,14 @@ def deserialise(blob: bytes) -> np.ndarray:
 _PARSED_MAX = 1024  # stored voiceprints kept parsed (~5 KB each as key and as array)
 
 
+_ENROLL_TRIES = 20  # compare-and-swap rounds before giving up on a speaker enrolled that busily
+
+# A canned identify answer for (tenant, speakerIds, request_id), or None: installed by the admin plug-in's stubs.
+StubLookup = Callable[[str, Sequence[str], "str | None"], "list[dict] | None"]
+
+
 def combine_voiceprints(blobs: list[bytes]) -> bytes:
-    """A speaker's voiceprint from all its enrollment voiceprints (the store calls this inside its write)."""
+    """A speaker's voiceprint from all its enrollment voiceprints."""
     return serialise(pipeline.speaker_voiceprint([deserialise(b) for b in blobs]))
 
 
@@ -41,7 +47,17 @@ class SpeakerService:
         self.store = store
         self.config = config
         self.sample_rate = pipeline.DEFAULT_CONFIG.sample_rate
+        self.stub_lookup: StubLookup | None = None
         self._parsed: dict[bytes, np.ndarray] = {}
+
+    # --- the rules ------------------------------------------------------------------------------------------
+
+    def is_complete(self, record: SpeakerRecord | None) -> bool:
+        """The one rule for a usable speaker: enough enrollments (--enrollments-required)."""
+        return record is not None and self._enough(record.enrollments)
+
+    def _enough(self, enrollments: int) -> bool:
+        return enrollments >= self.config.enrollments_required
 
     # --- audio --------------------------------------------------------------------------------------------
 
@@ -62,23 +78,42 @@ class SpeakerService:
         return self.enroll_samples(tenant, speaker_id, samples)
 
     def enroll_samples(self, tenant: str, speaker_id: str, samples: np.ndarray) -> str:
+        """Enroll decoded samples (mono float32 at ``sample_rate``): "Success", or "Complete" once usable.
+
+        The speaker's voiceprint is fitted outside the store's write lock, then stored only if no other
+        enrollment of the speaker landed meanwhile (else fitted again from the new set)."""
         try:
-            voiceprint = pipeline.enrollment_voiceprint(samples)
+            voiceprint = serialise(pipeline.enrollment_voiceprint(samples))
         except pipeline.NoSpeechError as exc:
             raise errors.NoSpeech(f"{exc} Enroll a recording of the speaker talking (about 10 s).") from None
-        count = self.store.add_enrollment(tenant, speaker_id, audio=audio.encode_pcm16(samples),
-                                          voiceprint=serialise(voiceprint), model_version=pipeline.MODEL_VERSION,
-                                          combine=combine_voiceprints)
-        return "Complete" if count >= self.config.enrollments_required else "Success"
+        pcm = audio.encode_pcm16(samples)
+        for _ in range(_ENROLL_TRIES):
+            existing = self.store.enrollment_voiceprints(tenant, speaker_id, pipeline.MODEL_VERSION)
+            combined = combine_voiceprints(existing + [voiceprint])
+            count = self.store.add_enrollment(tenant, speaker_id, audio=pcm, voiceprint=voiceprint,
+                                              combined=combined, model_version=pipeline.MODEL_VERSION,
+                                              expected_count=len(existing))
+            if count is not None:
+                return "Complete" if self._enough(count) else "Success"
+        raise errors.QueueFull(f"speaker {speaker_id!r} is being enrolled by many requests at once; retry.",
+                               headers={"Retry-After": "1"})
 
     def delete(self, tenant: str, speaker_id: str) -> None:
         if not self.store.delete_speaker(tenant, speaker_id):
             raise errors.SpeakerNotFound(f"speaker {speaker_id!r} is not enrolled under this api key; "
                                          "list them with GET .../sync/diarization/get_enrolled_speakers.")
 
+    def speaker_status(self, tenant: str, speaker_id: str) -> str:
+        """"complete", "incomplete" or "absent": where one speaker of this key stands."""
+        record = self.store.speakers(tenant, [speaker_id]).get(speaker_id)
+        if record is None:
+            return "absent"
+        return "complete" if self.is_complete(record) else "incomplete"
+
     def list_speakers(self, tenant: str) -> list[dict]:
-        required = self.config.enrollments_required
-        return [record.to_dict(required=required) for record in self.store.speakers(tenant).values()]
+        """The key's speakers, oldest first, as the vendor lists them."""
+        return [{"speaker_id": r.speaker_id, "enrollment_complete": str(self.is_complete(r))}
+                for r in self.store.speakers(tenant).values()]
 
     # --- identification -------------------------------------------------------------------------------------
 
@@ -91,16 +126,33 @@ class SpeakerService:
         if unknown:
             raise errors.UnknownSpeakers(f"speakerIds not enrolled under this api key: {_names(unknown)}; enroll "
                                          "them first with POST .../sync/diarization/enroll.")
-        required = self.config.enrollments_required
-        incomplete = [s for s in speaker_ids if records[s].enrollments < required]
+        incomplete = [s for s in speaker_ids if not self.is_complete(records[s])]
         if incomplete:
             raise errors.IncompleteEnrollment(
-                f"speakerIds whose enrollment is not complete: {_names(incomplete)}; each needs {required} "
-                "enrollments (keep enrolling until the answer is \"Complete\").")
+                f"speakerIds whose enrollment is not complete: {_names(incomplete)}; each needs "
+                f"{self.config.enrollments_required} enrollments (keep enrolling until the answer is \"Complete\").")
+
+    def prepare_identify(self, tenant: str, speaker_ids: Sequence[str], *,
+                         request_id: str | None = None) -> list[dict] | None:
+        """The first steps of every identify, sync, async or streamed, in this order: a stub registered through
+        the admin API answers (its segments are returned), else the speakers are checked (raising
+        UnknownSpeakers / IncompleteEnrollment) and None is returned: go on and listen."""
+        if self.stub_lookup is not None:
+            stubbed = self.stub_lookup(tenant, speaker_ids, request_id)
+            if stubbed is not None:
+                return stubbed
+        self.check_speakers(tenant, speaker_ids)
+        return None
 
     def identify(self, tenant: str, speaker_ids: Sequence[str], source: audio.AudioSource) -> list[dict]:
-        """Who speaks when among ``speaker_ids`` in the request's audio."""
-        self.check_speakers(tenant, speaker_ids)
+        """Who speaks when among ``speaker_ids`` in the request's audio (sync identify)."""
+        stubbed = self.prepare_identify(tenant, speaker_ids)
+        if stubbed is not None:
+            return stubbed
+        return self.listen(tenant, speaker_ids, source)
+
+    def listen(self, tenant: str, speaker_ids: Sequence[str], source: audio.AudioSource) -> list[dict]:
+        """Fetch and decode the audio, then identify (after prepare_identify; also an async job's work)."""
         samples = self.load_audio(source)
         return self.identify_samples(tenant, speaker_ids, samples)
 
@@ -110,7 +162,7 @@ class SpeakerService:
         wanted = set(speaker_ids)
         voiceprints = {s: self._voiceprint(records[s].voiceprint) for s in speaker_ids}
         cohort = {s: self._voiceprint(r.voiceprint) for s, r in records.items()
-                  if s not in wanted and r.enrollments >= self.config.enrollments_required}
+                  if s not in wanted and self.is_complete(r)}
         segments = pipeline.identify_segments(samples, voiceprints, cohort=cohort)
         return [{"speaker_id": s.speaker_id, "start": s.start, "end": s.end} for s in segments]
 

@@ -59,10 +59,10 @@ def serve(config: ServerConfig, *, sock: socket.socket | None = None, parent: in
     import waitress
     from waitress import wasyncore
 
-    from mock_server.app import create_app
+    from mock_server.app import create_app, state_of
 
     app = create_app(config)
-    state = app.extensions["speaker_id_mock"]
+    state = state_of(app)
     if config.preload_dir and parent is None:  # before listening: /health answers once the speakers are there
         from mock_server.server.preload import preload_at_start
         if preload_at_start(config, state):

@@ -12,11 +12,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mock_server import audio
-
-from mock_server.core import auth
-
-from mock_server.core import errors
+from mock_server.audio import AudioSource
+from mock_server.core import auth, errors
 
 log = logging.getLogger(__name__)
 
@@ -55,31 +52,27 @@ def preload(state, directory: Path, api_key: str) -> PreloadReport:
     started = time.perf_counter()
     report = PreloadReport()
     tenant = auth.tenant_of(api_key)
-    service, config = state.service, state.config
-    found = speaker_files(directory)
-    existing = state.store.speakers(tenant, list(found))
-    for speaker_id, files in found.items():
-        record = existing.get(speaker_id)
-        if record is not None and record.enrollments >= config.enrollments_required:
+    service = state.service
+    for speaker_id, files in speaker_files(directory).items():
+        status = service.speaker_status(tenant, speaker_id)
+        if status == "complete":
             report.skipped.append(speaker_id)
             continue
-        if record is not None:
-            state.store.delete_speaker(tenant, speaker_id)  # half-done by an interrupted earlier run: redo
-        added = 0
+        if status == "incomplete":
+            service.delete(tenant, speaker_id)  # half-done by an interrupted earlier run: redo
+        added, answer = 0, None
         for path in files:
             try:
-                samples = audio.decode_audio(path.read_bytes(), encoding=None, sample_rate=None,
-                                             target_rate=service.sample_rate, max_seconds=config.max_audio_seconds)
-                service.enroll_samples(tenant, speaker_id, samples)
+                answer = service.enroll(tenant, speaker_id, AudioSource(content=path.read_bytes()))
                 added += 1
             except (errors.ApiError, OSError) as exc:
                 report.failed[str(path)] = getattr(exc, "message", None) or str(exc)
                 log.warning("preload: could not enroll %s as %r: %s", path, speaker_id, report.failed[str(path)])
         if added:
             report.enrolled[speaker_id] = added
-            if added < config.enrollments_required:
-                log.warning("preload: %r has only %d of the %d enrollments needed; identify will refuse it",
-                            speaker_id, added, config.enrollments_required)
+            if answer != "Complete":
+                log.warning("preload: %r is not complete after %d enrollment(s); identify will refuse it",
+                            speaker_id, added)
     report.seconds = time.perf_counter() - started
     log.info("preload from %s under %s: enrolled %s; already there %s; %d file(s) failed; %.2f s", directory,
              auth.mask_key(api_key), _names(report.enrolled) or "none", _names(report.skipped) or "none",
@@ -99,8 +92,8 @@ def preload_at_start(config, state=None) -> int:
     """
     own = state is None
     if own:
-        from mock_server.app import create_app
-        state = create_app(config, start_workers=False).extensions["speaker_id_mock"]
+        from mock_server.app import create_app, state_of
+        state = state_of(create_app(config, start_workers=False))
     try:
         preload(state, config.preload_dir, config.preload_api_key)
     except PreloadError as exc:

@@ -13,7 +13,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Iterator, Sequence
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS speakers (
@@ -78,9 +78,6 @@ class SpeakerRecord:
     enrollments: int
     voiceprint: bytes
     model_version: str
-
-    def to_dict(self, *, required: int) -> dict:
-        return {"speaker_id": self.speaker_id, "enrollment_complete": str(self.enrollments >= required)}
 
 
 @dataclass(frozen=True)
@@ -148,22 +145,32 @@ class Store:
 
     # --- speakers -------------------------------------------------------------------------------------
 
-    def add_enrollment(self, tenant: str, speaker_id: str, *, audio: bytes, voiceprint: bytes,
-                       model_version: str, combine: Callable[[list[bytes]], bytes]) -> int:
-        """Store one enrollment and the speaker's new combined voiceprint; return the enrollment count."""
+    def enrollment_voiceprints(self, tenant: str, speaker_id: str, model_version: str) -> list[bytes]:
+        """A speaker's enrollment voiceprints stored by ``model_version``, oldest first."""
+        rows = self._connection().execute("SELECT voiceprint FROM enrollments WHERE tenant=? AND speaker_id=? "
+                                          "AND model_version=? ORDER BY id", (tenant, speaker_id, model_version))
+        return [r["voiceprint"] for r in rows]
+
+    def add_enrollment(self, tenant: str, speaker_id: str, *, audio: bytes, voiceprint: bytes, combined: bytes,
+                       model_version: str, expected_count: int) -> int | None:
+        """Store one enrollment and the speaker's new combined voiceprint, if the speaker still has exactly
+        ``expected_count`` enrollments of ``model_version`` (compare-and-swap: ``combined`` was fitted from
+        those, outside the write lock). Returns the new enrollment count, or None when another enrollment came
+        first (nothing is written; fit again from the new set)."""
         now = time.time()
         with self._transaction() as db:
+            (count,) = db.execute("SELECT COUNT(*) FROM enrollments WHERE tenant=? AND speaker_id=? "
+                                  "AND model_version=?", (tenant, speaker_id, model_version)).fetchone()
+            if count != expected_count:
+                return None
             db.execute("INSERT INTO enrollments (tenant, speaker_id, audio, voiceprint, model_version, created) "
                        "VALUES (?, ?, ?, ?, ?, ?)", (tenant, speaker_id, audio, voiceprint, model_version, now))
-            rows = db.execute("SELECT voiceprint FROM enrollments WHERE tenant=? AND speaker_id=? "
-                              "AND model_version=? ORDER BY id", (tenant, speaker_id, model_version)).fetchall()
-            combined = combine([r["voiceprint"] for r in rows])
             db.execute("INSERT INTO speakers (tenant, speaker_id, enrollments, voiceprint, model_version, created, "
                        "updated) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, speaker_id) DO UPDATE SET "
                        "enrollments=excluded.enrollments, voiceprint=excluded.voiceprint, "
                        "model_version=excluded.model_version, updated=excluded.updated",
-                       (tenant, speaker_id, len(rows), combined, model_version, now, now))
-        return len(rows)
+                       (tenant, speaker_id, count + 1, combined, model_version, now, now))
+        return count + 1
 
     def speakers(self, tenant: str, speaker_ids: Sequence[str] | None = None) -> dict[str, SpeakerRecord]:
         """This tenant's speakers (all, or the given ids that exist), in enrollment order."""

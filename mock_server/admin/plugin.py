@@ -1,0 +1,128 @@
+"""The admin plug-in: mounting it adds /_mock (control API and dashboard), the request journal, injected faults
+and stubs to an app. It installs its own hooks on the app and on the core (a stub lookup on the service, a
+delivery hook on the job runner); with --no-admin it is never imported, and none of it exists.
+"""
+from __future__ import annotations
+
+import ipaddress
+import time
+from dataclasses import dataclass, field
+
+from flask import Flask, Response, g, request
+
+from mock_server.admin.faults import FaultRegistry, StubRegistry
+from mock_server.admin.journal import Journal, JournalEntry
+from mock_server.api.openapi import extend_docs
+from mock_server.core import auth, errors
+from mock_server.state import MockState, current_call, current_state
+
+API_PREFIX = "/audio/generic/api/"
+
+
+@dataclass
+class AdminState:
+    """What only the admin plug-in holds: the journal of public calls, armed faults, registered stubs."""
+
+    journal: Journal = field(default_factory=Journal)
+    faults: FaultRegistry = field(default_factory=FaultRegistry)
+    stubs: StubRegistry = field(default_factory=StubRegistry)
+
+    def stubbed_segments(self, tenant: str, speaker_ids, request_id: str | None) -> list[dict] | None:
+        """The service's stub lookup: a matching stub's segments, else None."""
+        stub = self.stubs.match(tenant, speaker_ids, request_id)
+        return stub.segments if stub is not None else None
+
+    def before_delivery(self, job):
+        """The job runner's delivery hook: the Attempt an armed webhook fault stands for, or None."""
+        fault = self.faults.take_delivery(job.tenant, job.request_id)
+        if fault is None:
+            return None
+        if fault.delay_ms:
+            time.sleep(fault.delay_ms / 1000)
+        return fault.attempt()
+
+    def reset(self, tenant: str | None = None) -> None:
+        self.journal.reset(tenant)
+        self.faults.reset(tenant)
+        self.stubs.reset(tenant)
+
+
+def init_app(app: Flask, state: MockState) -> AdminState:
+    """Mount the admin plug-in on ``app`` (after the app's timing hook, so injected delays count)."""
+    from mock_server.admin import routes, schemas
+    from mock_server.admin.dashboard import register_dashboard
+
+    admin = state.admin = AdminState()
+    state.service.stub_lookup = admin.stubbed_segments
+    state.runner.before_delivery = admin.before_delivery
+    app.register_blueprint(routes.admin)
+    register_dashboard(app)
+    extend_docs(app, schemas.doc_extension())
+    app.before_request(_inject_api_fault)
+    app.after_request(_record_api_call)
+    return admin
+
+
+def admin_state() -> AdminState:
+    """The admin part of the current app's state (only reachable where the plug-in is mounted)."""
+    admin = current_state().admin
+    assert admin is not None, "the admin plug-in is not mounted on this app"
+    return admin
+
+
+def is_loopback(addr: str | None) -> bool:
+    """True for 127.0.0.0/8, ::1 and IPv4-mapped loopback (with or without an IPv6 zone)."""
+    try:
+        ip = ipaddress.ip_address((addr or "").split("%", 1)[0])
+    except ValueError:
+        return False
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return (mapped or ip).is_loopback
+
+
+def require_loopback(what: str) -> None:
+    """Refuse a client not on this machine (403) unless the server runs with --admin-remote."""
+    if not current_state().config.admin_remote and not is_loopback(request.remote_addr):
+        raise errors.AdminForbidden(f"{what} only answers clients on this machine; start the server with "
+                                    "--admin-remote to allow others.")
+
+
+def _api_tenant() -> str | None:
+    try:
+        return auth.tenant_of(auth.api_key_from(request.args, request.headers))
+    except errors.ApiError:
+        return None
+
+
+def _inject_api_fault():
+    """Before a public API call: apply the oldest matching armed fault (delay, then fail or go on)."""
+    if not request.path.startswith(API_PREFIX):
+        return None
+    fault = admin_state().faults.take_api(request.method, request.path, _api_tenant())
+    if fault is None:
+        return None
+    if fault.delay_ms:
+        time.sleep(fault.delay_ms / 1000)
+    if fault.status is not None:
+        raise errors.InjectedFault(fault.message or "injected fault", status=fault.status, code=fault.code)
+    return None
+
+
+def _record_api_call(response: Response) -> Response:
+    """After a public API call: journal it from what the front door parsed and answered (the key masked)."""
+    if not request.path.startswith(API_PREFIX):
+        return response
+    call = current_call()
+    key = call.api_key
+    if key is None:
+        try:
+            key = auth.api_key_from(request.args, request.headers)
+        except errors.ApiError:
+            key = None
+    started = g.get("started", time.perf_counter())
+    admin_state().journal.record(JournalEntry(
+        time=time.time(), method=request.method, path=request.path, key=auth.mask_key(key) if key else None,
+        tenant=auth.tenant_of(key) if key else None, status=response.status_code,
+        duration_ms=round((time.perf_counter() - started) * 1000, 1), request_id=call.request_id,
+        speaker_ids=call.speaker_ids, segments=call.segments if response.status_code == 200 else None))
+    return response

@@ -1,0 +1,47 @@
+"""Error rendering for the REST front door: every ApiError, werkzeug HTTP error or unexpected exception
+becomes the same JSON body (the classes and their codes live in ``mock_server.core.errors``)."""
+from __future__ import annotations
+
+import logging
+import re
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+from mock_server.core.errors import ApiError
+
+log = logging.getLogger(__name__)
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+_HTTP_HINTS = {
+    404: "No such endpoint. The API lives under /audio/generic/api/v1/ and /audio/generic/api/v2/; see /openapi.json.",
+    405: "This endpoint does not take that HTTP method; see /openapi.json.",
+    413: "The request body is larger than the server accepts (--max-body-mb); send a url or a shorter clip.",
+}
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Answer every error, ours or werkzeug's, with the same JSON body."""
+
+    @app.errorhandler(ApiError)
+    def _api_error(error: ApiError):
+        return jsonify(error.to_dict()), error.status, error.headers
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException):
+        status = error.code or 500
+        code = "payload_too_large" if status == 413 else _snake(error.name)
+        message = _HTTP_HINTS.get(status, error.description or error.name)
+        return jsonify({"error": {"code": code, "message": message}}), status
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception):
+        log.exception("unexpected error while serving a request")
+        body = {"error": {"code": "internal_error",
+                          "message": "The mock server failed unexpectedly; this is a bug, please report it "
+                                     "with the request that caused it."}}
+        return jsonify(body), 500

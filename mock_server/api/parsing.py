@@ -1,0 +1,136 @@
+"""Request parsing shared by every route of the public and the admin API: JSON bodies, declared body specs,
+query parameters, ids. Every failure is an ApiError (a 4xx) naming the field and how to fix it; nothing a
+client sends reaches a handler as a 500.
+
+Admin bodies are checked against the JSON Schemas that ``/openapi.json`` publishes (``mock_server.admin.schemas``),
+so a limit is written once. The public API's fields keep their hand-written checks, whose messages follow the
+vendor's wording; they share the body parsing, the id rules and the type names here.
+"""
+from __future__ import annotations
+
+import json
+import math
+
+from flask import request
+
+from mock_server.core import errors
+
+MAX_ID_LENGTH = 256         # speaker ids and request ids; longer is a caller's bug, not a voice
+
+
+def json_body(*, optional: bool = False, example: str = '{"speakerId": "alice", "content": "<base64>"}') -> dict | None:
+    """The request body as a JSON object; with ``optional`` an empty body is None.
+
+    Raises MalformedJson for an empty (unless optional), invalid, non-object, too deeply nested body, or one
+    holding NaN or Infinity (not JSON, though Python's parser takes them)."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        if optional:
+            return None
+        raise errors.MalformedJson(f"the request body is empty; send a JSON object, e.g. {example}.")
+    try:
+        body = json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except _NonFinite as exc:
+        raise errors.MalformedJson(f"the request body holds {exc.args[0]}, which is not JSON; send finite "
+                                   "numbers.") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise errors.MalformedJson(f"the request body is not valid JSON ({_first_line(exc)}); send a JSON object "
+                                   "with Content-Type: application/json.") from None
+    except RecursionError:  # "[[[[..." thousands deep exhausts the parser's stack
+        raise errors.MalformedJson("the request body nests JSON arrays or objects too deeply; send a flat JSON "
+                                   "object.") from None
+    if not isinstance(body, dict):
+        raise errors.MalformedJson(f"the request body must be a JSON object, not a JSON {json_type(body)}.")
+    return body
+
+
+class _NonFinite(ValueError):
+    pass
+
+
+def _refuse_constant(name: str):
+    raise _NonFinite(name)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400 parses to inf
+        raise _NonFinite(text)
+    return value
+
+
+def check_spec(body: dict, schema: dict, *, name: str) -> None:
+    """Check ``body`` against a declared JSON Schema (draft 2020-12, as /openapi.json publishes it).
+
+    Unknown fields are refused with the list of allowed ones; any other mismatch names the field and the rule.
+    Raises InvalidParameter or MissingParameter."""
+    import jsonschema  # on first admin body only: it costs ~0.1 s to import, and start-up must stay fast
+
+    validator = jsonschema.Draft202012Validator(schema)
+    try:
+        error = jsonschema.exceptions.best_match(validator.iter_errors(body))
+    except RecursionError:
+        raise errors.MalformedJson(f"the {name} nests too deeply; send the documented fields only.") from None
+    if error is None:
+        return
+    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path).lstrip(".")
+    if error.validator == "additionalProperties":
+        spec = error.schema
+        unknown = sorted(set(error.instance) - set(spec.get("properties", {})))
+        scope = f"{where} in the {name}" if where else f"the {name}"
+        raise errors.InvalidParameter(
+            f"unknown field(s) {', '.join(repr(u) for u in unknown)} in {scope}; the allowed fields are: "
+            f"{', '.join(spec.get('properties', {}))}.")
+    if error.validator == "required":
+        raise errors.MissingParameter(f"{error.message} in the {name}{' at ' + where if where else ''}; see "
+                                      "/openapi.json for its shape.")
+    raise errors.InvalidParameter(f"{where or name}: {_short(error.message)} (see /openapi.json).")
+
+
+def query_int(name: str, *, default: int, low: int, high: int) -> int:
+    """A whole-number query parameter within [low, high] (ASCII digits only); ``default`` when absent."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
+        raise errors.InvalidParameter(f"{name} must be a whole number between {low} and {high}, got {raw!r}.")
+    return int(raw)
+
+
+def check_id(value: str, name: str) -> None:
+    """Speaker and request ids: not blank, at most MAX_ID_LENGTH characters, no control characters."""
+    if not value.strip():
+        raise errors.InvalidParameter(f"{name} must not be blank.")
+    if len(value) > MAX_ID_LENGTH:
+        raise errors.InvalidParameter(f"{name} is {len(value)} characters long; the limit is {MAX_ID_LENGTH}.")
+    if any(ord(c) < 32 for c in value):
+        raise errors.InvalidParameter(f"{name} must not contain control characters.")
+
+
+def optional_string(body: dict | None, name: str, *, where: str = "") -> str | None:
+    """``body[name]`` as a string, or None when absent or empty."""
+    value = (body or {}).get(name)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise errors.InvalidParameter(f"{where}{name} must be a string, not a JSON {json_type(value)}.")
+    return value
+
+
+def is_number(value) -> bool:
+    """A JSON number that is finite (bools are not numbers here)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def json_type(value) -> str:
+    """The JSON name of a parsed value's type, for messages."""
+    return {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}.get(
+        type(value), "number")
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).splitlines()[0][:200]
+
+
+def _short(message: str) -> str:
+    return message if len(message) <= 200 else message[:197] + "..."

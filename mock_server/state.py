@@ -1,0 +1,81 @@
+"""What a running mock holds, and the one typed way to reach it from a request handler.
+
+``MockState`` is built once per app by ``mock_server.app.create_app``; the front doors reach it with
+``current_state()`` (inside a Flask request) or are handed it (the gRPC door, the server process). The admin
+plug-in, when enabled, adds its own part (``state.admin``); the core never looks at it.
+
+``CallRecord`` is what a front door tells observers (the admin journal) about the call it is answering: the
+values it parsed and answered, so nobody parses a body twice.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from flask import Flask, current_app, g
+
+from mock_server.core.config import ServerConfig
+from mock_server.core.jobs import JobRunner
+from mock_server.core.request_ids import RequestIds
+from mock_server.core.service import SpeakerService
+from mock_server.store import Store
+
+if TYPE_CHECKING:  # the admin plug-in's part; imported for the annotation only (core never imports admin)
+    from mock_server.admin.plugin import AdminState
+
+STATE_KEY = "speaker_id_mock"
+
+
+@dataclass
+class MockState:
+    """Everything a running mock holds: settings, the store, the core service and its job runner."""
+
+    config: ServerConfig
+    store: Store
+    service: SpeakerService
+    runner: JobRunner
+    request_ids: RequestIds = field(default_factory=RequestIds)
+    started: float = field(default_factory=time.time)
+    admin: AdminState | None = None        # set by the admin plug-in; None with --no-admin
+
+    @classmethod
+    def build(cls, config: ServerConfig) -> MockState:
+        store = Store(config.db_path)
+        service = SpeakerService(store, config)
+        return cls(config=config, store=store, service=service, runner=JobRunner(store, service, config))
+
+    def close(self, timeout: float = 5.0) -> bool:
+        """Stop the job runner (draining it for up to ``timeout`` seconds) and close this thread's store
+        connection; True when the runner drained in time."""
+        drained = self.runner.stop(timeout=timeout)
+        self.store.close()
+        return drained
+
+
+def state_of(app: Flask) -> MockState:
+    """The state of an app made by ``create_app``."""
+    return app.extensions[STATE_KEY]
+
+
+def current_state() -> MockState:
+    """The state of the app serving the current request."""
+    return current_app.extensions[STATE_KEY]
+
+
+@dataclass
+class CallRecord:
+    """What the front door parsed and answered for one public API call (all optional: a call may fail early)."""
+
+    api_key: str | None = None
+    speaker_ids: list[str] | None = None
+    request_id: str | None = None
+    segments: list[dict] | None = None
+
+
+def current_call() -> CallRecord:
+    """This request's CallRecord, created on first use."""
+    record = g.get("call_record")
+    if record is None:
+        record = g.call_record = CallRecord()
+    return record
