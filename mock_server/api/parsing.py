@@ -81,10 +81,29 @@ def check_spec(body: dict, schema: dict, *, name: str) -> None:
         raise errors.InvalidParameter(
             f"unknown field(s) {', '.join(repr(u) for u in unknown)} in {scope}; the allowed fields are: "
             f"{', '.join(spec.get('properties', {}))}.")
+    if error.validator is None:  # a field declared ``false`` in this case, e.g. code on a webhook fault
+        declared = schema
+        for step in error.schema_path:
+            declared = declared[step]
+        container = body
+        for step in error.absolute_path:  # where the barred field sits (jsonschema reports its parent)
+            container = container[step]
+        barred = [k for k, v in declared.items() if v is False and k in container]
+        first = next(iter(error.schema_path), None)
+        branch = {"then": " when ", "else": " unless "}.get(first, "")
+        branch += _condition(schema) if branch else ""
+        raise errors.InvalidParameter(f"field(s) {', '.join(repr(b) for b in barred) or '?'} do not apply in the "
+                                      f"{name}{branch}; see /openapi.json.")
     if error.validator == "required":
         raise errors.MissingParameter(f"{error.message} in the {name}{' at ' + where if where else ''}; see "
                                       "/openapi.json for its shape.")
     raise errors.InvalidParameter(f"{where or name}: {_short(error.message)} (see /openapi.json).")
+
+
+def _condition(schema: dict) -> str:
+    """The if-clause of a schema, in words: 'target is "webhook"'."""
+    props = schema.get("if", {}).get("properties", {})
+    return " and ".join(f"{k} is {json.dumps(v.get('const'))}" for k, v in props.items())
 
 
 def query_int(name: str, *, default: int, low: int, high: int) -> int:

@@ -1,0 +1,143 @@
+"""One request-parsing layer for both APIs: hostile bodies and queries get a 4xx naming the problem, never a 500,
+and the admin API's limits are exactly the ones /openapi.json publishes (hypothesis, Flask test client)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import Api, b64
+from mock_server.admin import schemas
+from mock_server.app import state_of
+
+ADMIN_POSTS = ["faults", "stubs", "seed", "reset"]
+FUZZ = settings(max_examples=60, deadline=None, derandomize=True, database=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                       HealthCheck.function_scoped_fixture])
+
+
+def _post(client, path: str, raw: bytes | str):
+    return client.post(path, data=raw, content_type="application/json", environ_base={"REMOTE_ADDR": "127.0.0.1"})
+
+
+def _error(response) -> dict:
+    assert 400 <= response.status_code < 500, (response.status_code, response.get_data()[:300])
+    return response.get_json()["error"]
+
+
+@pytest.mark.parametrize("path", ADMIN_POSTS)
+def test_json_nested_100000_deep_is_a_400_on_the_admin_api(client, path):
+    error = _error(_post(client, f"/_mock/{path}", '{"a": ' + "[" * 100_000 + "]" * 100_000 + "}"))
+    assert error["code"] == "malformed_json" and "deep" in error["message"]
+
+
+@pytest.mark.parametrize("path", ["/_mock/requests", "/_mock/webhooks"])
+@pytest.mark.parametrize("limit", ["\u00b2", "\u0663", "-1", "0", "1e3", "99999999"])
+def test_limit_that_is_not_a_plain_number_in_range_is_a_400(client, path, limit):
+    error = _error(client.get(path, query_string={"limit": limit}, environ_base={"REMOTE_ADDR": "127.0.0.1"}))
+    assert error["code"] == "invalid_parameter" and "limit" in error["message"]
+
+
+@pytest.mark.parametrize("rate", ["\u00b2", "\u0661\u0666\u0660\u0660\u0660"])
+def test_sample_rate_in_non_ascii_digits_is_a_400_on_the_public_api(api, rate):
+    response = api.client.post(api.url("sync/diarization/enroll"),
+                               json={"speakerId": "x", "content": b64("alice_short.flac"), "sampleRate": rate})
+    error = _error(response)
+    assert error["code"] == "invalid_parameter" and "sampleRate" in error["message"]
+
+
+def test_misspelt_fault_fields_are_refused_with_the_allowed_ones_and_arm_nothing(client):
+    error = _error(_post(client, "/_mock/faults", json.dumps({"staus": 503, "mach": {"path": "identify"}})))
+    assert error["code"] == "invalid_parameter"
+    assert "'mach'" in error["message"] and "'staus'" in error["message"]
+    for allowed in schemas.FAULT_SCHEMA["properties"]:
+        assert allowed in error["message"]
+    assert client.get("/_mock/faults").get_json() == {"faults": []}
+    assert state_of(client.application).admin.faults.all() == []
+
+
+def test_misspelt_match_field_names_the_field_and_where(client):
+    error = _error(_post(client, "/_mock/faults", json.dumps({"match": {"pth": "identify"}, "status": 503})))
+    assert "'pth'" in error["message"] and "match" in error["message"] and "path" in error["message"]
+
+
+@pytest.mark.parametrize("body,word", [
+    ('{"response": {"segments": [{"speaker_id": "a", "start": 2, "end": 1}]}}', "before it ends"),
+    ('{"response": {"segments": [{"speaker_id": "a", "start": 1, "end": 1}]}}', "before it ends"),
+    ('{"response": {"segments": [{"speaker_id": "a", "start": NaN, "end": 1}]}}', "NaN"),
+    ('{"response": {"segments": [{"speaker_id": "a", "start": 0, "end": Infinity}]}}', "Infinity"),
+    ('{"response": {"segments": [{"speaker_id": "a", "start": 0, "end": 1e400}]}}', "1e400"),
+    ('{"response": {"segments": [{"speaker_id": "a", "start": -1, "end": 1}]}}', "start"),
+])
+def test_stub_segments_must_be_finite_and_start_before_they_end(client, body, word):
+    error = _error(_post(client, "/_mock/stubs", body))
+    assert word in error["message"]
+    assert client.get("/_mock/stubs").get_json() == {"stubs": []}
+
+
+def test_non_finite_numbers_are_refused_by_the_public_api_too(api):
+    raw = '{"speakerId": "x", "content": "%s", "sampleRate": NaN}' % b64("alice_short.flac")
+    error = _error(api.client.post(api.url("sync/diarization/enroll"), data=raw, content_type="application/json"))
+    assert error["code"] == "malformed_json" and "NaN" in error["message"]
+
+
+def _published(client, name: str) -> dict:
+    return client.get("/openapi.json").get_json()["components"]["schemas"][name]
+
+
+def test_fault_limits_are_the_published_ones(client):
+    published = _published(client, "FaultRequest")
+    high = published["properties"]["times"]["maximum"]
+    assert _post(client, "/_mock/faults", json.dumps({"times": high, "status": 503})).status_code == 200
+    assert "times" in _error(_post(client, "/_mock/faults", json.dumps({"times": high + 1, "status": 503})))["message"]
+    delay = published["properties"]["delay_ms"]["maximum"]
+    assert "delay_ms" in _error(_post(client, "/_mock/faults", json.dumps({"delay_ms": delay + 1})))["message"]
+    # api faults answer 400-599 (the published else-branch); webhook faults may stand for any status
+    api_low = published["else"]["properties"]["status"]["minimum"]
+    assert "status" in _error(_post(client, "/_mock/faults", json.dumps({"status": api_low - 1})))["message"]
+    hook = {"target": "webhook", "status": published["properties"]["status"]["minimum"]}
+    assert _post(client, "/_mock/faults", json.dumps(hook)).status_code == 200
+
+
+def test_webhook_faults_refuse_api_only_fields(client):
+    error = _error(_post(client, "/_mock/faults", json.dumps({"target": "webhook", "code": "x"})))
+    assert "code" in error["message"]
+
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
+                           | st.text(max_size=20), lambda inner: st.lists(inner, max_size=4)
+                           | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=12)
+
+
+@FUZZ
+@given(path=st.sampled_from(ADMIN_POSTS), body=json_values)
+def test_any_json_to_the_admin_api_is_answered_without_a_5xx(client, path, body):
+    response = _post(client, f"/_mock/{path}", json.dumps(body))
+    assert response.status_code in (200, 400), (response.status_code, response.get_data()[:300])
+    assert response.is_json and ("error" in response.get_json()) == (response.status_code == 400)
+
+
+FAULT_FIELDS = {"target": st.sampled_from(["api", "webhook"]), "times": st.integers(-2, 2_000_000),
+                "status": st.integers(0, 700), "delay_ms": st.integers(-5, 70_000),
+                "error": st.sampled_from(["connection", "timeout", "dns"]), "code": st.text(max_size=5),
+                "match": st.fixed_dictionaries({}, optional={"path": st.text(max_size=5),
+                                                             "request_id": st.text(max_size=5)})}
+
+
+@FUZZ
+@given(body=st.fixed_dictionaries({}, optional=FAULT_FIELDS))
+def test_a_fault_is_armed_exactly_when_it_fits_the_published_schema(client, body):
+    import jsonschema
+
+    fits = jsonschema.Draft202012Validator(_published(client, "FaultRequest")).is_valid(body)
+    response = _post(client, "/_mock/faults", json.dumps(body))
+    both = body.get("target") == "webhook" and "status" in body and "error" in body
+    assert response.status_code == (200 if fits and not both else 400), (body, response.get_json())
+    client.delete("/_mock/faults", environ_base={"REMOTE_ADDR": "127.0.0.1"})
+
+
+@pytest.fixture
+def api(client) -> Api:
+    return Api(client)
