@@ -72,8 +72,10 @@ class Api:
                 "speakerIds": speaker_ids, **body}
         return self.client.post(self.url(f"{mode}/diarization/identify", **(query or {})), json=body)
 
-    def list(self):
-        return self.client.get(self.url("sync/diarization/get_enrolled_speakers"))
+    def list(self, *, every: bool = True):
+        """get_enrolled_speakers; ``every`` asks for incomplete speakers too (getAllSpeakers=True, 2020 docs)."""
+        query = {"getAllSpeakers": "True"} if every else {}
+        return self.client.get(self.url("sync/diarization/get_enrolled_speakers", **query))
 
     def delete(self, speaker_id: str):
         return self.client.post(self.url("sync/diarization/delete"), json={"speakerId": speaker_id})
@@ -93,7 +95,7 @@ def config(tmp_path) -> ServerConfig:
 def app(config):
     app = create_app(config)
     yield app
-    state_of(app).runner.stop(timeout=5)
+    state_of(app).close()
 
 
 @pytest.fixture

@@ -18,7 +18,8 @@ STUB = [{"speaker_id": "alice", "start": 0.0, "end": 1.5}, {"speaker_id": "bob",
 def config(tmp_path):
     from mock_server.core.config import ServerConfig
     # One enrollment makes a speaker complete: these tests are about the admin API, not about listening.
-    return ServerConfig(data_dir=tmp_path / "data", enrollments_required=1, webhook_backoff_seconds=0.05)
+    return ServerConfig(data_dir=tmp_path / "data", enrollments_required=1, complete_speech_seconds=6.0,
+                        webhook_backoff_seconds=0.05)
 
 
 @pytest.fixture
@@ -51,7 +52,7 @@ ROUTES = [("POST", "reset"), ("GET", "requests"), ("GET", "webhooks"), ("GET", "
 def test_admin_routes_are_gone_with_no_admin(config, method, path):
     app = create_app(dataclasses.replace(config, admin=False), start_workers=False)
     status, body = admin(app.test_client(), method, path, {})
-    assert status == 404 and body["error"]["code"] == "not_found"
+    assert status == 404 and body["fault"]["detail"]["code"] == "not_found"
 
 
 def test_no_admin_keeps_the_public_api_and_journals_nothing(config):
@@ -77,7 +78,7 @@ def test_no_admin_never_imports_the_admin_package(tmp_path):
 @pytest.mark.parametrize("addr", ["10.0.0.5", "192.168.1.20", "2001:db8::1"])
 def test_remote_clients_are_refused(client, method, path, addr):
     status, body = admin(client, method, path, {}, REMOTE_ADDR=addr)
-    assert status == 403 and body["error"]["code"] == "admin_forbidden" and "--admin-remote" in body["error"]["message"]
+    assert status == 403 and body["fault"]["detail"]["code"] == "admin_forbidden" and "--admin-remote" in body["fault"]["detail"]["message"]
 
 
 @pytest.mark.parametrize("addr", ["127.0.0.1", "127.0.0.2", "::1", "::ffff:127.0.0.1"])
@@ -169,7 +170,7 @@ def test_journal_holds_the_latest_thousand(client):
 @pytest.mark.parametrize("limit", ["0", "-1", "abc", "1001", "1.5"])
 def test_bad_journal_limit(client, limit):
     status, body = admin(client, "GET", f"requests?limit={limit}")
-    assert status == 400 and body["error"]["code"] == "invalid_parameter"
+    assert status == 400 and body["fault"]["detail"]["code"] == "invalid_parameter"
 
 
 def test_admin_calls_are_not_journaled(client):
@@ -187,7 +188,7 @@ def test_a_fault_fails_the_next_matching_requests_then_stops(small_api):
     assert small_api.delete("nobody").status_code == 404  # not matched: untouched
     for _ in range(2):
         response = small_api.list()
-        assert response.status_code == 503 and response.get_json()["error"]["code"] == "try_later"
+        assert response.status_code == 503 and response.get_json()["fault"]["detail"]["code"] == "try_later"
     assert small_api.list().status_code == 200
     assert admin(small_api.client, "GET", "faults") == (200, {"faults": []})
     statuses = [e["status"] for e in admin(small_api.client, "GET", "requests")[1]["requests"]]
@@ -198,7 +199,10 @@ def test_fault_defaults_and_message(small_api):
     admin(small_api.client, "POST", "faults", {"message": "the vendor is down"})
     response = small_api.list()
     assert response.status_code == 500
-    assert response.get_json() == {"error": {"code": "injected_fault", "message": "the vendor is down"}}
+    assert response.get_json() == {"fault": {
+        "fault_string": "Error in get_enrolled_speakers: the vendor is down",
+        "detail": {"error_code": "com.deepaffects.InternalError", "code": "injected_fault",
+                   "message": "the vendor is down"}}}
     assert small_api.list().status_code == 200
 
 
@@ -228,7 +232,7 @@ def test_faults_listed_and_deleted(client):
     assert [f["id"] for f in admin(client, "GET", "faults")[1]["faults"]] == [first["id"], second["id"]]
     assert admin(client, "DELETE", f"faults/{first['id']}") == (200, {"deleted": first["id"]})
     status, body = admin(client, "DELETE", f"faults/{first['id']}")
-    assert status == 404 and body["error"]["code"] == "not_found"
+    assert status == 404 and body["fault"]["detail"]["code"] == "not_found"
     assert admin(client, "DELETE", "faults") == (200, {"faults": []})
     assert admin(client, "GET", "faults") == (200, {"faults": []})
 
@@ -252,7 +256,7 @@ def test_faults_listed_and_deleted(client):
 def test_bad_fault_bodies(client, body, code):
     response = client.post("/_mock/faults", data=json.dumps(body) if body is not None else b"",
                            content_type="application/json")
-    assert response.status_code == 400 and response.get_json()["error"]["code"] == code
+    assert response.status_code == 400 and response.get_json()["fault"]["detail"]["code"] == code
     assert admin(client, "GET", "faults") == (200, {"faults": []})
 
 
@@ -287,7 +291,7 @@ def test_async_identify_delivers_the_stub(small_api, receiver):
     for request_id in ("canned", "real"):
         response = small_api.identify("alice_short.flac", ["alice", "bob"], mode="async",
                                       query={**hook, "request_id": request_id})
-        assert response.status_code == 200, response.get_json()
+        assert response.status_code == 202, response.get_json()
     assert receiver.wait_for("canned", timeout=30).body == {"request_id": "canned", "response": {"segments": STUB}}
     real = receiver.wait_for("real", timeout=30).body["response"]["segments"]
     assert {s["speaker_id"] for s in real} == {"alice"}
@@ -308,7 +312,7 @@ def test_async_identify_delivers_the_stub(small_api, receiver):
 ])
 def test_bad_stub_bodies(client, body):
     status, answer = admin(client, "POST", "stubs", body)
-    assert status == 400 and answer["error"]["code"] in ("missing_parameter", "invalid_parameter")
+    assert status == 400 and answer["fault"]["detail"]["code"] in ("missing_parameter", "invalid_parameter")
 
 
 # --- jobs, webhooks and seeds ---------------------------------------------------------------------------------
@@ -316,7 +320,7 @@ def test_bad_stub_bodies(client, body):
 def test_jobs_and_webhook_attempts_of_an_async_request(small_api, receiver):
     response = small_api.identify("alice_short.flac", ["alice"], mode="async",
                                   query={"webhook": f"{receiver.url}/h", "request_id": "job-1"})
-    assert response.status_code == 200
+    assert response.status_code == 202
     receiver.wait_for("job-1", timeout=30)
     deadline = time.monotonic() + 10
     while True:  # the attempt is recorded just after the receiver answered
@@ -333,7 +337,7 @@ def test_jobs_and_webhook_attempts_of_an_async_request(small_api, receiver):
     assert job["request_id"] == "job-1" and job["status"] == "done" and job["speakerIds"] == ["alice"]
     assert job["webhook_status"] == "delivered" and job["result"]["response"]["segments"]
     status, body = admin(small_api.client, "GET", "jobs/no-such-job")
-    assert status == 404 and body["error"]["code"] == "not_found"
+    assert status == 404 and body["fault"]["detail"]["code"] == "not_found"
     assert admin(small_api.client, "GET", "jobs/job-1?apikey=someone-else")[0] == 404
 
 
@@ -341,7 +345,7 @@ def _async_ids(api, receiver, n):
     ids = []
     for _ in range(n):
         response = api.identify("alice_short.flac", ["alice"], mode="async", query={"webhook": f"{receiver.url}/h"})
-        assert response.status_code == 200
+        assert response.status_code == 202
         ids.append(response.get_json()["request_id"])
     return ids
 
@@ -363,4 +367,4 @@ def test_seeded_request_ids_repeat(small_api, receiver):
 @pytest.mark.parametrize("body", [{}, {"seed": True}, {"seed": [1]}, {"seed": 1.5}])
 def test_bad_seeds(client, body):
     status, answer = admin(client, "POST", "seed", body)
-    assert status == 400 and answer["error"]["code"] in ("missing_parameter", "invalid_parameter")
+    assert status == 400 and answer["fault"]["detail"]["code"] in ("missing_parameter", "invalid_parameter")

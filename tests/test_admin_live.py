@@ -12,7 +12,7 @@ STUB = [{"speaker_id": "alice", "start": 0.0, "end": 3.5}]
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    live = LiveServer("--webhook-backoff", "0.05", "--webhook-attempts", "3", "--enrollments-required", "1",
+    live = LiveServer("--webhook-backoff", "0.05", "--webhook-attempts", "3", "--complete-speech", "6",
                       data_dir=tmp_path_factory.mktemp("admin-live")).start()
     status, _ = http_json("POST", f"{live.url}/audio/generic/api/v2/sync/diarization/enroll?apikey={KEY}",
                       {"content": b64("speakers/alice/enroll1.wav"), "encoding": "WAV", "speakerId": "alice"})
@@ -34,7 +34,7 @@ def _submit(server, receiver, request_id):
     status, body = http_json("POST", f"{server.url}/audio/generic/api/v2/async/diarization/identify?apikey={KEY}"
                                  f"&webhook={receiver.url}/hook&request_id={request_id}",
                          {"content": b64("alice_short.flac"), "encoding": "FLAC", "speakerIds": ["alice"]})
-    assert status == 200, body
+    assert status == 202, body
 
 
 def _settled_job(server, request_id, timeout=30.0):

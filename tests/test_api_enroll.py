@@ -1,35 +1,107 @@
 """Enroll, list and delete through HTTP, under v1 and v2."""
 import pytest
 
+from mock_server.core.profiles import UNKNOWN_SPEAKER as UNKNOWN
 from conftest import ENROLLED, Api
 
 from mock_server.app import state_of
 
 
+@pytest.fixture
+def api_2019(tmp_path):
+    """An Api on a server answering as the vendor's earlier (2019) docs."""
+    from mock_server.app import create_app
+    from mock_server.core.config import ServerConfig
+    app = create_app(ServerConfig(data_dir=tmp_path / "data2019", api_profile="2019"), start_workers=False)
+    yield Api(app.test_client())
+    state_of(app).close()
+
+
 @pytest.mark.parametrize("version", ["v1", "v2"])
-def test_enroll_answers_success_then_complete(client, voices, version):
+def test_enroll_answers_the_2020_status_and_completes_at_12_s_of_speech(client, voices, version):
     api = Api(client, version=version)
     files = [e["file"] for e in voices["speakers"]["alice"]["enroll"]]
-    answers = [api.enroll("alice", f).get_json() for f in files]
+    first, second, third = (api.enroll("alice", f).get_json() for f in files)
+    assert list(first) == ["enroll_quality", "enrollment_complete", "message", "speaker_id",
+                           "total_enroll_duration", "total_speech_duration"]
+    assert first["message"] == second["message"] == "Success" and first["speaker_id"] == "alice"
+    assert first["enrollment_complete"] is False and 6 <= first["total_speech_duration"] < 12
+    assert first["enroll_quality"] == "poor"
+    assert second["enrollment_complete"] is True and second["total_speech_duration"] >= 12
+    assert second["enroll_quality"] == "average"
+    assert third["total_speech_duration"] > second["total_speech_duration"]
+    assert third["total_enroll_duration"] >= third["total_speech_duration"]
+    status = client.get(api.url("sync/diarization/enroll", speakerId="alice"))
+    assert status.status_code == 200
+    assert status.get_json() == {k: v for k, v in third.items() if k != "message"}
+
+
+def test_an_enrollment_with_less_than_6_s_of_speech_is_refused_as_the_vendor_words_it(api):
+    response = api.enroll("alice", "alice_short.flac")  # 3.8 s of audio
+    assert response.status_code == 400
+    fault = response.get_json()["fault"]
+    assert fault["fault_string"].startswith("Error in enroll: Insufficent speech content in audio")
+    assert fault["detail"]["error_code"] == "com.deepaffects.BadRequest"
+    assert fault["detail"]["code"] == "insufficient_speech"
+    assert api.list(every=True).get_json()["enrolled_speaker_ids"] == []
+
+
+@pytest.mark.parametrize("bad", ["bad id!/é", "a.b", "mail+tag", "with space", "Zoë"])
+def test_2020_speaker_ids_are_letters_digits_and_underscores(api, bad):
+    response = api.enroll(bad, "speakers/alice/enroll1.wav")
+    assert response.status_code == 400
+    error = response.get_json()["fault"]["detail"]
+    assert error["code"] == "invalid_parameter" and "[a-zA-Z0-9_]+" in error["message"]
+
+
+def test_the_2020_list_shows_complete_speakers_unless_get_all_speakers(api, voices):
+    api.enroll_fixture_speaker("alice", voices)
+    api.enroll("bob", voices["speakers"]["bob"]["enroll"][0]["file"])
+    complete = api.list(every=False).get_json()["enrolled_speaker_ids"]
+    assert [s["speaker_id"] for s in complete] == ["alice"] and complete[0]["enrollment_complete"] is True
+    everyone = api.list(every=True).get_json()["enrolled_speaker_ids"]
+    assert [(s["speaker_id"], s["enrollment_complete"]) for s in everyone] == [("alice", True), ("bob", False)]
+    assert set(everyone[1]) == {"speaker_id", "enrollment_complete", "total_speech_duration",
+                                "total_enroll_duration", "enroll_quality"}
+
+
+def test_status_of_an_unknown_speaker_is_404_and_needs_an_id(api):
+    missing = api.client.get(api.url("sync/diarization/enroll", speakerId="nobody"))
+    assert missing.status_code == 404 and missing.get_json()["fault"]["detail"]["code"] == "speaker_not_found"
+    no_id = api.client.get(api.url("sync/diarization/enroll"))
+    assert no_id.status_code == 400 and no_id.get_json()["fault"]["detail"]["code"] == "missing_parameter"
+
+
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_2019_profile_answers_success_then_complete(api_2019, voices, version):
+    api_2019.version = version
+    files = [e["file"] for e in voices["speakers"]["alice"]["enroll"]]
+    answers = [api_2019.enroll("alice", f).get_json() for f in files]
     assert answers == [{"message": "Success"}, {"message": "Success"}, {"message": "Complete"}]
-    more = api.enroll("alice", "alice_short.flac")
+    more = api_2019.enroll("alice", "alice_short.flac")  # any length of speech, under the earlier docs
     assert more.status_code == 200 and more.get_json() == {"message": "Complete"}
+    odd = api_2019.enroll("bad id!/é", "speakers/bob/enroll1.wav")  # and any id
+    assert odd.status_code == 200 and odd.get_json() == {"message": "Success"}
+    status = api_2019.client.get(api_2019.url("sync/diarization/enroll", speakerId="alice"))
+    assert status.status_code == 405  # the earlier docs had no status call
 
 
 def test_enrollments_required_is_a_server_option(tmp_path, voices):
     from mock_server.app import create_app
     from mock_server.core.config import ServerConfig
-    app = create_app(ServerConfig(data_dir=tmp_path, enrollments_required=1))
+    app = create_app(ServerConfig(data_dir=tmp_path, api_profile="2019", enrollments_required=1),
+                     start_workers=False)
     api = Api(app.test_client())
     assert api.enroll("bob", voices["speakers"]["bob"]["enroll"][0]["file"]).get_json() == {"message": "Complete"}
+    state_of(app).close()
 
 
 @pytest.mark.parametrize("version", ["v1", "v2"])
-def test_list_shows_speakers_and_completeness(client, voices, version):
-    api = Api(client, version=version)
-    api.enroll_fixture_speaker("alice", voices)
-    api.enroll("bob", voices["speakers"]["bob"]["enroll"][0]["file"])
-    body = api.list().get_json()
+def test_2019_list_shows_every_speaker_with_string_completeness(api_2019, voices, version):
+    api_2019.version = version
+    api_2019.enroll_fixture_speaker("alice", voices)
+    api_2019.enroll("bob", voices["speakers"]["bob"]["enroll"][0]["file"])
+    body = api_2019.list(every=False).get_json()
     assert body["developer_id"] and "test-key" not in body["developer_id"]
     assert body["enrolled_speaker_ids"] == [{"speaker_id": "alice", "enrollment_complete": "True"},
                                             {"speaker_id": "bob", "enrollment_complete": "False"}]
@@ -49,15 +121,15 @@ def test_delete_forgets_the_speaker(enrolled_api, version):
     listed = [s["speaker_id"] for s in enrolled_api.list().get_json()["enrolled_speaker_ids"]]
     assert listed == [s for s in ENROLLED if s != "carol"]
     again = enrolled_api.delete("carol")
-    assert again.status_code == 404 and again.get_json()["error"]["code"] == "speaker_not_found"
+    assert again.status_code == 404 and again.get_json()["fault"]["detail"]["code"] == "speaker_not_found"
     refused = enrolled_api.identify("conversation.wav", ["carol"])
-    assert refused.status_code == 400 and refused.get_json()["error"]["code"] == "unknown_speakers"
+    assert refused.status_code == 400 and refused.get_json()["fault"]["detail"]["code"] == "unknown_speakers"
 
 
 def test_silence_is_refused_and_stores_nothing(api):
     response = api.enroll("ghost", "silence.wav")
     assert response.status_code == 400
-    assert response.get_json()["error"]["code"] == "no_speech"
+    assert response.get_json()["fault"]["detail"]["code"] == "no_speech"
     assert api.list().get_json()["enrolled_speaker_ids"] == []
 
 
@@ -65,17 +137,18 @@ def test_enrolling_more_audio_changes_the_voiceprint(enrolled_api, app=None):
     state = state_of(enrolled_api.client.application)
     from mock_server.core.auth import tenant_of
     before = state.store.speakers(tenant_of("test-key"), ["alice"])["alice"]
-    assert enrolled_api.enroll("alice", "alice_short.flac").get_json() == {"message": "Complete"}
+    assert enrolled_api.enroll("alice", "stranger/eve1.wav").get_json()["enrollment_complete"] is True
     after = state.store.speakers(tenant_of("test-key"), ["alice"])["alice"]
     assert after.enrollments == before.enrollments + 1
     assert after.voiceprint != before.voiceprint
 
 
-def test_unicode_speaker_ids_round_trip(api, voices):
+def test_unicode_speaker_ids_round_trip_under_the_2019_profile(api_2019, voices):
+    api = api_2019
     name = "Zoë-😀-話者"
     for entry in voices["speakers"]["dave"]["enroll"]:
         assert api.enroll(name, entry["file"]).status_code == 200
     assert api.list().get_json()["enrolled_speaker_ids"][0]["speaker_id"] == name
     response = api.identify("stranger_conversation.flac", [name], encoding="FLAC")
     assert response.status_code == 200
-    assert {s["speaker_id"] for s in response.get_json()["segments"]} <= {name, "unknown"}
+    assert {s["speaker_id"] for s in response.get_json()["segments"]} <= {name, UNKNOWN}

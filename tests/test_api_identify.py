@@ -1,6 +1,7 @@
 """Sync identification through HTTP: who speaks when, in every supported encoding."""
 import pytest
 
+from mock_server.core.profiles import UNKNOWN_SPEAKER as UNKNOWN
 from conftest import ENROLLED
 from timeline import agreement, check_shape
 
@@ -15,7 +16,7 @@ def test_conversation_is_identified_in_every_encoding(enrolled_api, voices, name
                                      sampleRate=test["sampleRate"])
     assert response.status_code == 200, response.get_json()
     segments = response.get_json()["segments"]
-    check_shape(segments, set(test["speakerIds"]) | {"unknown"})
+    check_shape(segments, set(test["speakerIds"]) | {UNKNOWN})
     assert agreement(test["segments"], segments, test["duration"]) >= 0.8
 
 
@@ -25,9 +26,9 @@ def test_stranger_is_unknown_and_enrolled_voices_are_named(enrolled_api, voices,
     test = voices["tests"]["stranger_conversation"]
     response = enrolled_api.identify(test["file"], test["speakerIds"], encoding="FLAC")
     segments = response.get_json()["segments"]
-    check_shape(segments, set(test["speakerIds"]) | {"unknown"})
+    check_shape(segments, set(test["speakerIds"]) | {UNKNOWN})
     assert agreement(test["segments"], segments, test["duration"]) >= 0.75
-    assert "unknown" in {s["speaker_id"] for s in segments}
+    assert UNKNOWN in {s["speaker_id"] for s in segments}
 
 
 def test_a_voice_is_found_in_another_recording_and_a_different_voice_is_not(enrolled_api, voices):
@@ -35,7 +36,7 @@ def test_a_voice_is_found_in_another_recording_and_a_different_voice_is_not(enro
     named = enrolled_api.identify(test["file"], ["alice", "bob"], encoding="FLAC").get_json()["segments"]
     assert named and {s["speaker_id"] for s in named} == {"alice"}
     others = enrolled_api.identify(test["file"], ["bob", "dave"], encoding="FLAC").get_json()["segments"]
-    assert others and {s["speaker_id"] for s in others} == {"unknown"}
+    assert others and {s["speaker_id"] for s in others} == {UNKNOWN}
 
 
 def test_silence_gives_no_segments(enrolled_api):
@@ -69,7 +70,7 @@ def test_answers_are_deterministic(enrolled_api, voices):
 def test_only_requested_speakers_are_named(enrolled_api, voices):
     test = voices["tests"]["conversation"]
     segments = enrolled_api.identify(test["file"], ["alice"]).get_json()["segments"]
-    assert {s["speaker_id"] for s in segments} == {"alice", "unknown"}
+    assert {s["speaker_id"] for s in segments} == {"alice", UNKNOWN}
 
 
 @pytest.mark.parametrize("body,code", [
@@ -83,7 +84,7 @@ def test_bad_speaker_ids_are_refused(enrolled_api, body, code):
     response = enrolled_api.client.post(enrolled_api.url("sync/diarization/identify"),
                                         json={"content": "AAAA", "encoding": "WAV", **body})
     assert response.status_code == 400
-    error = response.get_json()["error"]
+    error = response.get_json()["fault"]["detail"]
     assert error["code"] == code
     if code == "unknown_speakers":
         assert "'zed'" in error["message"] and "'yan'" in error["message"] and "'alice'" not in error["message"]
@@ -93,7 +94,7 @@ def test_incomplete_speakers_are_refused_by_name(enrolled_api, voices):
     enrolled_api.enroll("frank", voices["stranger"]["files"][0]["file"])
     response = enrolled_api.identify("alice_short.flac", ["alice", "frank"], encoding="FLAC")
     assert response.status_code == 400
-    error = response.get_json()["error"]
+    error = response.get_json()["fault"]["detail"]
     assert error["code"] == "enrollment_incomplete" and "'frank'" in error["message"]
 
 
@@ -103,7 +104,7 @@ def test_a_stranger_is_unknown_even_when_the_key_has_one_speaker(api, voices):
     assert own and {s["speaker_id"] for s in own} == {"alice"}
     for entry in voices["stranger"]["files"]:
         stranger = api.identify(entry["file"], ["alice"]).get_json()["segments"]
-        assert stranger and {s["speaker_id"] for s in stranger} == {"unknown"}, entry["file"]
+        assert stranger and {s["speaker_id"] for s in stranger} == {UNKNOWN}, entry["file"]
 
 
 def _pcm(samples) -> str:
@@ -114,15 +115,20 @@ def _pcm(samples) -> str:
     return base64.b64encode(encode_pcm16(samples)).decode()
 
 
-def test_a_thinly_enrolled_speaker_gets_the_voice_left_over_through_the_api(api, voices):
+def test_a_thinly_enrolled_speaker_gets_the_voice_left_over_through_the_api(tmp_path, voices):
     """End to end through the store: "bob" is enrolled three times from 0.7 s of carol's speech (2.1 s in
     all, a thin voiceprint, as when enrollments are cut from a meeting), so his own voice matches nothing.
     Asked about alice and bob, on alice then bob, the voice left unknown is named bob; dave, fully
     enrolled and not asked about, is the competitor that makes bob's speech unknown in the first place."""
     import numpy as np
 
-    from conftest import fixture_speech
+    from conftest import Api, fixture_speech
+    from mock_server.app import create_app, state_of
+    from mock_server.core.config import ServerConfig
 
+    # enrollments this thin exist only under the earlier docs (the 2020 ones refuse < 6 s of speech)
+    app = create_app(ServerConfig(data_dir=tmp_path / "data", api_profile="2019"), start_workers=False)
+    api = Api(app.test_client())
     for name in ("alice", "dave"):
         api.enroll_fixture_speaker(name, voices)
     carol = fixture_speech("speakers/carol/enroll2.wav")
@@ -137,7 +143,7 @@ def test_a_thinly_enrolled_speaker_gets_the_voice_left_over_through_the_api(api,
         "content": _pcm(clip), "encoding": "LINEAR16", "sampleRate": 16000, "speakerIds": ["alice", "bob"]})
     assert response.status_code == 200, response.get_json()
     segments = response.get_json()["segments"]
-    check_shape(segments, {"alice", "bob", "unknown"})
+    check_shape(segments, {"alice", "bob", UNKNOWN})
     start = (len(alice) + 8000) / 16000
 
     def share(label, lo, hi):
@@ -145,3 +151,4 @@ def test_a_thinly_enrolled_speaker_gets_the_voice_left_over_through_the_api(api,
                    if s["speaker_id"] == label) / (hi - lo)
     assert share("alice", 0.0, len(alice) / 16000) > 0.8, segments
     assert share("bob", start, start + len(bob) / 16000) > 0.8, segments
+    state_of(app).close()

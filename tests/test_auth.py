@@ -6,7 +6,7 @@ from timeline import agreement
 
 def test_missing_key_is_401(client):
     response = client.get("/audio/generic/api/v2/sync/diarization/get_enrolled_speakers")
-    assert response.status_code == 401 and response.get_json()["error"]["code"] == "missing_api_key"
+    assert response.status_code == 401 and response.get_json()["fault"]["detail"]["code"] == "missing_api_key"
 
 
 def test_key_in_header_works_like_the_query_parameter(enrolled_api):
@@ -22,15 +22,15 @@ def test_only_listed_keys_are_accepted(tmp_path):
     ok = client.get("/audio/generic/api/v1/sync/diarization/get_enrolled_speakers?apikey=good")
     bad = client.get("/audio/generic/api/v1/sync/diarization/get_enrolled_speakers?apikey=bad")
     assert ok.status_code == 200
-    assert bad.status_code == 401 and bad.get_json()["error"]["code"] == "invalid_api_key"
-    assert "bad" not in bad.get_json()["error"]["message"].split("key")[1][:6]
+    assert bad.status_code == 401 and bad.get_json()["fault"]["detail"]["code"] == "invalid_api_key"
+    assert "bad" not in bad.get_json()["fault"]["detail"]["message"].split("key")[1][:6]
 
 
 def test_another_key_cannot_list_identify_or_delete(enrolled_api):
     other = Api(enrolled_api.client, key="other-key")
     assert other.list().get_json()["enrolled_speaker_ids"] == []
     refused = other.identify("alice_short.flac", ["alice"], encoding="FLAC")
-    assert refused.status_code == 400 and refused.get_json()["error"]["code"] == "unknown_speakers"
+    assert refused.status_code == 400 and refused.get_json()["fault"]["detail"]["code"] == "unknown_speakers"
     deleted = other.delete("alice")
     assert deleted.status_code == 404
     assert [s["speaker_id"] for s in enrolled_api.list().get_json()["enrolled_speaker_ids"]] == list(ENROLLED)

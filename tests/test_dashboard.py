@@ -94,7 +94,7 @@ def busy_server(voices):
         sync_segments = r.json()["segments"]
         r = s.post(f"{server.url}{API}/async/diarization/identify", json={**body, "speakerIds": ["alice", "bob"]},
                    params={"apikey": KEY, "webhook": f"{receiver.url}/hook", "request_id": "dash-1"}, timeout=60)
-        assert r.status_code == 200, r.text
+        assert r.status_code == 202, r.text
         receiver.wait_for("dash-1", timeout=120)
         s.post(f"{server.url}{API}/sync/diarization/identify", params={"apikey": "other-key"}, json=body,
                timeout=60)  # a 400 (nobody enrolled under that key) for the journal
@@ -150,7 +150,7 @@ def test_dashboard_is_absent_without_admin_and_refuses_remote_clients(tmp_path):
     assert off.test_client().get("/_mock/ui").status_code == 404
     on = create_app(ServerConfig(data_dir=tmp_path / "on"), start_workers=False)
     remote = on.test_client().get("/_mock/ui", environ_base={"REMOTE_ADDR": "203.0.113.9"})
-    assert remote.status_code == 403 and remote.get_json()["error"]["code"] == "admin_forbidden"
+    assert remote.status_code == 403 and remote.get_json()["fault"]["detail"]["code"] == "admin_forbidden"
     assert on.test_client().get("/_mock/ui").status_code == 200
 
 

@@ -1,4 +1,5 @@
-"""Every failure answers JSON {"error": {"code", "message"}} with a precise 4xx, never a 500 or HTML."""
+"""Every failure answers the vendor's JSON fault body with a precise 4xx, never a 500 or HTML; our stable code
+and how-to-fix message ride in fault.detail."""
 import base64
 
 import pytest
@@ -14,9 +15,14 @@ def _error(response, status, code):
     assert response.status_code == status, response.data[:300]
     assert response.is_json
     body = response.get_json()
-    assert set(body) == {"error"} and body["error"]["code"] == code
-    assert len(body["error"]["message"]) > 20
-    return body["error"]["message"]
+    assert set(body) == {"fault"} and body["fault"]["detail"]["code"] == code
+    fault = body["fault"]
+    if response.status_code == 401 or (response.status_code == 404 and code == "not_found"):
+        assert fault["faultstring"] and fault["detail"]["errorcode"]  # the vendor's gateway shape
+    else:
+        assert fault["fault_string"] and fault["detail"]["error_code"]  # the vendor's service shape
+    assert len(body["fault"]["detail"]["message"]) > 20
+    return body["fault"]["detail"]["message"]
 
 
 @pytest.mark.parametrize("data,code", [
@@ -65,7 +71,7 @@ def test_truncated_audio_of_each_container_is_refused_or_read_but_never_crashes(
         data = fixture_bytes(name)[:64]
         response = client.post(ENROLL, json={"content": base64.b64encode(data).decode(), "speakerId": "a"})
         assert response.status_code in (400, 413), (name, response.data[:200])
-        assert response.get_json()["error"]["code"] in {"undecodable_audio", "empty_audio", "no_speech"}
+        assert response.get_json()["fault"]["detail"]["code"] in {"undecodable_audio", "empty_audio", "no_speech"}
 
 
 def test_bad_identify_state_is_untouched(client):
@@ -76,7 +82,7 @@ def test_bad_identify_state_is_untouched(client):
 
 def test_unknown_route_and_method_answer_json(client):
     _error(client.get("/audio/generic/api/v3/sync/diarization/identify?apikey=k"), 404, "not_found")
-    _error(client.get(ENROLL), 405, "method_not_allowed")
+    _error(client.get(IDENTIFY), 405, "method_not_allowed")
 
 
 def test_body_over_the_limit_is_413(tmp_path):
@@ -109,6 +115,6 @@ def test_async_with_a_non_http_webhook_is_400(client):
 
 def test_undecodable_audio_message_is_the_same_every_time(client):
     body = {"content": base64.b64encode(b"not audio at all" * 10).decode(), "speakerId": "a", "encoding": "WAV"}
-    first = client.post(ENROLL, json=body).get_json()["error"]["message"]
-    second = client.post(ENROLL, json=body).get_json()["error"]["message"]
+    first = client.post(ENROLL, json=body).get_json()["fault"]["detail"]["message"]
+    second = client.post(ENROLL, json=body).get_json()["fault"]["detail"]["message"]
     assert first == second and "0x" not in first and "Format not recognised" in first

@@ -57,7 +57,7 @@ def _check(response) -> None:
     assert "Traceback" not in text and 'File "' not in text
     body = json.loads(text)
     if response.status_code >= 400:
-        error = body["error"]
+        error = body["fault"]["detail"]
         assert isinstance(error["code"], str) and error["code"] and isinstance(error["message"], str)
 
 

@@ -13,6 +13,7 @@ from mock_server.app import create_app, state_of
 from mock_server.core.config import ServerConfig
 from mock_server.testing import WebhookReceiver
 
+from mock_server.core.profiles import UNKNOWN_SPEAKER as UNKNOWN
 from conftest import b64
 
 METHODS = {"GET", "POST", "PUT", "DELETE", "PATCH"}
@@ -156,12 +157,15 @@ def test_public_answers_match_their_schemas(enrolled_api, voices):
     body = docs.check(client.post(f"{V2}/identify{key}", json={"content": b64("alice_short.flac"),
                                                               "encoding": "FLAC", "speakerIds": ["alice", "bob"]}),
                       f"{V2}/identify", "POST", status=200)
-    assert body["segments"] and {s["speaker_id"] for s in body["segments"]} <= {"alice", "bob", "unknown"}
+    assert body["segments"] and {s["speaker_id"] for s in body["segments"]} <= {"alice", "bob", UNKNOWN}
     docs.check(client.post(f"{V1}/enroll{key}", json={"content": b64("speakers/dave/enroll1.wav"),
                                                       "speakerId": "erin"}), f"{V1}/enroll", "POST", status=200)
-    body = docs.check(client.get(f"{V1}/get_enrolled_speakers{key}"),
+    body = docs.check(client.get(f"{V1}/get_enrolled_speakers{key}&getAllSpeakers=True"),
                       f"{V1}/get_enrolled_speakers", "GET", status=200)
-    assert {"speaker_id": "erin", "enrollment_complete": "False"} in body["enrolled_speaker_ids"]
+    erin = [s for s in body["enrolled_speaker_ids"] if s["speaker_id"] == "erin"]
+    assert erin and erin[0]["enrollment_complete"] is False
+    status = docs.check(client.get(f"{V2}/enroll{key}&speakerId=erin"), f"{V2}/enroll", "GET", status=200)
+    assert status == erin[0]
     docs.check(client.post(f"{V2}/delete{key}", json={"speakerId": "erin"}), f"{V2}/delete", "POST", status=200)
 
     docs.check(client.post(f"{V2}/delete{key}", json={"speakerId": "erin"}), f"{V2}/delete", "POST", status=404)
@@ -170,7 +174,7 @@ def test_public_answers_match_their_schemas(enrolled_api, voices):
     body = docs.check(client.post(f"{V1}/identify{key}", json={"content": b64("alice_short.flac"),
                                                                "speakerIds": ["nobody"]}),
                       f"{V1}/identify", "POST", status=400)
-    assert body["error"]["code"] == "unknown_speakers"
+    assert body["fault"]["detail"]["code"] == "unknown_speakers"
     docs.check(client.get("/health"), "/health", "GET", status=200)
 
 
@@ -179,7 +183,7 @@ def test_oversized_body_answers_the_documented_413(tmp_path):
     client = app.test_client()
     docs = Responses(document_of(client))
     response = client.post(f"{V2}/enroll?apikey=k", json={"speakerId": "a", "content": "A" * 4096})
-    assert docs.check(response, f"{V2}/enroll", "POST", status=413)["error"]["code"] == "payload_too_large"
+    assert docs.check(response, f"{V2}/enroll", "POST", status=413)["fault"]["detail"]["code"] == "payload_too_large"
 
 
 def test_async_answer_and_webhook_payload_match_their_schemas(enrolled_api):
@@ -189,7 +193,7 @@ def test_async_answer_and_webhook_payload_match_their_schemas(enrolled_api):
     with WebhookReceiver() as receiver:
         response = client.post(f"{path}?apikey=test-key&webhook={receiver.url}/hook&request_id=doc-1",
                                json={"content": b64("alice_short.flac"), "speakerIds": ["alice", "carol"]})
-        assert docs.check(response, path, "POST", status=200) == {"request_id": "doc-1",
+        assert docs.check(response, path, "POST", status=202) == {"request_id": "doc-1",
                                                                    "api": "diarization/identify"}
         delivery = receiver.wait_for("doc-1", timeout=60)
     webhook = docs.document["webhooks"]["identifyResult"]["post"]["requestBody"]["content"]["application/json"]

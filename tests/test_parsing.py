@@ -24,7 +24,7 @@ def _post(client, path: str, raw: bytes | str):
 
 def _error(response) -> dict:
     assert 400 <= response.status_code < 500, (response.status_code, response.get_data()[:300])
-    return response.get_json()["error"]
+    return response.get_json()["fault"]["detail"]
 
 
 @pytest.mark.parametrize("path", ADMIN_POSTS)
@@ -116,7 +116,7 @@ json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats
 def test_any_json_to_the_admin_api_is_answered_without_a_5xx(client, path, body):
     response = _post(client, f"/_mock/{path}", json.dumps(body))
     assert response.status_code in (200, 400), (response.status_code, response.get_data()[:300])
-    assert response.is_json and ("error" in response.get_json()) == (response.status_code == 400)
+    assert response.is_json and ("fault" in response.get_json()) == (response.status_code == 400)
 
 
 FAULT_FIELDS = {"target": st.sampled_from(["api", "webhook"]), "times": st.integers(-2, 2_000_000),

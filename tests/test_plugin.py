@@ -8,7 +8,7 @@ pytest_plugins = ["pytester"]
 
 USER_TESTS = '''
 import pytest
-from mock_server.testing.pytest_plugin import MockApiError, clip_path
+from mock_server.testing.pytest_plugin import MockApiError, clip_path, voice_files
 
 STUB = [{"speaker_id": "bob", "start": 0.0, "end": 2.0}]
 
@@ -16,7 +16,7 @@ STUB = [{"speaker_id": "bob", "start": 0.0, "end": 2.0}]
 def test_enrolled_speakers_and_sync_identify(speaker_id_server, enrolled_speakers):
     assert enrolled_speakers == ["alice", "bob", "carol", "dave"]
     assert {s["speaker_id"]: s["enrollment_complete"] for s in speaker_id_server.list()} == dict.fromkeys(
-        enrolled_speakers, "True")
+        enrolled_speakers, True)
     answer = speaker_id_server.identify(clip_path("alice_short.flac"), ["alice", "bob"])
     assert {s["speaker_id"] for s in answer["segments"]} == {"alice"}
     entry = speaker_id_server.requests(limit=1)[0]
@@ -30,11 +30,18 @@ def test_every_test_has_its_own_key(speaker_id_server):
 
 
 def test_async_stub_fault_and_bytes(speaker_id_server, webhook_receiver):
-    data = clip_path("alice_short.flac").read_bytes()
-    assert speaker_id_server.enroll("me", data, encoding="FLAC") == "Success"
+    data = voice_files("alice")[0].read_bytes()
+    answer = speaker_id_server.enroll("me", data, encoding="WAV")
+    assert answer["message"] == "Success" and answer["enrollment_complete"] is False
+    assert speaker_id_server.enrollment("me") == {k: v for k, v in answer.items() if k != "message"}
     with pytest.raises(MockApiError) as error:
         speaker_id_server.identify(data, ["me"])
     assert error.value.status == 400 and error.value.code == "enrollment_incomplete"
+    assert error.value.fault_string.startswith("Error in identify: ")
+    assert error.value.vendor_code == "com.deepaffects.BadRequest"
+    with pytest.raises(MockApiError) as error:
+        speaker_id_server.enroll("me", clip_path("alice_short.flac"))
+    assert error.value.code == "insufficient_speech" and "Insufficent speech" in error.value.fault_string
     speaker_id_server.stub(STUB, speaker_ids=["me"])
     assert speaker_id_server.identify(data, ["me"]) == {"segments": STUB}
     speaker_id_server.fault(path="identify", status=503, code="vendor_down")
@@ -42,8 +49,7 @@ def test_async_stub_fault_and_bytes(speaker_id_server, webhook_receiver):
         speaker_id_server.identify(data, ["me"])
     assert (error.value.status, error.value.code) == (503, "vendor_down")
     speaker_id_server.fault(target="webhook", status=500)
-    for _ in range(2):
-        speaker_id_server.enroll("me", data, encoding="FLAC")
+    assert speaker_id_server.enroll("me", data, encoding="WAV")["enrollment_complete"] is True
     ack = speaker_id_server.identify(data, ["me"], webhook=webhook_receiver, request_id="r1")
     assert ack["request_id"] == "r1"
     delivery = webhook_receiver.wait_for("r1", timeout=30)
@@ -52,7 +58,7 @@ def test_async_stub_fault_and_bytes(speaker_id_server, webhook_receiver):
     attempts = [(w["attempt"], w["status"]) for w in speaker_id_server.webhooks()]
     assert (1, 500) in attempts
     speaker_id_server.delete("me")
-    assert speaker_id_server.list() == []
+    assert speaker_id_server.list(all_speakers=True) == []
     assert speaker_id_server.url_for("/health") == speaker_id_server.url + "/health"
 '''
 
@@ -83,16 +89,16 @@ def test_bundled_voices_are_the_fixture_voices():
 
 PARALLEL_TESTS = '''
 import pytest
-from mock_server.testing.pytest_plugin import clip_path
+from mock_server.testing.pytest_plugin import voice_files
 
 
 @pytest.mark.parametrize("n", range(6))
 def test_my_speakers_are_mine_while_others_come_and_go(speaker_id_server, n):
-    voice = clip_path("alice_short.flac").read_bytes()
-    speaker_id_server.enroll(f"me-{n}", voice, encoding="FLAC")
+    voice = voice_files("carol")[n % 3].read_bytes()
+    speaker_id_server.enroll(f"me_{n}", voice)
     for _ in range(5):  # meanwhile other workers' tests enroll and reset their own keys
-        assert [s["speaker_id"] for s in speaker_id_server.list()] == [f"me-{n}"]
-        speaker_id_server.enroll(f"me-{n}", voice, encoding="FLAC")
+        assert [s["speaker_id"] for s in speaker_id_server.list(all_speakers=True)] == [f"me_{n}"]
+        speaker_id_server.enroll(f"me_{n}", voice)
 '''
 
 

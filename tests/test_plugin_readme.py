@@ -25,7 +25,7 @@ def readme_example() -> str:
 def test_the_readme_example_passes(pytester):
     pytester.makepyfile(test_speaker_id=readme_example())
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", timeout=600)
-    result.assert_outcomes(passed=4)
+    result.assert_outcomes(passed=5)
 
 
 @pytest.mark.skipif(not os.environ.get(FRESH_VENV_FLAG), reason=f"slow (pip install); set {FRESH_VENV_FLAG}=1")
@@ -45,4 +45,4 @@ def test_the_readme_example_passes_in_a_fresh_venv(tmp_path):
     assert str(venv) in where.stdout, where  # the installed package, not this checkout
     run = subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=project, env=env,
                          capture_output=True, text=True, timeout=900)
-    assert run.returncode == 0 and "4 passed" in run.stdout, run.stdout + run.stderr
+    assert run.returncode == 0 and "5 passed" in run.stdout, run.stdout + run.stderr

@@ -13,7 +13,7 @@ from mock_server.testing import LiveServer
 
 def _speakers(server, key="sandbox"):
     with urllib.request.urlopen(f"{server.url}/audio/generic/api/v2/sync/diarization/get_enrolled_speakers"
-                                f"?apikey={key}", timeout=30) as response:
+                                f"?apikey={key}&getAllSpeakers=True", timeout=30) as response:
         return {s["speaker_id"]: s["enrollment_complete"] for s in json.loads(response.read())["enrolled_speaker_ids"]}
 
 
@@ -34,14 +34,14 @@ def test_preloaded_speakers_are_there_at_start_and_skipped_on_restart(tmp_path, 
     data = tmp_path / "data"
     data.mkdir()
     with LiveServer("--preload", str(voices_dir), data_dir=data) as server:
-        assert _speakers(server) == {"alice": "True", "bob": "False"}
+        assert _speakers(server) == {"alice": True, "bob": False}
         assert _speakers(server, key="another-key") == {}
         log = server.log()
     assert "could not enroll" in log and "broken.wav" in log
     assert "enrolled alice, bob" in log and "1 file(s) failed" in log
     assert "'bob' is not complete after 1 enrollment(s)" in log
     with LiveServer("--preload", str(voices_dir), data_dir=data) as server:
-        assert _speakers(server) == {"alice": "True", "bob": "False"}
+        assert _speakers(server) == {"alice": True, "bob": False}
         log = server.log().split("speaker-id-mock listening")[-2]  # this run's part of the shared log
     # alice is complete: not read again; bob was left incomplete, so he is enrolled afresh (not doubled).
     assert "enrolled bob; already there alice" in log
@@ -51,7 +51,7 @@ def test_preload_under_another_key(tmp_path, voices_dir):
     shutil.rmtree(voices_dir / "bob")
     (tmp_path / "d").mkdir()
     with LiveServer("--preload", str(voices_dir), "--preload-api-key", "team-key", data_dir=tmp_path / "d") as s:
-        assert _speakers(s, key="team-key") == {"alice": "True"} and _speakers(s) == {}
+        assert _speakers(s, key="team-key") == {"alice": True} and _speakers(s) == {}
         assert "team-key" not in s.log()
 
 

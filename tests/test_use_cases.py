@@ -25,7 +25,7 @@ def test_a_stub_for_speakers_nobody_enrolled_answers_sync_and_async_alike(api: A
     assert sync.status_code == 200 and sync.get_json() == {"segments": STUB}
     with WebhookReceiver() as receiver:
         accepted = api.identify("alice_short.flac", ["ghost"], mode="async", query={"webhook": receiver.url + "/h"})
-        assert accepted.status_code == 200, accepted.get_json()
+        assert accepted.status_code == 202, accepted.get_json()
         delivery = receiver.wait_for(accepted.get_json()["request_id"], timeout=30)
     assert delivery.body["response"] == {"segments": STUB}
 

@@ -58,7 +58,7 @@ def ui():
     for entry in entries:
         if len(timelines) >= MAX_TIMELINES:
             break
-        if entry.path.endswith("/diarization/identify") and entry.status == 200:
+        if entry.path.endswith("/diarization/identify") and entry.status in (200, 202):
             segments = entry.segments if entry.segments is not None else _async_segments(state, entry)
             if segments is not None:
                 timelines.append({"entry": entry, "when": _clock(entry.time),

@@ -177,7 +177,7 @@ def admin_paths() -> dict:
 
 
 ERROR_403 = error_response("The admin API only answers loopback clients (see --admin-remote).",
-                           "admin_forbidden", "the admin API only answers clients on this machine.")
+                           "admin_forbidden", "the admin API only answers clients on this machine.", status=403)
 
 
 def doc_extension() -> DocExtension:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 import re
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from mock_server.core.errors import ApiError
+from mock_server.core.errors import UNKNOWN_ROUTE_CODE, ApiError, fault_body
+
+API_PREFIX = "/audio/generic/api/"
 
 log = logging.getLogger(__name__)
 
@@ -24,24 +26,35 @@ _HTTP_HINTS = {
 }
 
 
+def vendor_api_name() -> str | None:
+    """The vendor API a public request called ("enroll", "identify", ...), for a service fault's text."""
+    if not request.path.startswith(API_PREFIX):
+        return None
+    return request.path.rstrip("/").rsplit("/", 1)[-1] or None
+
+
 def register_error_handlers(app: Flask) -> None:
-    """Answer every error, ours or werkzeug's, with the same JSON body."""
+    """Answer every error, ours or werkzeug's, with the vendor's fault body (``core.errors.fault_body``)."""
 
     @app.errorhandler(ApiError)
     def _api_error(error: ApiError):
-        return jsonify(error.to_dict()), error.status, error.headers
+        return jsonify(error.to_dict(api=vendor_api_name())), error.status, error.headers
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException):
         status = error.code or 500
         code = "payload_too_large" if status == 413 else _snake(error.name)
         message = _HTTP_HINTS.get(status, error.description or error.name)
-        return jsonify({"error": {"code": code, "message": message}}), status
+        unknown_route = status == 404  # werkzeug's 404 is a path nothing routes: the vendor's gateway answers it
+        body = fault_body(status=status, code=code, message=message, gateway=unknown_route,
+                          vendor_code=UNKNOWN_ROUTE_CODE if unknown_route else None,
+                          api=None if unknown_route else vendor_api_name())
+        return jsonify(body), status
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):
         log.exception("unexpected error while serving a request")
-        body = {"error": {"code": "internal_error",
-                          "message": "The mock server failed unexpectedly; this is a bug, please report it "
-                                     "with the request that caused it."}}
+        body = fault_body(status=500, code="internal_error", api=vendor_api_name(),
+                          message="The mock server failed unexpectedly; this is a bug, please report it with the "
+                                  "request that caused it.")
         return jsonify(body), 500

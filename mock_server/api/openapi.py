@@ -15,6 +15,7 @@ from flask import Blueprint, Flask, current_app, jsonify, render_template
 
 from mock_server import __version__, audio
 from mock_server.api.parsing import MAX_ID_LENGTH
+from mock_server.core.errors import fault_body
 from mock_server.api.routes import API_VERSIONS, ASYNC_API_NAME, MAX_SPEAKER_IDS
 
 docs = Blueprint("docs", __name__, template_folder="templates")
@@ -63,10 +64,11 @@ def ref(name: str) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def error_response(description: str, code: str, message: str) -> dict:
+def error_response(description: str, code: str, message: str, *, status: int = 400, gateway: bool = False,
+                   vendor_code: str | None = None) -> dict:
+    example = fault_body(status=status, code=code, message=message, gateway=gateway, vendor_code=vendor_code)
     return {"description": description,
-            "content": {"application/json": {"schema": ref("Error"),
-                                             "example": {"error": {"code": code, "message": message}}}}}
+            "content": {"application/json": {"schema": ref("Error"), "example": example}}}
 
 
 def json_response(description: str, schema: dict, example=None) -> dict:
@@ -100,17 +102,48 @@ AUDIO_PROPERTIES = {
     "languageCode": {"type": "string", "default": "en-US", "description": "Language spoken; accepted, not used."},
 }
 
+FAULT_DETAIL = {
+    "code": {"type": "string", "pattern": "^[a-z0-9_]+$", "description": "The mock's stable snake_case code.",
+             "examples": ["unknown_speakers"]},
+    "message": {"type": "string", "description": "What went wrong and how to fix it."},
+}
+
+SPEAKER_STATUS = {
+    "type": "object",
+    "required": ["speaker_id", "enrollment_complete", "total_speech_duration", "total_enroll_duration",
+                 "enroll_quality"],
+    "properties": {"speaker_id": {"type": "string"}, "enrollment_complete": {"type": "boolean"},
+                   "total_speech_duration": {"type": "number", "minimum": 0,
+                                             "description": "Seconds of speech heard, over all enrollments."},
+                   "total_enroll_duration": {"type": "number", "minimum": 0,
+                                             "description": "Seconds of audio, over all enrollments."},
+                   "enroll_quality": {"type": "string", "enum": ["poor", "average", "good", "high"]}},
+}
+
 EXACTLY_ONE_SOURCE = [{"required": ["content"], "not": {"required": ["url"]}},
                       {"required": ["url"], "not": {"required": ["content"]}}]
 
 SCHEMAS: dict = {
     "Error": {
-        "type": "object", "required": ["error"],
-        "description": "Every 4xx and 5xx answer has this body.",
-        "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {
-            "code": {"type": "string", "pattern": "^[a-z0-9_]+$", "description": "Stable snake_case code.",
-                     "examples": ["unknown_speakers"]},
-            "message": {"type": "string", "description": "What went wrong and how to fix it."}}}},
+        "description": "Every 4xx and 5xx answer: the vendor's fault body, in its gateway's shape (missing or "
+                       "invalid key, rate limit, quota, unknown route) or its service's (everything else). "
+                       "detail.code and detail.message are the mock's stable code and how-to-fix text.",
+        "oneOf": [ref("GatewayFault"), ref("ServiceFault")],
+    },
+    "GatewayFault": {
+        "type": "object", "required": ["fault"],
+        "properties": {"fault": {"type": "object", "required": ["faultstring", "detail"], "properties": {
+            "faultstring": {"type": "string", "examples": ["Invalid ApiKey"]},
+            "detail": {"type": "object", "required": ["errorcode", "code", "message"], "properties": {
+                "errorcode": {"type": "string", "examples": ["oauth.v2.InvalidApiKey"]}, **FAULT_DETAIL}}}}},
+    },
+    "ServiceFault": {
+        "type": "object", "required": ["fault"],
+        "properties": {"fault": {"type": "object", "required": ["fault_string", "detail"], "properties": {
+            "fault_string": {"type": "string",
+                             "examples": ["Error in enroll: Insufficent speech content in audio"]},
+            "detail": {"type": "object", "required": ["error_code", "code", "message"], "properties": {
+                "error_code": {"type": "string", "examples": ["com.deepaffects.BadRequest"]}, **FAULT_DETAIL}}}}},
     },
     "EnrollRequest": {
         "type": "object", "required": ["speakerId"], "oneOf": EXACTLY_ONE_SOURCE,
@@ -125,26 +158,30 @@ SCHEMAS: dict = {
     },
     "DeleteRequest": {"type": "object", "required": ["speakerId"], "properties": {"speakerId": SPEAKER_ID}},
     "EnrollResponse": {
-        "type": "object", "required": ["message"],
-        "properties": {"message": {"type": "string", "enum": ["Success", "Complete"],
-                                   "description": "Complete once the speaker has enough enrollments "
-                                                  "(--enrollments-required, 3 by default)."}},
+        "description": "--api-profile 2020 (default): the speaker's status after this enrollment. 2019: "
+                       "Success, then Complete once the speaker has --enrollments-required enrollments.",
+        "oneOf": [{"allOf": [SPEAKER_STATUS, {"type": "object", "required": ["message"],
+                                             "properties": {"message": {"const": "Success"}}}]},
+                  {"type": "object", "required": ["message"], "additionalProperties": False,
+                   "properties": {"message": {"type": "string", "enum": ["Success", "Complete"]}}}],
     },
+    "SpeakerStatus": SPEAKER_STATUS,
     "DeleteResponse": {"type": "object", "required": ["message"],
                        "properties": {"message": {"type": "string", "const": "Success"}}},
     "EnrolledSpeakers": {
         "type": "object", "required": ["developer_id", "enrolled_speaker_ids"],
         "properties": {
             "developer_id": {"type": "string"},
-            "enrolled_speaker_ids": {"type": "array", "items": {
-                "type": "object", "required": ["speaker_id", "enrollment_complete"],
+            "enrolled_speaker_ids": {"type": "array", "items": {"oneOf": [SPEAKER_STATUS, {
+                "type": "object", "required": ["speaker_id", "enrollment_complete"], "additionalProperties": False,
+                "description": "--api-profile 2019",
                 "properties": {"speaker_id": {"type": "string"},
-                               "enrollment_complete": {"type": "string", "enum": ["True", "False"]}}}}},
+                               "enrollment_complete": {"type": "string", "enum": ["True", "False"]}}}]}}},
     },
     "Segment": {
         "type": "object", "required": ["speaker_id", "start", "end"],
         "properties": {"speaker_id": {"type": "string",
-                                      "description": "One of the requested speakerIds, or \"unknown\"."},
+                                      "description": "One of the requested speakerIds, or \"UserNotIdentified\"."},
                        "start": {"type": "number", "description": "Seconds from the start of the audio."},
                        "end": {"type": "number", "description": "Seconds from the start of the audio."}},
     },
@@ -173,13 +210,16 @@ RESPONSES = {
     "Error400": error_response("The request is malformed or names unknown speakers.", "missing_parameter",
                                 "speakerId is required: a non-empty string naming the speaker."),
     "Error401": error_response("No api key, or a key the server was not started with.", "missing_api_key",
-                                "an api key is required: add ?apikey=YOUR_KEY to the url or send an 'apikey' header."),
+                               "an api key is required: add ?apikey=YOUR_KEY to the url or send an 'apikey' header.",
+                               status=401, gateway=True, vendor_code="steps.oauth.v2.FailedToResolveAPIKey"),
     "Error404": error_response("No such speaker or resource.", "speaker_not_found",
-                                "speaker 'alice' is not enrolled under this api key."),
+                               "speaker 'alice' is not enrolled under this api key.", status=404),
+    "Error405": error_response("This call does not exist in the profile in force (--api-profile).",
+                               "method_not_allowed", "This endpoint does not take that HTTP method.", status=405),
     "Error413": error_response("The body or the audio is too large or too long.", "payload_too_large",
-                                "The request body is larger than the server accepts (--max-body-mb)."),
+                               "The request body is larger than the server accepts (--max-body-mb).", status=413),
     "Error429": error_response("The async queue is full; retry after the Retry-After delay.", "queue_full",
-                                "the async job queue is full; retry in a second."),
+                               "the async job queue is full; retry in a second.", status=429),
 }
 
 EXAMPLE_AUDIO = {"content": "UklGRiQAAABXQVZFZm10IBAAAAABAAEAgD4AAAB9AAACABAAZGF0YQAAAAA=", "encoding": "WAV",
@@ -200,7 +240,14 @@ def _public_paths(version: str) -> dict:
                                        "a UUID is generated when absent.",
                         "schema": {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH}}
     return {
-        f"{prefix}/sync/diarization/enroll": {"post": {
+        f"{prefix}/sync/diarization/enroll": {"get": {
+            "operationId": f"enrollment_status_{version}", "tags": tag, "summary": "One speaker's enrollment status",
+            "description": "2020 profile only (the 2019 docs had no such call: 405 there).",
+            "parameters": [{"name": "speakerId", "in": "query", "required": True, "schema": SPEAKER_ID}],
+            "responses": {"200": json_response("The speaker's status.", ref("SpeakerStatus"), {
+                "speaker_id": "alice", "enrollment_complete": True, "total_speech_duration": 20.0,
+                "total_enroll_duration": 30.0, "enroll_quality": "average"}), **error_refs(400, 401, 404, 405)},
+        }, "post": {
             "operationId": f"enroll_{version}", "tags": tag, "summary": "Enroll one recording of a speaker",
             "description": "Each call adds one enrollment; the speaker is usable for identification once the "
                            "answer is \"Complete\".",
@@ -217,9 +264,15 @@ def _public_paths(version: str) -> dict:
         f"{prefix}/sync/diarization/get_enrolled_speakers": {"get": {
             "operationId": f"get_enrolled_speakers_{version}", "tags": tag,
             "summary": "List the speakers enrolled under this api key",
+            "description": "2020 profile: complete speakers only, unless getAllSpeakers=True.",
+            "parameters": [{"name": "getAllSpeakers", "in": "query", "required": False,
+                            "description": "True: list incomplete speakers too (2020 profile).",
+                            "schema": {"type": "string", "enum": ["True", "False", "true", "false"]}}],
             "responses": {"200": json_response("The speakers, oldest first.", ref("EnrolledSpeakers"), {
                 "developer_id": "dev-0123456789ab",
-                "enrolled_speaker_ids": [{"speaker_id": "alice", "enrollment_complete": "True"}]}),
+                "enrolled_speaker_ids": [{"speaker_id": "alice", "enrollment_complete": True,
+                                          "total_speech_duration": 20.0, "total_enroll_duration": 30.0,
+                                          "enroll_quality": "average"}]}),
                 **error_refs(401)},
         }},
         f"{prefix}/sync/diarization/identify": {"post": {
@@ -233,7 +286,7 @@ def _public_paths(version: str) -> dict:
             "summary": "Who speaks when (asynchronous, result POSTed to a webhook)",
             "parameters": [webhook_param, request_id_param],
             "requestBody": request_body(ref("IdentifyRequest"), {**EXAMPLE_AUDIO, "speakerIds": ["alice", "bob"]}),
-            "responses": {"200": json_response("Accepted; the result follows at the webhook.",
+            "responses": {"202": json_response("Accepted; the result follows at the webhook.",
                                                 ref("AsyncAccepted"),
                                                 {"request_id": "8bdd983a-c6bd-4159-982d-6a2471406d62",
                                                  "api": ASYNC_API_NAME}),
@@ -281,8 +334,9 @@ def build_document(extensions: list[DocExtension] | tuple = ()) -> dict:
         "info": {"title": "speaker-id-mock", "version": __version__,
                  "description": "Offline drop-in mock of the Speaker Identification API (enroll, identify, "
                                 "delete, list), v1 and v2 prefixes alike, plus the mock's own admin API under "
-                                "/_mock (loopback clients only). Every error is "
-                                '{"error": {"code", "message"}}.'},
+                                "/_mock (loopback clients only). Every error is the vendor's fault body "
+                                '({"fault": {"fault_string" | "faultstring", "detail": {...}}}), with the '
+                                "mock's stable code and how-to-fix message in fault.detail."},
         "servers": [{"url": "/"}],
         "security": [{"apikeyQuery": []}, {"apikeyHeader": []}],
         "paths": paths,

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 from flask import Blueprint, Flask, jsonify, request
+from werkzeug.exceptions import MethodNotAllowed
 
 from mock_server import audio
 
@@ -40,8 +41,21 @@ def enroll():
     body = _json_object()
     speaker_id = _identifier(body, "speakerId")
     source = _audio_source(body)
-    message = current_state().service.enroll(tenant, speaker_id, source)
-    return jsonify({"message": message})
+    return jsonify(current_state().service.enroll(tenant, speaker_id, source))
+
+
+@api.get("/sync/diarization/enroll")
+def enrollment_status():
+    """One speaker's enrollment status (the 2020 docs; the 2019 docs had no such call: 405 there)."""
+    tenant = _tenant()
+    service = current_state().service
+    if not service.rules.measures_speech:
+        raise MethodNotAllowed(valid_methods=["POST"])
+    speaker_id = (request.args.get("speakerId") or "").strip()
+    if not speaker_id:
+        raise errors.MissingParameter("speakerId is required: add ?speakerId=ID to the url.")
+    check_id(speaker_id, "speakerId")
+    return jsonify(service.enrollment_status(tenant, speaker_id))
 
 
 @api.post("/sync/diarization/delete")
@@ -55,8 +69,10 @@ def delete():
 @api.get("/sync/diarization/get_enrolled_speakers")
 def get_enrolled_speakers():
     tenant = _tenant()
+    everyone = (request.args.get("getAllSpeakers") or "").strip().lower() == "true"  # the docs write True
     return jsonify({"developer_id": auth.developer_id(tenant),
-                    "enrolled_speaker_ids": current_state().service.list_speakers(tenant)})
+                    "enrolled_speaker_ids": current_state().service.list_speakers(tenant,
+                                                                                 include_incomplete=everyone)})
 
 
 @api.post("/sync/diarization/identify")
@@ -87,7 +103,7 @@ def identify_async():
     state.runner.submit(request_id=request_id, tenant=tenant, api=ASYNC_API_NAME, webhook=webhook,
                         speaker_ids=speaker_ids, source=source, stubbed=stubbed)
     current_call().request_id = request_id
-    return jsonify({"request_id": request_id, "api": ASYNC_API_NAME})
+    return jsonify({"request_id": request_id, "api": ASYNC_API_NAME}), 202  # the docs' status table: accepted
 
 
 ASYNC_API_NAME = "diarization/identify"

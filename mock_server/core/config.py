@@ -16,7 +16,10 @@ class ServerConfig:
     data_dir: Path = Path(".mock-data")
     api_keys: tuple[str, ...] = ()          # empty: any non-empty key is accepted
     log_level: str = "INFO"
-    enrollments_required: int = 3           # enrollments before a speaker is "Complete"
+    api_profile: str = "2020"               # the vendor's docs to answer as: "2020" (final) or "2019" (earlier)
+    enrollments_required: int = 3           # 2019 profile: enrollments before a speaker is "Complete"
+    min_enroll_speech_seconds: float = 6.0  # 2020 profile: less speech in one enrollment is refused
+    complete_speech_seconds: float = 12.0   # 2020 profile: a speaker is complete at this much speech in total
     max_body_bytes: int = 50 * 1024 * 1024  # larger request bodies get 413 before being read
     max_audio_seconds: float = 2 * 3600.0   # longer audio gets 413
     url_timeout_seconds: float = 10.0       # audio url download, whole transfer
@@ -41,6 +44,9 @@ class ServerConfig:
         return Path(self.data_dir) / "speakers.sqlite3"
 
 
+PROFILES = ("2020", "2019")
+
+
 def _env(name: str, default):
     return os.environ.get(f"SPEAKER_ID_MOCK_{name}", default)
 
@@ -58,7 +64,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="accepted api key (repeatable); without it any non-empty key is accepted")
     p.add_argument("--log-level", default=_env("LOG_LEVEL", d.log_level),
                    choices=["DEBUG", "INFO", "WARNING", "ERROR"], type=str.upper)
-    p.add_argument("--enrollments-required", type=int, default=d.enrollments_required)
+    p.add_argument("--api-profile", choices=PROFILES, default=_env("API_PROFILE", d.api_profile),
+                   help="answer as the vendor's final (2020) docs, or the earlier (2019) enrollment behaviour")
+    p.add_argument("--enrollments-required", type=int, default=d.enrollments_required,
+                   help="2019 profile: enrollments before a speaker is Complete")
+    p.add_argument("--min-enroll-speech", type=float, default=d.min_enroll_speech_seconds,
+                   help="2020 profile: seconds of speech one enrollment needs (the docs: 6)")
+    p.add_argument("--complete-speech", type=float, default=d.complete_speech_seconds,
+                   help="2020 profile: seconds of speech in total that complete a speaker (the docs: 12)")
     p.add_argument("--max-body-mb", type=float, default=d.max_body_bytes / 2**20)
     p.add_argument("--max-audio-seconds", type=float, default=d.max_audio_seconds)
     p.add_argument("--url-timeout", type=float, default=d.url_timeout_seconds)
@@ -88,6 +101,8 @@ def config_from_args(argv: list[str] | None = None) -> ServerConfig:
     a = parser.parse_args(argv)
     if a.enrollments_required < 1:
         parser.error("--enrollments-required must be at least 1")
+    if a.min_enroll_speech < 0 or a.complete_speech < 0:
+        parser.error("--min-enroll-speech and --complete-speech must not be negative")
     if a.job_workers < 1 or a.job_queue_size < 1 or a.threads < 1:
         parser.error("--threads, --job-workers and --job-queue-size must be at least 1")
     if a.webhook_attempts < 1:
@@ -99,7 +114,8 @@ def config_from_args(argv: list[str] | None = None) -> ServerConfig:
     keys = tuple(a.api_keys or [k for k in _env("API_KEYS", "").split(",") if k])
     return ServerConfig(
         host=a.host, port=a.port, data_dir=a.data_dir, api_keys=keys, log_level=a.log_level,
-        enrollments_required=a.enrollments_required, max_body_bytes=int(a.max_body_mb * 2**20),
+        api_profile=a.api_profile, enrollments_required=a.enrollments_required,
+        min_enroll_speech_seconds=a.min_enroll_speech, complete_speech_seconds=a.complete_speech, max_body_bytes=int(a.max_body_mb * 2**20),
         max_audio_seconds=a.max_audio_seconds, url_timeout_seconds=a.url_timeout,
         url_max_bytes=int(a.url_max_mb * 2**20), threads=a.threads, job_workers=a.job_workers,
         job_queue_size=a.job_queue_size, webhook_timeout_seconds=a.webhook_timeout,

@@ -1,11 +1,43 @@
-"""Every failure the API can answer, in one place.
+"""Every failure the API can answer, in one place, and the vendor's error body they become.
 
 Each error has an HTTP status and a stable snake_case ``code``; one handler per front door
-(``mock_server.api.errors`` for REST) turns any of them into the answer's body, so every endpoint fails the same
-way. Low-level exceptions
-(libsndfile, sqlite3, urllib) are translated into these where they happen, once.
+(``mock_server.api.errors`` for REST) turns any of them into the answer, so every endpoint fails the same way.
+Low-level exceptions (libsndfile, sqlite3, HTTP clients) are translated into these where they happen, once.
+
+The body is the vendor's ``fault`` (vendor-docs-2020.md, "Errors"), in one of its two shapes:
+
+- what the vendor's API gateway answers (missing or invalid key, rate limit, quota, unknown route):
+  ``{"fault": {"faultstring": ..., "detail": {"errorcode": ..., "code": ..., "message": ...}}}``;
+- what its service answers (everything else, e.g. too little speech in an enrollment):
+  ``{"fault": {"fault_string": ..., "detail": {"error_code": ..., "code": ..., "message": ...}}}``.
+
+``detail.code`` (our stable snake_case code) and ``detail.message`` (what went wrong and how to fix it) are the
+mock's additions, so tests can assert on them; the vendor's clients read ``fault_string`` / ``faultstring``.
 """
 from __future__ import annotations
+
+# The vendor's service errorcodes by status (the docs give com.deepaffects.BadRequest for a 400).
+SERVICE_CODES = {400: "com.deepaffects.BadRequest", 401: "com.deepaffects.Unauthorized",
+                 402: "com.deepaffects.PaymentRequired", 403: "com.deepaffects.Forbidden",
+                 404: "com.deepaffects.NotFound", 405: "com.deepaffects.MethodNotAllowed",
+                 413: "com.deepaffects.PayloadTooLarge", 429: "com.deepaffects.TooManyRequests"}
+SERVICE_FALLBACK = "com.deepaffects.InternalError"
+UNKNOWN_ROUTE_CODE = "messaging.adaptors.http.flow.UnknownRoute"  # the gateway's, for a path it does not route
+
+
+def fault_body(*, status: int, code: str, message: str, gateway: bool = False, vendor_code: str | None = None,
+               api: str | None = None) -> dict:
+    """The vendor's error body for a failure: gateway-shaped or service-shaped (see the module doc).
+
+    ``api`` names the vendor API for a service error's text ("Error in enroll: ..."), as the vendor words it."""
+    if gateway:
+        return {"fault": {"faultstring": message,
+                          "detail": {"errorcode": vendor_code or "messaging.adaptors.http.flow.ApplicationError",
+                                     "code": code, "message": message}}}
+    text = f"Error in {api}: {message}" if api else message
+    return {"fault": {"fault_string": text,
+                      "detail": {"error_code": vendor_code or SERVICE_CODES.get(status, SERVICE_FALLBACK),
+                                 "code": code, "message": message}}}
 
 
 class ApiError(Exception):
@@ -13,14 +45,18 @@ class ApiError(Exception):
 
     status = 400
     code = "bad_request"
+    gateway = False                 # answered by the vendor's API gateway (its fault shape), not its service
+    vendor_code: str | None = None  # the vendor's errorcode / error_code; by status when None
 
     def __init__(self, message: str, *, headers: dict[str, str] | None = None):
         super().__init__(message)
         self.message = message
         self.headers = headers or {}
 
-    def to_dict(self) -> dict:
-        return {"error": {"code": self.code, "message": self.message}}
+    def to_dict(self, *, api: str | None = None) -> dict:
+        """The vendor's fault body for this error (``api``: the vendor API's name for the text)."""
+        return fault_body(status=self.status, code=self.code, message=self.message, gateway=self.gateway,
+                          vendor_code=self.vendor_code, api=api)
 
 
 class MalformedJson(ApiError):
@@ -77,6 +113,12 @@ class NoSpeech(ApiError):
     code = "no_speech"
 
 
+class InsufficientSpeech(NoSpeech):
+    """An enrollment holds speech, but less than the 2020 rules ask for (--min-enroll-speech)."""
+
+    code = "insufficient_speech"
+
+
 class InvalidUrl(ApiError):
     """A url (audio or webhook) is not an absolute http(s) url."""
 
@@ -108,6 +150,8 @@ class MissingApiKey(ApiError):
 
     status = 401
     code = "missing_api_key"
+    gateway = True
+    vendor_code = "steps.oauth.v2.FailedToResolveAPIKey"
 
 
 class InvalidApiKey(ApiError):
@@ -115,6 +159,8 @@ class InvalidApiKey(ApiError):
 
     status = 401
     code = "invalid_api_key"
+    gateway = True
+    vendor_code = "oauth.v2.InvalidApiKey"
 
 
 class UnknownSpeakers(ApiError):

@@ -164,11 +164,12 @@ class JobRunner:
                 segments = self.service.listen(job.tenant, job.params["speakerIds"], source)
             response: dict = {"segments": segments}
         except errors.ApiError as exc:
-            response = exc.to_dict()
+            response = exc.to_dict(api="identify")
         except Exception:
             log.exception("async job %s crashed", job.request_id)
-            response = {"error": {"code": "internal_error",
-                                  "message": "The mock server failed on this job; this is a bug, please report it."}}
+            response = errors.fault_body(status=500, code="internal_error", api="identify",
+                                         message="The mock server failed on this job; this is a bug, please report "
+                                                 "it.")
         if self.store.finish_job(job.id, {"request_id": job.request_id, "response": response}, owner=self.owner):
             self.schedule_delivery(job.id, time.time())
         else:

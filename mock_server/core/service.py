@@ -11,6 +11,7 @@ from mock_server import audio, pipeline
 
 from mock_server.core import errors
 from mock_server.core.config import ServerConfig
+from mock_server.core.profiles import UNKNOWN_SPEAKER, EnrollmentRules
 from mock_server.store import SpeakerRecord, Store
 
 log = logging.getLogger(__name__)
@@ -47,17 +48,13 @@ class SpeakerService:
         self.store = store
         self.config = config
         self.sample_rate = pipeline.DEFAULT_CONFIG.sample_rate
+        self.rules = EnrollmentRules.from_config(config)
         self.stub_lookup: StubLookup | None = None
         self._parsed: dict[bytes, np.ndarray] = {}
 
-    # --- the rules ------------------------------------------------------------------------------------------
-
     def is_complete(self, record: SpeakerRecord | None) -> bool:
-        """The one rule for a usable speaker: enough enrollments (--enrollments-required)."""
-        return record is not None and self._enough(record.enrollments)
-
-    def _enough(self, enrollments: int) -> bool:
-        return enrollments >= self.config.enrollments_required
+        """The one rule for a usable speaker (per --api-profile: speech in total, or enrollments)."""
+        return self.rules.is_complete(record)
 
     # --- audio --------------------------------------------------------------------------------------------
 
@@ -72,29 +69,37 @@ class SpeakerService:
 
     # --- enrollment -----------------------------------------------------------------------------------------
 
-    def enroll(self, tenant: str, speaker_id: str, source: audio.AudioSource) -> str:
-        """Add one recording to a speaker; answer "Success", or "Complete" once it has enough of them."""
+    def enroll(self, tenant: str, speaker_id: str, source: audio.AudioSource) -> dict:
+        """Add one recording to a speaker; the answer the vendor's docs give for the profile in force."""
+        self.rules.check_speaker_id(speaker_id)
         samples = self.load_audio(source)
         return self.enroll_samples(tenant, speaker_id, samples)
 
-    def enroll_samples(self, tenant: str, speaker_id: str, samples: np.ndarray) -> str:
-        """Enroll decoded samples (mono float32 at ``sample_rate``): "Success", or "Complete" once usable.
+    def enroll_samples(self, tenant: str, speaker_id: str, samples: np.ndarray) -> dict:
+        """Enroll decoded samples (mono float32 at ``sample_rate``).
 
-        The speaker's voiceprint is fitted outside the store's write lock, then stored only if no other
-        enrollment of the speaker landed meanwhile (else fitted again from the new set)."""
+        Speech is measured first (the 2020 rules refuse an enrollment with too little); the speaker's voiceprint
+        is fitted outside the store's write lock, then stored only if no other enrollment of the speaker landed
+        meanwhile (else fitted again from the new set). Raises NoSpeech / InsufficientSpeech."""
+        speech = sum(end - start for start, end in pipeline.speech_regions(samples))
+        if speech <= 0:
+            raise errors.NoSpeech("no speech was heard in the recording. Enroll a recording of the speaker "
+                                  "talking (12-24 s).")
+        self.rules.check_enrollment(speech)
         try:
             voiceprint = serialise(pipeline.enrollment_voiceprint(samples))
         except pipeline.NoSpeechError as exc:
-            raise errors.NoSpeech(f"{exc} Enroll a recording of the speaker talking (about 10 s).") from None
+            raise errors.NoSpeech(f"{exc} Enroll a recording of the speaker talking (12-24 s).") from None
         pcm = audio.encode_pcm16(samples)
         for _ in range(_ENROLL_TRIES):
             existing = self.store.enrollment_voiceprints(tenant, speaker_id, pipeline.MODEL_VERSION)
             combined = combine_voiceprints(existing + [voiceprint])
-            count = self.store.add_enrollment(tenant, speaker_id, audio=pcm, voiceprint=voiceprint,
-                                              combined=combined, model_version=pipeline.MODEL_VERSION,
-                                              expected_count=len(existing))
-            if count is not None:
-                return "Complete" if self._enough(count) else "Success"
+            record = self.store.add_enrollment(tenant, speaker_id, audio=pcm, voiceprint=voiceprint,
+                                               combined=combined, model_version=pipeline.MODEL_VERSION,
+                                               expected_count=len(existing), audio_seconds=len(samples) /
+                                               self.sample_rate, speech_seconds=round(speech, 3))
+            if record is not None:
+                return self.rules.enroll_answer(self._measured(tenant, record))
         raise errors.QueueFull(f"speaker {speaker_id!r} is being enrolled by many requests at once; retry.",
                                headers={"Retry-After": "1"})
 
@@ -105,21 +110,31 @@ class SpeakerService:
 
     def speaker_status(self, tenant: str, speaker_id: str) -> str:
         """"complete", "incomplete" or "absent": where one speaker of this key stands."""
-        record = self.store.speakers(tenant, [speaker_id]).get(speaker_id)
+        record = self._records(tenant, [speaker_id]).get(speaker_id)
         if record is None:
             return "absent"
         return "complete" if self.is_complete(record) else "incomplete"
 
-    def list_speakers(self, tenant: str) -> list[dict]:
-        """The key's speakers, oldest first, as the vendor lists them."""
-        return [{"speaker_id": r.speaker_id, "enrollment_complete": str(self.is_complete(r))}
-                for r in self.store.speakers(tenant).values()]
+    def enrollment_status(self, tenant: str, speaker_id: str) -> dict:
+        """GET .../enroll?speakerId= (2020 docs): one speaker's status. Raises SpeakerNotFound."""
+        record = self._records(tenant, [speaker_id]).get(speaker_id)
+        if record is None:
+            raise errors.SpeakerNotFound(f"speaker {speaker_id!r} is not enrolled under this api key; enroll it "
+                                         "with POST .../sync/diarization/enroll.")
+        return self.rules.status(record)
+
+    def list_speakers(self, tenant: str, *, include_incomplete: bool = False) -> list[dict]:
+        """The key's speakers, oldest first, as the vendor lists them: under the 2020 docs only complete ones
+        unless ``include_incomplete`` (getAllSpeakers=True); under the 2019 docs all of them."""
+        everyone = include_incomplete or not self.rules.measures_speech
+        return [self.rules.list_entry(r) for r in self._records(tenant).values()
+                if everyone or self.is_complete(r)]
 
     # --- identification -------------------------------------------------------------------------------------
 
     def check_speakers(self, tenant: str, speaker_ids: Sequence[str]) -> None:
         """Refuse ids this key has not enrolled, or not enrolled enough, naming them."""
-        self._check(speaker_ids, self.store.speakers(tenant, speaker_ids))
+        self._check(speaker_ids, self._records(tenant, speaker_ids))
 
     def _check(self, speaker_ids: Sequence[str], records: dict[str, SpeakerRecord]) -> None:
         unknown = [s for s in speaker_ids if s not in records]
@@ -130,7 +145,7 @@ class SpeakerService:
         if incomplete:
             raise errors.IncompleteEnrollment(
                 f"speakerIds whose enrollment is not complete: {_names(incomplete)}; each needs "
-                f"{self.config.enrollments_required} enrollments (keep enrolling until the answer is \"Complete\").")
+                f"{self.rules.what_completes()} (keep enrolling until enrollment_complete is true).")
 
     def prepare_identify(self, tenant: str, speaker_ids: Sequence[str], *,
                          request_id: str | None = None) -> list[dict] | None:
@@ -164,7 +179,8 @@ class SpeakerService:
         cohort = {s: self._voiceprint(r.voiceprint) for s, r in records.items()
                   if s not in wanted and self.is_complete(r)}
         segments = pipeline.identify_segments(samples, voiceprints, cohort=cohort)
-        return [{"speaker_id": s.speaker_id, "start": s.start, "end": s.end} for s in segments]
+        return [{"speaker_id": s.speaker_id if s.speaker_id in wanted else UNKNOWN_SPEAKER, "start": s.start,
+                 "end": s.end} for s in segments]
 
     def _voiceprint(self, blob: bytes) -> np.ndarray:
         """A stored voiceprint, parsed once per distinct blob: np.load's header parsing costs ~70 us and every
@@ -178,6 +194,21 @@ class SpeakerService:
             parsed.setflags(write=False)
             self._parsed[blob] = parsed
         return parsed
+
+    def _records(self, tenant: str, speaker_ids: Sequence[str] | None = None) -> dict[str, SpeakerRecord]:
+        """The key's speakers (all, or these ids), with the speech of enrollments stored before it was kept
+        measured now (once) from their kept audio."""
+        records = self.store.speakers(tenant, speaker_ids)
+        return {s: self._measured(tenant, r) for s, r in records.items()}
+
+    def _measured(self, tenant: str, record: SpeakerRecord) -> SpeakerRecord:
+        if record.speech_seconds is not None:
+            return record
+        unmeasured = self.store.unmeasured_enrollments(tenant, record.speaker_id)
+        seconds = {row: round(sum(e - s for s, e in pipeline.speech_regions(audio.decode_pcm16(pcm))), 3)
+                   for row, pcm in unmeasured.items()}
+        self.store.set_speech_seconds(tenant, record.speaker_id, seconds)
+        return self.store.speakers(tenant, [record.speaker_id]).get(record.speaker_id, record)
 
     def _current(self, tenant: str, records: dict[str, SpeakerRecord]) -> dict[str, SpeakerRecord]:
         """Recompute voiceprints stored by an older model from their kept audio, so a model change is invisible."""

@@ -16,6 +16,7 @@ import threading
 import time
 
 from mock_server.core.config import ServerConfig, config_from_args
+from mock_server.core.errors import fault_body
 
 log = logging.getLogger("mock_server")
 
@@ -155,7 +156,7 @@ def _json_error_channel(config: ServerConfig):
             else:
                 code = "_".join(error.reason.lower().split())
                 message = f"{error.reason}: {error.body}"
-            body = json.dumps({"error": {"code": code, "message": message}}).encode("utf-8")
+            body = json.dumps(fault_body(status=error.code, code=code, message=message)).encode("utf-8")
             self.status = f"{error.code} {error.reason}"
             self.response_headers.extend([("Content-Type", "application/json"), ("X-Served-By", str(os.getpid()))])
             self.set_close_on_finish()

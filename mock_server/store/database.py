@@ -15,69 +15,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS speakers (
-    tenant TEXT NOT NULL,
-    speaker_id TEXT NOT NULL,
-    enrollments INTEGER NOT NULL,
-    voiceprint BLOB NOT NULL,
-    model_version TEXT NOT NULL,
-    created REAL NOT NULL,
-    updated REAL NOT NULL,
-    PRIMARY KEY (tenant, speaker_id)
-);
-CREATE TABLE IF NOT EXISTS enrollments (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    tenant TEXT NOT NULL,
-    speaker_id TEXT NOT NULL,
-    audio BLOB NOT NULL,            -- 16-bit PCM at the pipeline rate, kept to recompute voiceprints
-    voiceprint BLOB NOT NULL,
-    model_version TEXT NOT NULL,
-    created REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS enrollments_by_speaker ON enrollments (tenant, speaker_id);
-CREATE TABLE IF NOT EXISTS jobs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    request_id TEXT NOT NULL,
-    tenant TEXT NOT NULL,
-    api TEXT NOT NULL,
-    webhook TEXT NOT NULL,
-    params TEXT NOT NULL,           -- JSON: speakerIds, encoding, sampleRate, url
-    audio BLOB,                     -- the request's decoded-from-base64 bytes, when content was sent
-    status TEXT NOT NULL,           -- queued | running | done
-    result TEXT,                    -- JSON payload for the webhook once done
-    webhook_status TEXT,            -- pending | delivered | failed, once done
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt REAL NOT NULL DEFAULT 0,
-    claimed_by TEXT,
-    claimed_at REAL,
-    created REAL NOT NULL,
-    updated REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS jobs_by_request ON jobs (request_id);
-CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, webhook_status);
-CREATE TABLE IF NOT EXISTS webhook_attempts (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    job_id INTEGER NOT NULL,
-    tenant TEXT NOT NULL,
-    request_id TEXT NOT NULL,
-    url TEXT NOT NULL,
-    attempt INTEGER NOT NULL,
-    status INTEGER,
-    error TEXT,
-    time REAL NOT NULL
-);
-"""
+from mock_server.store.schema import migrate
+
 
 
 @dataclass(frozen=True)
 class SpeakerRecord:
-    """A speaker as stored: how many enrollments, and the combined voiceprint (serialised)."""
+    """A speaker as stored: how many enrollments, the combined voiceprint (serialised), and seconds of audio and
+    of speech summed over its enrollments (``speech_seconds`` None: an enrollment is not measured yet)."""
 
     speaker_id: str
     enrollments: int
     voiceprint: bytes
     model_version: str
+    audio_seconds: float | None = None
+    speech_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -113,7 +65,7 @@ class Store:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        self._connection().executescript(SCHEMA)
+        migrate(self._connection())
 
     def _connection(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
@@ -152,7 +104,8 @@ class Store:
         return [r["voiceprint"] for r in rows]
 
     def add_enrollment(self, tenant: str, speaker_id: str, *, audio: bytes, voiceprint: bytes, combined: bytes,
-                       model_version: str, expected_count: int) -> int | None:
+                       model_version: str, expected_count: int, audio_seconds: float,
+                       speech_seconds: float) -> SpeakerRecord | None:
         """Store one enrollment and the speaker's new combined voiceprint, if the speaker still has exactly
         ``expected_count`` enrollments of ``model_version`` (compare-and-swap: ``combined`` was fitted from
         those, outside the write lock). Returns the new enrollment count, or None when another enrollment came
@@ -163,18 +116,39 @@ class Store:
                                   "AND model_version=?", (tenant, speaker_id, model_version)).fetchone()
             if count != expected_count:
                 return None
-            db.execute("INSERT INTO enrollments (tenant, speaker_id, audio, voiceprint, model_version, created) "
-                       "VALUES (?, ?, ?, ?, ?, ?)", (tenant, speaker_id, audio, voiceprint, model_version, now))
+            db.execute("INSERT INTO enrollments (tenant, speaker_id, audio, voiceprint, model_version, created, "
+                       "audio_seconds, speech_seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                       (tenant, speaker_id, audio, voiceprint, model_version, now, audio_seconds, speech_seconds))
             db.execute("INSERT INTO speakers (tenant, speaker_id, enrollments, voiceprint, model_version, created, "
                        "updated) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, speaker_id) DO UPDATE SET "
                        "enrollments=excluded.enrollments, voiceprint=excluded.voiceprint, "
                        "model_version=excluded.model_version, updated=excluded.updated",
                        (tenant, speaker_id, count + 1, combined, model_version, now, now))
-        return count + 1
+            _sum_durations(db, tenant, speaker_id)
+            return self._speaker(db, tenant, speaker_id)
+
+    def unmeasured_enrollments(self, tenant: str, speaker_id: str) -> dict[int, bytes]:
+        """Enrollments stored before durations were kept: {row id: audio}, to measure their speech."""
+        rows = self._connection().execute("SELECT id, audio FROM enrollments WHERE tenant=? AND speaker_id=? AND "
+                                          "speech_seconds IS NULL ORDER BY id", (tenant, speaker_id))
+        return {r["id"]: r["audio"] for r in rows}
+
+    def set_speech_seconds(self, tenant: str, speaker_id: str, seconds: dict[int, float]) -> None:
+        """Record measured speech per enrollment row and the speaker's new totals."""
+        with self._transaction() as db:
+            db.executemany("UPDATE enrollments SET speech_seconds=? WHERE id=? AND tenant=?",
+                           [(value, row_id, tenant) for row_id, value in seconds.items()])
+            _sum_durations(db, tenant, speaker_id)
+
+    @staticmethod
+    def _speaker(db: sqlite3.Connection, tenant: str, speaker_id: str) -> SpeakerRecord | None:
+        row = db.execute(f"SELECT {_SPEAKER_COLUMNS} FROM speakers WHERE tenant=? AND speaker_id=?",
+                         (tenant, speaker_id)).fetchone()
+        return _speaker_record(row) if row is not None else None
 
     def speakers(self, tenant: str, speaker_ids: Sequence[str] | None = None) -> dict[str, SpeakerRecord]:
         """This tenant's speakers (all, or the given ids that exist), in enrollment order."""
-        sql = "SELECT speaker_id, enrollments, voiceprint, model_version FROM speakers WHERE tenant=?"
+        sql = f"SELECT {_SPEAKER_COLUMNS} FROM speakers WHERE tenant=?"
         args: list = [tenant]
         if speaker_ids is not None:
             if not speaker_ids:
@@ -182,8 +156,7 @@ class Store:
             sql += f" AND speaker_id IN ({','.join('?' * len(speaker_ids))})"
             args += list(speaker_ids)
         rows = self._connection().execute(sql + " ORDER BY created, speaker_id", args).fetchall()
-        return {r["speaker_id"]: SpeakerRecord(r["speaker_id"], r["enrollments"], r["voiceprint"],
-                                               r["model_version"]) for r in rows}
+        return {r["speaker_id"]: _speaker_record(r) for r in rows}
 
     def enrollment_audio(self, tenant: str, speaker_id: str) -> list[bytes]:
         """A speaker's stored enrollment audio, oldest first (to recompute voiceprints for a new model)."""
@@ -316,6 +289,23 @@ class Store:
                     db.execute(f"DELETE FROM {table}")
                 else:
                     db.execute(f"DELETE FROM {table} WHERE tenant=?", (tenant,))
+
+
+_SPEAKER_COLUMNS = "speaker_id, enrollments, voiceprint, model_version, audio_seconds, speech_seconds"
+
+
+def _speaker_record(row: sqlite3.Row) -> SpeakerRecord:
+    return SpeakerRecord(row["speaker_id"], row["enrollments"], row["voiceprint"], row["model_version"],
+                         row["audio_seconds"], row["speech_seconds"])
+
+
+def _sum_durations(db: sqlite3.Connection, tenant: str, speaker_id: str) -> None:
+    """A speaker's totals from its enrollments; speech stays NULL while any enrollment is unmeasured."""
+    db.execute("UPDATE speakers SET audio_seconds=(SELECT SUM(audio_seconds) FROM enrollments e WHERE "
+               "e.tenant=speakers.tenant AND e.speaker_id=speakers.speaker_id), speech_seconds=(SELECT CASE WHEN "
+               "COUNT(*) = COUNT(speech_seconds) THEN SUM(speech_seconds) END FROM enrollments e WHERE "
+               "e.tenant=speakers.tenant AND e.speaker_id=speakers.speaker_id) WHERE tenant=? AND speaker_id=?",
+               (tenant, speaker_id))
 
 
 def _job(row: sqlite3.Row) -> Job:

@@ -22,7 +22,7 @@ def http_json(method: str, url: str, body=None, *, timeout: float = 60.0) -> tup
     """One HTTP call with an optional JSON body; (status, decoded JSON answer), error statuses included.
 
     ``body`` may be bytes already encoded, so a caller timing the call can encode before the clock starts.
-    An answer that is not JSON comes back as an error body with code "not_json", so callers can always index it.
+    An answer that is not JSON comes back as a fault body with code "not_json", so callers can always index it.
     """
     if isinstance(body, bytes):
         data = body
@@ -37,7 +37,8 @@ def http_json(method: str, url: str, body=None, *, timeout: float = 60.0) -> tup
     try:
         return status, json.loads(raw or b"null")
     except ValueError:
-        return status, {"error": {"code": "not_json", "message": raw[:200].decode("latin-1")}}
+        text = raw[:200].decode("latin-1")
+        return status, {"fault": {"fault_string": text, "detail": {"code": "not_json", "message": text}}}
 
 
 class LiveServer:

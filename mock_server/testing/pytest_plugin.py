@@ -37,12 +37,17 @@ TIMEOUT = 120.0                              # one HTTP call to the mock, second
 
 
 class MockApiError(Exception):
-    """The mock answered an error: ``status``, and the body's ``code`` and ``message``."""
+    """The mock answered an error. The vendor's side of its fault body: ``fault_string`` (from ``fault_string``
+    or the gateway's ``faultstring``) and ``vendor_code`` (``error_code`` / ``errorcode``); the mock's side:
+    ``code`` (stable snake_case) and ``message`` (how to fix it); and ``status`` and the whole ``body``."""
 
     def __init__(self, status: int, body):
-        error = body.get("error", {}) if isinstance(body, dict) else {}
+        fault = body.get("fault", {}) if isinstance(body, dict) else {}
+        detail = fault.get("detail", {}) if isinstance(fault, dict) else {}
         self.status, self.body = status, body
-        self.code, self.message = error.get("code"), error.get("message")
+        self.fault_string = fault.get("fault_string", fault.get("faultstring"))
+        self.vendor_code = detail.get("error_code", detail.get("errorcode"))
+        self.code, self.message = detail.get("code"), detail.get("message")
         super().__init__(f"HTTP {status} {self.code}: {self.message}")
 
 
@@ -99,17 +104,23 @@ class SpeakerIdServer:
 
     # --- the vendor's API -----------------------------------------------------------------------------------
 
-    def enroll(self, speaker_id: str, audio, *, encoding: str | None = None) -> str:
-        """Enroll one recording (a path or bytes); returns "Success", or "Complete" once enough are in."""
+    def enroll(self, speaker_id: str, audio, *, encoding: str | None = None) -> dict:
+        """Enroll one recording (a path or bytes); returns the answer: under the 2020 profile (default)
+        ``{"message": "Success", "enrollment_complete": bool, "enroll_quality", "total_speech_duration", ...}``,
+        under 2019 ``{"message": "Success" | "Complete"}``."""
         body = {"speakerId": speaker_id, **_audio(audio, encoding)}
-        return self._ok("POST", "sync/diarization/enroll", body)["message"]
+        return self._ok("POST", "sync/diarization/enroll", body)
 
-    def enroll_voice(self, speaker_id: str) -> str:
-        """Enroll every bundled recording of one fixture voice (alice, bob, carol or dave)."""
-        message = ""
+    def enroll_voice(self, speaker_id: str) -> dict:
+        """Enroll every bundled recording of one fixture voice (alice, bob, carol or dave); the last answer."""
+        answer: dict = {}
         for path in voice_files(speaker_id):
-            message = self.enroll(speaker_id, path)
-        return message
+            answer = self.enroll(speaker_id, path)
+        return answer
+
+    def enrollment(self, speaker_id: str) -> dict:
+        """One speaker's status (2020 profile): ``{"speaker_id", "enrollment_complete", ...}``."""
+        return self._ok("GET", "sync/diarization/enroll", speakerId=speaker_id)
 
     def identify(self, audio, speaker_ids: list[str], webhook=None, request_id: str | None = None, *,
                  encoding: str | None = None) -> dict:
@@ -121,9 +132,11 @@ class SpeakerIdServer:
         hook = webhook if isinstance(webhook, str) else f"{webhook.url}/webhook"
         return self._ok("POST", "async/diarization/identify", body, webhook=hook, request_id=request_id)
 
-    def list(self) -> list[dict]:
-        """This key's speakers: ``[{"speaker_id", "enrollment_complete"}]``."""
-        return self._ok("GET", "sync/diarization/get_enrolled_speakers")["enrolled_speaker_ids"]
+    def list(self, *, all_speakers: bool = False) -> list[dict]:
+        """This key's speakers: ``[{"speaker_id", "enrollment_complete", ...}]`` (2020 profile: complete ones,
+        or all with ``all_speakers``)."""
+        query = {"getAllSpeakers": "True"} if all_speakers else {}
+        return self._ok("GET", "sync/diarization/get_enrolled_speakers", **query)["enrolled_speaker_ids"]
 
     def delete(self, speaker_id: str) -> dict:
         return self._ok("POST", "sync/diarization/delete", {"speakerId": speaker_id})
@@ -187,6 +200,9 @@ def _audio(audio, encoding: str | None) -> dict:
 def pytest_addoption(parser):
     parser.addini("speaker_id_mock_args", "extra flags for the speaker-id-mock server the fixtures start "
                   "(e.g. --enrollments-required 1)", default="")
+    parser.addini("speaker_id_mock_profile", "the vendor docs the started server answers as: 2020 (default) or "
+                  "2019 (the earlier enrollment behaviour); same as --api-profile in speaker_id_mock_args",
+                  default="")
     parser.addini("speaker_id_mock_url", "use the speaker-id-mock already running at this URL instead of starting "
                   "one (also the SPEAKER_ID_MOCK_URL environment variable); every test still gets its own key",
                   default="")
@@ -208,6 +224,9 @@ def speaker_id_mock_process(request, tmp_path_factory):
         yield _RunningServer(url)
         return
     args = [*DEFAULT_ARGS, *shlex.split(request.config.getini("speaker_id_mock_args") or "")]
+    profile = request.config.getini("speaker_id_mock_profile")
+    if profile:
+        args += ["--api-profile", profile]
     server = LiveServer(*args, data_dir=tmp_path_factory.mktemp("speaker-id-mock"))
     server.start()
     yield server
