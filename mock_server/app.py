@@ -36,9 +36,10 @@ class MockState:
         self.store = Store(config.db_path)
         self.service = SpeakerService(self.store, config)
         self.runner = JobRunner(self.store, self.service, config, before_delivery=self._before_delivery)
-        self.journal = Journal()
-        self.faults = FaultRegistry()
-        self.stubs = StubRegistry()
+        # In the store, not in memory: every server process over this data dir sees the same ones.
+        self.journal = Journal(store=self.store)
+        self.faults = FaultRegistry(self.store)
+        self.stubs = StubRegistry(self.store)
         self._ids = random.Random()
         self._ids_seeded = False
         self._ids_lock = threading.Lock()
