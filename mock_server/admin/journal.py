@@ -4,7 +4,7 @@ Entries hold the caller's key only masked (``auth.mask_key``) and the tenant has
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 
 from mock_server.store.database import Store
 
@@ -45,7 +45,9 @@ class Journal:
         self.store = store if store is not None else Store.scratch()
 
     def record(self, entry: JournalEntry) -> None:
-        self.store.add_journal_entry(asdict(entry), tenant=entry.tenant, keep=self.size)
+        # A shallow copy: dataclasses.asdict deep-copies every segment, on every API call.
+        row = {f.name: getattr(entry, f.name) for f in fields(entry)}
+        self.store.add_journal_entry(row, tenant=entry.tenant, keep=self.size)
 
     def entries(self, *, tenant: str | None = None, limit: int = DEFAULT_LIMIT) -> list[JournalEntry]:
         """The newest ``limit`` entries, newest first; only ``tenant``'s when given."""
