@@ -250,3 +250,28 @@ def test_a_job_whose_worker_is_killed_is_done_by_its_replacement(server):
     finally:
         receiver.close()
         audio.close()
+
+
+@pytest.mark.parametrize("processes", ["1", "2"])
+def test_a_restart_begins_with_no_faults_stubs_or_journal_but_the_speakers(tmp_path, enrolled_db, processes):
+    data = tmp_path / "data"
+    shutil.copytree(enrolled_db, data)
+    first = LiveServer("--processes", processes, data_dir=data).start()
+    try:
+        assert _call(first, "/_mock/faults", {"status": 503, "times": 5})[0] == 200
+        assert _call(first, "/_mock/stubs", {"response": {"segments": []}})[0] == 200
+        assert _call(first, LIST)[0] == 503
+    finally:
+        assert first.stop() == 0
+    again = LiveServer("--processes", processes, data_dir=data).start()
+    try:
+        assert _call(again, "/_mock/faults")[1] == {"faults": []}
+        assert _call(again, "/_mock/stubs")[1] == {"stubs": []}
+        assert _call(again, "/_mock/requests")[1] == {"requests": []}
+        assert _call(again, "/_mock/faults", {"status": 500})[1]["fault"]["id"] == "fault-1"  # ids start over
+        assert _call(again, LIST)[0] == 500  # the fault just armed
+        _call(again, "/_mock/faults", method="DELETE")
+        status, listed, _ = _call(again, LIST)
+        assert status == 200 and len(listed["enrolled_speaker_ids"]) == 4  # the store's speakers stay
+    finally:
+        assert again.stop() == 0
