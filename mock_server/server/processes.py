@@ -14,7 +14,6 @@ import logging
 import math
 import signal
 import socket
-import sys
 import threading
 import time
 
@@ -151,7 +150,3 @@ class MockApplication(BaseApplication):
 
     def _drain_jobs(self, seconds: float) -> None:
         self.state.drained = self.state.runner.stop(timeout=seconds)
-
-
-if __name__ == "__main__":  # pragma: no cover - run through mock_server.server.main
-    sys.exit("run python -m mock_server --processes N")

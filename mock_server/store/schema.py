@@ -4,6 +4,9 @@ Version 0 is the schema before versioning (speakers, enrollments, jobs, webhook_
 an existing data dir from then opens at 0 and is migrated forward in place. Each later version is a list of
 statements applied in one write transaction together with the new version number, so a crash mid-migration
 leaves the previous version intact and several processes opening one data dir at once migrate it once.
+
+To change the schema, append a migration to MIGRATIONS (never edit version 0's DDL or an earlier migration:
+data dirs already past it would not see the change).
 """
 from __future__ import annotations
 
