@@ -1,10 +1,13 @@
-"""--processes N: several worker processes over one socket and one SQLite store agree on everything."""
+"""--processes N under gunicorn: several worker processes over one socket and one SQLite store agree on
+everything, the admin API's faults, stubs and journal included; SIGTERM drains; a killed worker is replaced
+and its async job still delivered. Real processes on loopback; which worker served a call is its X-Served-By."""
 from __future__ import annotations
 
 import json
 import os
 import shutil
 import signal
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -14,15 +17,21 @@ import pytest
 
 from conftest import b64
 from mock_server.testing import LiveServer, WebhookReceiver
+from test_limits import AudioHost
+# The body-limit checks of test_limits, run again here against gunicorn (small_server below is a 2-worker one).
+from test_limits import (test_a_chunked_body_is_cut_off_at_the_limit,  # noqa: F401
+                         test_a_huge_content_length_is_refused_at_once_without_reading_the_body)  # noqa: F401
 
 KEY = "test-key"
 BASE = "/audio/generic/api/v2/sync/diarization"
 
 
-def _call(server: LiveServer, path: str, body: dict | None = None) -> tuple[int, dict, int]:
+def _call(server: LiveServer, path: str, body: dict | None = None, method: str | None = None
+          ) -> tuple[int, dict, int]:
     """(status, json body, pid that served it)."""
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(server.url + path, data=data, method="POST" if body is not None else "GET",
+    request = urllib.request.Request(server.url + path, data=data,
+                                     method=method or ("POST" if body is not None else "GET"),
                                      headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
@@ -40,6 +49,13 @@ def server(tmp_path, enrolled_db):
     assert live.stop() == 0
 
 
+@pytest.fixture(scope="module")
+def small_server(tmp_path_factory):
+    live = LiveServer("--processes", "2", "--max-body-mb", "1", data_dir=tmp_path_factory.mktemp("limits")).start()
+    yield live
+    assert live.stop() == 0
+
+
 def _children(server: LiveServer) -> set[int]:
     with open(f"/proc/{server.process.pid}/task/{server.process.pid}/children") as f:
         return {int(pid) for pid in f.read().split()}
@@ -49,10 +65,13 @@ def test_two_processes_share_enrollments_and_answer_identically(server):
     workers = _children(server)
     assert len(workers) == 2 and server.process.pid not in workers
     enrolled_by = []
+    totals = []
     for n, file in enumerate(["stranger/eve1.wav", "stranger/eve2.wav", "stranger/eve1.wav"]):
         status, body, pid = _call(server, f"{BASE}/enroll?apikey={KEY}", {"content": b64(file), "speakerId": "eve"})
-        assert status == 200 and body["message"] == ("Complete" if n == 2 else "Success")  # counts shared
+        assert status == 200 and body["enrollment_complete"] is (n >= 1)  # totals shared: 8 s, then 16 s of speech
+        totals.append(body["total_speech_duration"])
         enrolled_by.append(pid)
+    assert totals == sorted(totals) and len(set(totals)) == 3
 
     def identify(_):
         return _call(server, f"{BASE}/identify?apikey={KEY}",
@@ -106,10 +125,156 @@ def test_a_dead_worker_is_replaced(server):
     before = _children(server)
     victim = min(before)
     os.kill(victim, signal.SIGKILL)
-    for _ in range(200):
+    now = _wait_for_replacement(server, victim)
+    assert len(now) == 2 and victim not in now
+    assert _call(server, "/health")[0] == 200
+
+
+def _wait_for_replacement(server: LiveServer, victim: int) -> set[int]:
+    """The worker pids once ``victim`` is gone and another took its place (or as they are after 20 s)."""
+    for _ in range(400):
         now = _children(server)
         if len(now) == 2 and victim not in now:
             break
-        time.sleep(0.05)  # the supervisor polls every 0.2 s; no event to wait on from outside
-    assert len(now) == 2 and victim not in now
-    assert _call(server, "/health")[0] == 200
+        time.sleep(0.05)  # gunicorn's master replaces it; no event to wait on from outside
+    return now
+
+
+def _until_served_by_both(server: LiveServer, call, tries: int = 200) -> dict[int, tuple[int, dict]]:
+    """Repeat ``call()`` (-> status, body, pid) until both workers answered; {pid: (status, body)}."""
+    seen: dict[int, tuple[int, dict]] = {}
+    for _ in range(tries):
+        status, body, pid = call()
+        seen.setdefault(pid, (status, body))
+        if len(seen) == 2:
+            break
+    assert len(seen) == 2, f"only {set(seen)} answered in {tries} calls"
+    return seen
+
+
+LIST = f"{BASE}/get_enrolled_speakers?apikey={KEY}"
+
+
+def test_a_fault_armed_through_one_worker_fails_the_calls_the_other_serves(server):
+    status, armed, armed_by = _call(server, "/_mock/faults", {"match": {"path": "get_enrolled_speakers"},
+                                                               "times": 1000, "status": 503})
+    assert status == 200
+    seen = _until_served_by_both(server, lambda: _call(server, LIST))
+    assert armed_by in seen  # and so is the other worker
+    assert {pid: (status, body["fault"]["detail"]["code"]) for pid, (status, body) in seen.items()} == {
+        pid: (503, "injected_fault") for pid in seen}
+    listed = _until_served_by_both(server, lambda: _call(server, "/_mock/faults"))
+    assert all(body["faults"][0]["id"] == armed["fault"]["id"] for _, body in listed.values())
+    assert _call(server, "/_mock/faults", method="DELETE")[0] == 200
+    assert {status for status, _ in _until_served_by_both(server, lambda: _call(server, LIST)).values()} == {200}
+
+
+def test_a_fault_armed_for_n_calls_fails_exactly_n_whichever_worker_serves_them(server):
+    assert _call(server, "/_mock/faults", {"match": {"path": "get_enrolled_speakers"}, "times": 7,
+                                           "status": 500})[0] == 200
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: _call(server, LIST), range(40)))
+    assert sorted(status for status, _, _ in answers) == [200] * 33 + [500] * 7
+    assert {pid for _, _, pid in answers} == _children(server)
+    assert _call(server, "/_mock/faults")[1] == {"faults": []}
+
+
+def test_a_stub_registered_through_one_worker_answers_in_the_other(server):
+    segments = [{"speaker_id": "carol", "start": 0.25, "end": 1.75}]
+    status, _, stubbed_by = _call(server, "/_mock/stubs", {"match": {"speakerIds": ["alice"]},
+                                                            "response": {"segments": segments}})
+    assert status == 200
+    seen = _until_served_by_both(server, lambda: _call(server, f"{BASE}/identify?apikey={KEY}", {
+        "content": b64("alice_short.flac"), "speakerIds": ["alice"]}))
+    assert stubbed_by in seen
+    assert {pid: answer for pid, answer in seen.items()} == {pid: (200, {"segments": segments}) for pid in seen}
+
+
+def test_every_worker_records_into_and_reads_the_same_journal(server):
+    assert _call(server, "/_mock/reset", {})[0] == 200
+    served = [_call(server, f"{LIST}&n={n}")[2] for n in range(12)]
+    assert set(served) == _children(server)
+    journals = _until_served_by_both(server, lambda: _call(server, f"/_mock/requests?apikey={KEY}"))
+    for status, body in journals.values():
+        assert status == 200 and len(body["requests"]) == 12
+        assert all(entry["path"].endswith("get_enrolled_speakers") for entry in body["requests"])
+    first, second = (body for _, body in journals.values())
+    assert first == second
+
+
+def test_sigterm_drains_every_workers_requests_and_jobs_and_exits_0(tmp_path, enrolled_db):
+    data = tmp_path / "data"
+    shutil.copytree(enrolled_db, data)
+    server = LiveServer("--processes", "2", "--drain-seconds", "20", data_dir=data).start()
+    job_audio, sync_audio, receiver = AudioHost(), AudioHost(), WebhookReceiver()
+    try:
+        status, _, _ = _call(server, f"/audio/generic/api/v2/async/diarization/identify?apikey={KEY}"
+                                     f"&webhook={receiver.url}/h&request_id=in-flight",
+                             {"url": job_audio.url + "/held/a", "speakerIds": ["bob"]})
+        assert status == 202 and job_audio.held.wait(20)  # the job is running
+        sync: dict = {}
+        enroll = threading.Thread(target=lambda: sync.setdefault("answer", _call(
+            server, f"{BASE}/enroll?apikey={KEY}", {"url": sync_audio.url + "/held/s", "speakerId": "newcomer"})))
+        enroll.start()
+        assert sync_audio.held.wait(20)  # a sync request is in flight too
+        os.kill(server.process.pid, signal.SIGTERM)
+        job_audio.release.set()
+        sync_audio.release.set()
+        assert server.process.wait(40) == 0
+        enroll.join(10)
+        assert sync["answer"][0] == 200 and sync["answer"][1]["message"] == "Success"  # answered, not cut off
+        assert len(receiver.for_request("in-flight")) == 1  # delivered before the worker exited
+    finally:
+        server.stop()
+        receiver.close()
+        job_audio.close()
+        sync_audio.close()
+
+
+def test_a_job_whose_worker_is_killed_is_done_by_its_replacement(server):
+    audio, receiver = AudioHost(), WebhookReceiver()
+    try:
+        assert _call(server, "/_mock/faults", {"match": {"path": "get_enrolled_speakers"}, "times": 1000,
+                                               "status": 502})[0] == 200
+        status, _, runner = _call(server, f"/audio/generic/api/v2/async/diarization/identify?apikey={KEY}"
+                                          f"&webhook={receiver.url}/h&request_id=orphan",
+                                  {"url": audio.url + "/held/o", "speakerIds": ["alice"]})
+        assert status == 202 and audio.held.wait(20)  # the worker that accepted the job is running it
+        os.kill(runner, signal.SIGKILL)
+        audio.release.set()
+        now = _wait_for_replacement(server, runner)
+        assert len(now) == 2 and runner not in now
+        delivery = receiver.wait_for("orphan", timeout=60)
+        assert {s["speaker_id"] for s in delivery.body["response"]["segments"]} == {"alice"}
+        assert audio.held_count == 2  # run again from its stored request
+        # What the admin API armed lives in the store, so the new worker honours it too.
+        seen = _until_served_by_both(server, lambda: _call(server, LIST))
+        assert {status for status, _ in seen.values()} == {502} and set(seen) == now
+    finally:
+        receiver.close()
+        audio.close()
+
+
+@pytest.mark.parametrize("processes", ["1", "2"])
+def test_a_restart_begins_with_no_faults_stubs_or_journal_but_the_speakers(tmp_path, enrolled_db, processes):
+    data = tmp_path / "data"
+    shutil.copytree(enrolled_db, data)
+    first = LiveServer("--processes", processes, data_dir=data).start()
+    try:
+        assert _call(first, "/_mock/faults", {"status": 503, "times": 5})[0] == 200
+        assert _call(first, "/_mock/stubs", {"response": {"segments": []}})[0] == 200
+        assert _call(first, LIST)[0] == 503
+    finally:
+        assert first.stop() == 0
+    again = LiveServer("--processes", processes, data_dir=data).start()
+    try:
+        assert _call(again, "/_mock/faults")[1] == {"faults": []}
+        assert _call(again, "/_mock/stubs")[1] == {"stubs": []}
+        assert _call(again, "/_mock/requests")[1] == {"requests": []}
+        assert _call(again, "/_mock/faults", {"status": 500})[1]["fault"]["id"] == "fault-1"  # ids start over
+        assert _call(again, LIST)[0] == 500  # the fault just armed
+        _call(again, "/_mock/faults", method="DELETE")
+        status, listed, _ = _call(again, LIST)
+        assert status == 200 and len(listed["enrolled_speaker_ids"]) == 4  # the store's speakers stay
+    finally:
+        assert again.stop() == 0

@@ -2,16 +2,16 @@
 
 A fault fails or delays the next N matching public API requests (target "api") or webhook deliveries
 (target "webhook"); a stub answers matching identify requests with given segments instead of listening.
-Both live in memory only and may be scoped to one tenant (the hash of an api key, never the key).
+Both live in the store (so every server process sees the same ones; a server run starts with none) and may be
+scoped to one tenant (the hash of an api key, never the key).
 """
 from __future__ import annotations
 
-import itertools
-import threading
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, fields
 from typing import Sequence
 
 from mock_server.core.webhooks import Attempt
+from mock_server.store.database import Store
 
 WEBHOOK_ERRORS = ("connection", "timeout")  # what a webhook fault can make a delivery fail with, besides a status
 
@@ -96,69 +96,92 @@ class Stub:
 
 
 class _Registry:
-    """Thread-safe ordered collection with per-tenant reset; ids are short and never reused."""
+    """An ordered collection kept in the store, so every server process over one data dir shares it; per-tenant
+    reset; ids are short and never reused within a server run. Without a store (a unit test building one on its
+    own) it keeps to a private scratch store."""
 
     prefix = "x"
 
-    def __init__(self):
-        self._items: dict[str, object] = {}
-        self._lock = threading.Lock()
-        self._ids = itertools.count(1)
+    def __init__(self, store: Store | None = None):
+        self.store = store if store is not None else Store.scratch()
 
     def new_id(self) -> str:
-        return f"{self.prefix}{next(self._ids)}"
-
-    def add(self, item) -> None:
-        with self._lock:
-            self._items[item.id] = item
-
-    def all(self) -> list:
-        with self._lock:
-            return list(self._items.values())
-
-    def remove(self, item_id: str) -> bool:
-        with self._lock:
-            return self._items.pop(item_id, None) is not None
-
-    def reset(self, tenant: str | None = None) -> None:
-        """Forget everything, or the items scoped to one tenant."""
-        with self._lock:
-            if tenant is None:
-                self._items.clear()
-            else:
-                self._items = {k: v for k, v in self._items.items() if v.tenant != tenant}
+        return f"{self.prefix}{self.store.next_id(self.prefix)}"
 
 
 class FaultRegistry(_Registry):
     prefix = "fault-"
 
+    def add(self, fault: Fault) -> None:
+        """Arm ``fault`` (an existing id is re-armed in place with the new details and count)."""
+        spec = asdict(fault)
+        del spec["times"]  # the store's own column: it changes on every application
+        self.store.add_fault(fault.id, target=fault.target, tenant=fault.tenant, times=fault.times, spec=spec)
+
+    def all(self) -> list[Fault]:
+        """The armed faults, oldest first, ``times`` counting what is left."""
+        return [_fault(spec, times) for spec, times in self.store.faults()]
+
+    def remove(self, item_id: str) -> bool:
+        return self.store.remove_fault(item_id)
+
+    def reset(self, tenant: str | None = None) -> None:
+        """Disarm everything, or the faults scoped to one tenant."""
+        self.store.reset_faults(tenant)
+
     def take_api(self, method: str, path: str, tenant: str | None) -> Fault | None:
-        """Use up one application of the oldest fault matching this API request, if any."""
-        return self._take(lambda f: f.matches_api(method, path, tenant))
+        """Use up one application of the oldest fault matching this API request, if any (atomically across
+        threads and processes: a fault armed for N calls fails exactly N)."""
+        return self._take("api", lambda f: f.matches_api(method, path, tenant))
 
     def take_delivery(self, tenant: str, request_id: str) -> Fault | None:
         """Use up one application of the oldest fault matching this webhook delivery, if any."""
-        return self._take(lambda f: f.matches_delivery(tenant, request_id))
+        return self._take("webhook", lambda f: f.matches_delivery(tenant, request_id))
 
-    def _take(self, predicate) -> Fault | None:
-        with self._lock:
-            for fault in self._items.values():
-                if predicate(fault):
-                    if fault.times <= 1:
-                        del self._items[fault.id]
-                    else:
-                        self._items[fault.id] = replace(fault, times=fault.times - 1)
-                    return fault
-        return None
+    def _take(self, target: str, predicate) -> Fault | None:
+        """The fault as it was armed before this application (``times`` including it), or None."""
+        taken = self.store.take_fault(target, lambda spec: predicate(_fault(spec, 1)))
+        return _fault(*taken) if taken is not None else None
 
 
 class StubRegistry(_Registry):
     prefix = "stub-"
 
+    def add(self, stub: Stub) -> None:
+        spec = asdict(stub)
+        spec["speaker_ids"] = sorted(stub.speaker_ids) if stub.speaker_ids is not None else None
+        self.store.add_stub(stub.id, tenant=stub.tenant, spec=spec)
+
+    def all(self) -> list[Stub]:
+        """The stubs, oldest first."""
+        return [_stub(spec) for spec in self.store.stubs()]
+
+    def remove(self, item_id: str) -> bool:
+        return self.store.remove_stub(item_id)
+
+    def reset(self, tenant: str | None = None) -> None:
+        """Remove every stub, or the stubs scoped to one tenant."""
+        self.store.reset_stubs(tenant)
+
     def match(self, tenant: str, speaker_ids: Sequence[str], request_id: str | None) -> Stub | None:
         """The newest stub matching this identify request, if any (stubs stay until deleted)."""
-        with self._lock:
-            for stub in reversed(list(self._items.values())):
-                if stub.matches(tenant, speaker_ids, request_id):
-                    return stub
+        for stub in reversed(self.all()):
+            if stub.matches(tenant, speaker_ids, request_id):
+                return stub
         return None
+
+
+def _known(cls, spec: dict) -> dict:
+    """The spec's fields that ``cls`` has (a row written by a build with more fields still loads)."""
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in spec.items() if k in names}
+
+
+def _fault(spec: dict, times: int) -> Fault:
+    return Fault(**{**_known(Fault, spec), "times": times})
+
+
+def _stub(spec: dict) -> Stub:
+    spec = _known(Stub, spec)
+    ids = spec.get("speaker_ids")
+    return Stub(**{**spec, "speaker_ids": frozenset(ids) if ids is not None else None})

@@ -1,12 +1,12 @@
-"""The request journal: a bounded, in-memory record of recent public API calls, for tests and the dashboard.
+"""The request journal: a bounded record of recent public API calls in the store, for tests and the dashboard.
 
 Entries hold the caller's key only masked (``auth.mask_key``) and the tenant hash it maps to, never the key.
 """
 from __future__ import annotations
 
-import threading
-from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+
+from mock_server.store.database import Store
 
 JOURNAL_SIZE = 1000     # entries kept, oldest dropped first
 DEFAULT_LIMIT = 100     # entries answered by GET /_mock/requests without ?limit
@@ -34,34 +34,27 @@ class JournalEntry:
 
 
 class Journal:
-    """A thread-safe ring buffer of JournalEntry, newest last inside, newest first outside."""
+    """The newest ``size`` JournalEntry kept in the store (oldest pruned first), so every server process over one
+    data dir records into and reads the same journal; newest first outside. Without a store (a unit test building
+    one on its own) it keeps to a private scratch store."""
 
-    def __init__(self, size: int = JOURNAL_SIZE):
-        self._entries: deque[JournalEntry] = deque(maxlen=size)
-        self._lock = threading.Lock()
+    def __init__(self, size: int = JOURNAL_SIZE, *, store: Store | None = None):
+        if size < 1:
+            raise ValueError(f"a journal keeps at least 1 entry, not {size}")
+        self.size = size
+        self.store = store if store is not None else Store.scratch()
 
     def record(self, entry: JournalEntry) -> None:
-        with self._lock:
-            self._entries.append(entry)
+        # A shallow copy: dataclasses.asdict deep-copies every segment, on every API call.
+        row = {f.name: getattr(entry, f.name) for f in fields(entry)}
+        self.store.add_journal_entry(row, tenant=entry.tenant, keep=self.size)
 
     def entries(self, *, tenant: str | None = None, limit: int = DEFAULT_LIMIT) -> list[JournalEntry]:
         """The newest ``limit`` entries, newest first; only ``tenant``'s when given."""
-        with self._lock:
-            snapshot = list(self._entries)
-        out = []
-        for entry in reversed(snapshot):
-            if tenant is None or entry.tenant == tenant:
-                out.append(entry)
-                if len(out) >= limit:
-                    break
-        return out
+        names = {f.name for f in fields(JournalEntry)}  # a row written by a build with more fields still loads
+        return [JournalEntry(**{k: v for k, v in row.items() if k in names})
+                for row in self.store.journal_entries(tenant=tenant, limit=limit)]
 
     def reset(self, tenant: str | None = None) -> None:
         """Forget everything, or one tenant's entries."""
-        with self._lock:
-            if tenant is None:
-                self._entries.clear()
-            else:
-                kept = [e for e in self._entries if e.tenant != tenant]
-                self._entries.clear()
-                self._entries.extend(kept)
+        self.store.reset_journal(tenant)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from flask import Flask, Response, g, request
 
@@ -15,17 +15,23 @@ from mock_server.admin.journal import Journal, JournalEntry
 from mock_server.api.openapi import extend_docs
 from mock_server.core import auth, errors
 from mock_server.state import MockState, current_call, current_state
+from mock_server.store import Store
 
 API_PREFIX = "/audio/generic/api/"
 
 
 @dataclass
 class AdminState:
-    """What only the admin plug-in holds: the journal of public calls, armed faults, registered stubs."""
+    """What only the admin plug-in holds: the journal of public calls, armed faults, registered stubs. They are
+    kept in the store, not in memory, so every server process over one data dir sees the same ones."""
 
-    journal: Journal = field(default_factory=Journal)
-    faults: FaultRegistry = field(default_factory=FaultRegistry)
-    stubs: StubRegistry = field(default_factory=StubRegistry)
+    journal: Journal
+    faults: FaultRegistry
+    stubs: StubRegistry
+
+    @classmethod
+    def over(cls, store: Store) -> AdminState:
+        return cls(journal=Journal(store=store), faults=FaultRegistry(store), stubs=StubRegistry(store))
 
     def stubbed_segments(self, tenant: str, speaker_ids, request_id: str | None) -> list[dict] | None:
         """The service's stub lookup: a matching stub's segments, else None."""
@@ -52,7 +58,7 @@ def init_app(app: Flask, state: MockState) -> AdminState:
     from mock_server.admin import routes, schemas
     from mock_server.admin.dashboard import register_dashboard
 
-    admin = state.admin = AdminState()
+    admin = state.admin = AdminState.over(state.store)
     state.service.stub_lookup = admin.stubbed_segments
     state.runner.before_delivery = admin.before_delivery
     app.register_blueprint(routes.admin)

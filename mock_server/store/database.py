@@ -1,4 +1,5 @@
-"""The only code that touches SQLite: speakers, their enrollments, async jobs and webhook attempts.
+"""The only code that touches SQLite: speakers, their enrollments, async jobs and webhook attempts (here), and
+the admin API's faults, stubs and request journal (controls.py); schema versions and migrations in schema.py.
 
 One file under --data-dir, in WAL mode so several threads and processes share it; every write is one
 ``BEGIN IMMEDIATE`` transaction, so a crash leaves either the whole change or none of it. Tenants are
@@ -7,16 +8,74 @@ identified by a hash of their api key: the key itself is never stored.
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
+import tempfile
 import threading
 import time
+import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from mock_server.store.schema import migrate
+from mock_server.store import schema
+from mock_server.store.controls import ControlTables
 
+# Schema version 0, the tables from before schema versions; later versions are migrations in schema.py.
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS speakers (
+    tenant TEXT NOT NULL,
+    speaker_id TEXT NOT NULL,
+    enrollments INTEGER NOT NULL,
+    voiceprint BLOB NOT NULL,
+    model_version TEXT NOT NULL,
+    created REAL NOT NULL,
+    updated REAL NOT NULL,
+    PRIMARY KEY (tenant, speaker_id)
+);
+CREATE TABLE IF NOT EXISTS enrollments (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant TEXT NOT NULL,
+    speaker_id TEXT NOT NULL,
+    audio BLOB NOT NULL,            -- 16-bit PCM at the pipeline rate, kept to recompute voiceprints
+    voiceprint BLOB NOT NULL,
+    model_version TEXT NOT NULL,
+    created REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS enrollments_by_speaker ON enrollments (tenant, speaker_id);
+CREATE TABLE IF NOT EXISTS jobs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    request_id TEXT NOT NULL,
+    tenant TEXT NOT NULL,
+    api TEXT NOT NULL,
+    webhook TEXT NOT NULL,
+    params TEXT NOT NULL,           -- JSON: speakerIds, encoding, sampleRate, url
+    audio BLOB,                     -- the request's decoded-from-base64 bytes, when content was sent
+    status TEXT NOT NULL,           -- queued | running | done
+    result TEXT,                    -- JSON payload for the webhook once done
+    webhook_status TEXT,            -- pending | delivered | failed, once done
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt REAL NOT NULL DEFAULT 0,
+    claimed_by TEXT,
+    claimed_at REAL,
+    created REAL NOT NULL,
+    updated REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_by_request ON jobs (request_id);
+CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, webhook_status);
+CREATE TABLE IF NOT EXISTS webhook_attempts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id INTEGER NOT NULL,
+    tenant TEXT NOT NULL,
+    request_id TEXT NOT NULL,
+    url TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    status INTEGER,
+    error TEXT,
+    time REAL NOT NULL
+);
+"""
 
 
 @dataclass(frozen=True)
@@ -58,14 +117,26 @@ class Job:
                 "created": self.created, "updated": self.updated}
 
 
-class Store:
-    """SQLite-backed state, one connection per thread."""
+class Store(ControlTables):
+    """SQLite-backed state, one connection per thread.
+
+    Opening a data dir migrates it to the latest schema version (schema.migrate); one written by a newer
+    version raises schema.SchemaTooNew."""
 
     def __init__(self, path: Path | str):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        migrate(self._connection())
+        schema.migrate(self._connection(), SCHEMA, self.path)
+
+    @classmethod
+    def scratch(cls) -> "Store":
+        """A store in a new temporary directory, removed when the store is garbage-collected (for objects made
+        without a data dir, such as an admin registry built on its own in a unit test)."""
+        folder = tempfile.mkdtemp(prefix="speaker-id-mock-scratch-")
+        store = cls(Path(folder) / "scratch.sqlite3")
+        weakref.finalize(store, shutil.rmtree, folder, True)
+        return store
 
     def _connection(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)

@@ -1,102 +1,109 @@
-"""The store's schema, versioned: each migration takes a database from one version to the next, in one
-transaction, and ``PRAGMA user_version`` records where a database stands. A data dir made by any earlier
-version of the mock is brought up to date when the store opens it; a newer one is refused.
+"""Schema versions of the store and the migrations between them, recorded in SQLite's ``PRAGMA user_version``.
+
+Version 0 is the schema before versioning (speakers, enrollments, jobs, webhook_attempts: ``database.SCHEMA``);
+an existing data dir from then opens at 0 and is migrated forward in place. Each later version is a list of
+statements applied in one write transaction together with the new version number, so a crash mid-migration
+leaves the previous version intact and several processes opening one data dir at once migrate it once.
+
+To change the schema, append a migration to MIGRATIONS (never edit version 0's DDL or an earlier migration:
+data dirs already past it would not see the change).
 """
 from __future__ import annotations
 
 import sqlite3
 
-# Version 1: the schema as first released (speakers, enrollments, jobs, webhook attempts). Written with
-# IF NOT EXISTS so a database made before versions were recorded (user_version 0) takes it as a no-op.
-SCHEMA_V1 = """
-CREATE TABLE IF NOT EXISTS speakers (
-    tenant TEXT NOT NULL,
-    speaker_id TEXT NOT NULL,
-    enrollments INTEGER NOT NULL,
-    voiceprint BLOB NOT NULL,
-    model_version TEXT NOT NULL,
-    created REAL NOT NULL,
-    updated REAL NOT NULL,
-    PRIMARY KEY (tenant, speaker_id)
-);
-CREATE TABLE IF NOT EXISTS enrollments (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    tenant TEXT NOT NULL,
-    speaker_id TEXT NOT NULL,
-    audio BLOB NOT NULL,            -- 16-bit PCM at the pipeline rate, kept to recompute voiceprints
-    voiceprint BLOB NOT NULL,
-    model_version TEXT NOT NULL,
-    created REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS enrollments_by_speaker ON enrollments (tenant, speaker_id);
-CREATE TABLE IF NOT EXISTS jobs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    request_id TEXT NOT NULL,
-    tenant TEXT NOT NULL,
-    api TEXT NOT NULL,
-    webhook TEXT NOT NULL,
-    params TEXT NOT NULL,           -- JSON: speakerIds, encoding, sampleRate, url
-    audio BLOB,                     -- the request's decoded-from-base64 bytes, when content was sent
-    status TEXT NOT NULL,           -- queued | running | done
-    result TEXT,                    -- JSON payload for the webhook once done
-    webhook_status TEXT,            -- pending | delivered | failed, once done
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt REAL NOT NULL DEFAULT 0,
-    claimed_by TEXT,
-    claimed_at REAL,
-    created REAL NOT NULL,
-    updated REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS jobs_by_request ON jobs (request_id);
-CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, webhook_status);
-CREATE TABLE IF NOT EXISTS webhook_attempts (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    job_id INTEGER NOT NULL,
-    tenant TEXT NOT NULL,
-    request_id TEXT NOT NULL,
-    url TEXT NOT NULL,
-    attempt INTEGER NOT NULL,
-    status INTEGER,
-    error TEXT,
-    time REAL NOT NULL
-);
-"""
+# Version 1: what the admin API arms and records (faults, stubs, the request journal) moves from each process's
+# memory into the store, so every server process sees the same ones.
+CONTROL_TABLES = [
+    """CREATE TABLE IF NOT EXISTS faults (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- arming order: the oldest matching fault applies first
+        id TEXT NOT NULL UNIQUE,
+        target TEXT NOT NULL,                   -- api | webhook
+        tenant TEXT,                            -- NULL: every tenant's traffic
+        times INTEGER NOT NULL,                 -- applications left; the row goes when it reaches 0
+        spec TEXT NOT NULL                      -- JSON object: the fault's other fields
+    )""",
+    "CREATE INDEX IF NOT EXISTS faults_by_target ON faults (target, seq)",
+    """CREATE TABLE IF NOT EXISTS stubs (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- the newest matching stub answers
+        id TEXT NOT NULL UNIQUE,
+        tenant TEXT,
+        spec TEXT NOT NULL                      -- JSON object: match and segments
+    )""",
+    """CREATE TABLE IF NOT EXISTS journal (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused, so the newest rows are the highest
+        tenant TEXT,
+        entry TEXT NOT NULL                     -- JSON object: one public API call
+    )""",
+    "CREATE INDEX IF NOT EXISTS journal_by_tenant ON journal (tenant, seq)",
+    """CREATE TABLE IF NOT EXISTS counters (
+        name TEXT PRIMARY KEY,                  -- e.g. "fault-": the next id of that kind is value + 1
+        value INTEGER NOT NULL
+    )""",
+]
 
 # Version 2: seconds of audio and of speech (as the pipeline heard it) per enrollment and per speaker, for the
-# 2020 enrollment rules (6 s per enrollment, complete at 12 s). Rows from before are measured again from their
-# kept audio by the service (speech_seconds NULL means "not measured yet").
-SCHEMA_V2 = """
-ALTER TABLE enrollments ADD COLUMN audio_seconds REAL;
-ALTER TABLE enrollments ADD COLUMN speech_seconds REAL;
-ALTER TABLE speakers ADD COLUMN audio_seconds REAL;
-ALTER TABLE speakers ADD COLUMN speech_seconds REAL;
-UPDATE enrollments SET audio_seconds = length(audio) / 32000.0;
-UPDATE speakers SET audio_seconds = (SELECT SUM(e.audio_seconds) FROM enrollments e
-                                     WHERE e.tenant = speakers.tenant AND e.speaker_id = speakers.speaker_id);
-"""
+# 2020 enrollment rules (6 s per enrollment, complete at 12 s). Audio seconds follow from the kept 16-bit PCM at
+# 16 kHz; speech of older rows is measured again from that audio by the service (NULL: not measured yet).
+DURATIONS = [
+    "ALTER TABLE enrollments ADD COLUMN audio_seconds REAL",
+    "ALTER TABLE enrollments ADD COLUMN speech_seconds REAL",
+    "ALTER TABLE speakers ADD COLUMN audio_seconds REAL",
+    "ALTER TABLE speakers ADD COLUMN speech_seconds REAL",
+    "UPDATE enrollments SET audio_seconds = length(audio) / 32000.0",
+    """UPDATE speakers SET audio_seconds = (SELECT SUM(e.audio_seconds) FROM enrollments e
+                                          WHERE e.tenant = speakers.tenant AND e.speaker_id = speakers.speaker_id)""",
+]
 
-MIGRATIONS = (SCHEMA_V1, SCHEMA_V2)
-VERSION = len(MIGRATIONS)
-
-
-class NewerSchema(RuntimeError):
-    """The database was written by a newer version of the mock than this one."""
+MIGRATIONS: list[list[str]] = [CONTROL_TABLES, DURATIONS]  # MIGRATIONS[n] takes version n to n + 1
+LATEST = len(MIGRATIONS)
 
 
-def migrate(db: sqlite3.Connection) -> int:
-    """Bring ``db`` (autocommit mode) to VERSION; returns the version it had. Raises NewerSchema."""
-    db.execute("BEGIN IMMEDIATE")
+class SchemaTooNew(RuntimeError):
+    """The data dir was written by a newer speaker-id-mock than this one."""
+
+
+def statements(script: str) -> list[str]:
+    """Split a script of ``;``-terminated SQL statements into single statements (a ``;`` inside a comment or a
+    string does not end one: sqlite3.complete_statement decides).
+
+    ``executescript`` would commit any open transaction first; single statements stay inside ours."""
+    out, pending = [], ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            out.append(pending.strip())
+            pending = ""
+    return [s for s in out if s.strip(";").strip()]
+
+
+def migrate(db: sqlite3.Connection, base: str, path: object = "") -> int:
+    """Bring the database on ``db`` (autocommit mode) to LATEST and return the version it was at.
+
+    ``base`` is version 0's DDL (idempotent ``IF NOT EXISTS`` statements), applied first so a brand-new file and
+    a pre-versioning data dir take the same path. Raises SchemaTooNew for a version above LATEST (``path`` names
+    the file in that message)."""
+    if _version(db) == LATEST:
+        return LATEST  # the common case, without taking the write lock
+    db.execute("BEGIN IMMEDIATE")  # one migrator at a time; the others then find the new version
     try:
-        (found,) = db.execute("PRAGMA user_version").fetchone()
-        if found > VERSION:
-            raise NewerSchema(f"the data dir was written by a newer speaker-id-mock (schema {found}, this one "
-                              f"knows {VERSION}); use that version or another --data-dir.")
-        for script in MIGRATIONS[found:]:
-            for statement in filter(str.strip, script.split(";")):
+        found = _version(db)
+        if found > LATEST:
+            raise SchemaTooNew(f"{path} has store schema version {found}, newer than this speaker-id-mock's "
+                               f"{LATEST}: use the newer version, or another --data-dir.")
+        if found == 0:
+            for statement in statements(base):
                 db.execute(statement)
-        db.execute(f"PRAGMA user_version = {VERSION}")
+        for version in range(found, LATEST):
+            for statement in MIGRATIONS[version]:
+                db.execute(statement)
+        db.execute(f"PRAGMA user_version = {LATEST}")
     except BaseException:
         db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
     return found
+
+
+def _version(db: sqlite3.Connection) -> int:
+    return int(db.execute("PRAGMA user_version").fetchone()[0])
