@@ -21,8 +21,9 @@ import time
 from flask import Blueprint, Flask, current_app, g, jsonify, request
 
 from . import auth, errors
-from .faults import Fault, Stub
+from .faults import Fault, Stub, preset_fields
 from .journal import DEFAULT_LIMIT, JOURNAL_SIZE, JournalEntry
+from .webhooks import mask_url
 
 admin = Blueprint("admin", __name__, url_prefix="/_mock")
 
@@ -65,7 +66,7 @@ def _is_loopback(addr: str | None) -> bool:
 @admin.post("/reset")
 def reset():
     """Forget everything, or with ``{"apikey": KEY}`` only that key's speakers, jobs, deliveries, journal,
-    faults and stubs. Answers ``{"reset": "all"}`` or ``{"reset": "key"}``."""
+    faults, stubs and rate-limit counts. Answers ``{"reset": "all"}`` or ``{"reset": "key"}``."""
     body = _optional_json_object()
     key = _optional_string(body, "apikey")
     state = _state()
@@ -74,6 +75,8 @@ def reset():
     state.journal.reset(tenant)
     state.faults.reset(tenant)
     state.stubs.reset(tenant)
+    if state.rate_limiter is not None:
+        state.rate_limiter.reset(tenant)
     if tenant is None:
         state.seed_request_ids(None)
     return jsonify({"reset": "key" if tenant else "all"})
@@ -134,7 +137,7 @@ def jobs(request_id: str):
     found = _state().store.jobs_by_request_id(request_id, _query_tenant())
     if not found:
         raise errors.NotFound(f"no async job with request_id {request_id!r}.")
-    return jsonify({"jobs": [job.to_dict() for job in found]})
+    return jsonify({"jobs": [{**job.to_dict(), "webhook": mask_url(job.webhook)} for job in found]})
 
 
 # --- faults ---------------------------------------------------------------------------------------------------
@@ -145,7 +148,8 @@ def add_fault():
 
     API: ``{"match": {"path": substring, "method": "POST", "apikey": KEY}, "times": 1, "status": 500,
     "code": "injected_fault", "message": "...", "delay_ms": 0}``; with only ``delay_ms`` the call is delayed
-    then served. Webhooks: ``{"target": "webhook", "match": {"apikey": KEY, "request_id": ID}, "times": 1,
+    then served; ``"preset": "rate_limit" | "quota_exceeded" | ...`` (faults.PRESETS) instead of status and code
+    answers one of the vendor's documented errors. Webhooks: ``{"target": "webhook", "match": {"apikey": KEY, "request_id": ID}, "times": 1,
     "status": 503 | "error": "connection" | "timeout", "delay_ms": 0}``. Answers ``{"fault": {..., "id"}}``."""
     state = _state()
     fault = _parse_fault(_json_object(), state.faults.new_id())
@@ -187,6 +191,10 @@ def _parse_fault(body: dict, fault_id: str) -> Fault:
     delay = _int(body, "delay_ms", default=0, low=0, high=MAX_DELAY_MS)
     common = {"id": fault_id, "target": target, "times": times, "delay_ms": delay,
               "tenant": auth.tenant_of(key) if key else None, "key": auth.mask_key(key) if key else None}
+    if "preset" in body:
+        return Fault(**common, **preset_fields(body, target), message=_optional_string(body, "message"),
+                     path=_optional_string(match, "path", where="match."),
+                     method=(_optional_string(match, "method", where="match.") or "").upper() or None)
     if target == "webhook":
         error = body.get("error")
         if error is not None and error not in WEBHOOK_ERRORS:
@@ -223,8 +231,9 @@ def _inject_api_fault():
         return None
     if fault.delay_ms:
         time.sleep(fault.delay_ms / 1000)
-    if fault.status is not None:
-        raise errors.InjectedFault(fault.message or "injected fault", status=fault.status, code=fault.code)
+    error = fault.api_error()
+    if error is not None:
+        raise error
     return None
 
 

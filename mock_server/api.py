@@ -6,7 +6,7 @@ import math
 
 from flask import Blueprint, Flask, current_app, g, jsonify, request
 
-from . import audio, auth, errors
+from . import audio, auth, errors, webhooks
 from .audio import AudioSource
 
 api = Blueprint("api", __name__)
@@ -29,6 +29,15 @@ def _tenant() -> str:
     key = auth.api_key_from(request.args, request.headers)
     auth.check_api_key(key, _state().config.api_keys)
     return auth.tenant_of(key)
+
+
+@api.before_request
+def _gateway_rate_limit():
+    """With --rate-limit: the vendor's gateway counts each call per key and API before the API sees it."""
+    limiter = _state().rate_limiter
+    if limiter is not None:
+        # "/audio/generic/api/v2/sync/diarization/identify" -> "sync/diarization/identify": v1 and v2 count as one.
+        limiter.check(_tenant(), request.path.split("/", 5)[-1])
 
 
 # --- endpoints ------------------------------------------------------------------------------------------------
@@ -68,7 +77,7 @@ def identify_sync():
     stubbed = state.stubbed_segments(tenant, speaker_ids, request_id=None)
     if stubbed is not None:
         return jsonify({"segments": stubbed})
-    return jsonify({"segments": state.service.identify(tenant, speaker_ids, source)})
+    return jsonify({"segments": state.service.identify(tenant, speaker_ids, source, sync=True)})
 
 
 @api.post("/async/diarization/identify")
@@ -78,7 +87,7 @@ def identify_async():
     if not webhook:
         raise errors.MissingWebhook("async requests need a webhook: add ?webhook=https://your-host/path to the url "
                                     "(the result is POSTed there), or call the sync endpoint instead.")
-    audio.check_http_url(webhook, field="webhook")
+    webhook = webhooks.check_webhook_url(webhook)  # spaces and non-ASCII percent-encoded, as it is POSTed to
     request_id = _request_id()
     body = _json_object()
     speaker_ids = _speaker_ids(body)

@@ -6,6 +6,7 @@ import random
 import threading
 import time
 import uuid
+from pathlib import Path
 
 from flask import Flask, g, jsonify, request
 
@@ -19,6 +20,7 @@ from .faults import FaultRegistry, StubRegistry
 from .jobs import JobRunner
 from .journal import Journal
 from .openapi import register_docs
+from .ratelimit import RateLimiter
 from .service import SpeakerService
 from .store import Store
 
@@ -37,6 +39,8 @@ class MockState:
         self.journal = Journal()
         self.faults = FaultRegistry()
         self.stubs = StubRegistry()
+        self.rate_limiter = (RateLimiter(Path(config.data_dir) / "ratelimit.sqlite3", config.rate_limits)
+                             if config.rate_limits else None)
         self._ids = random.Random()
         self._ids_seeded = False
         self._ids_lock = threading.Lock()
