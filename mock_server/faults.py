@@ -38,7 +38,7 @@ def preset_fields(body: dict, target: str) -> dict:
     name = body["preset"]
     if target != "api":
         raise errors.InvalidParameter("presets are API answers; a webhook fault takes a status or an error.")
-    if name not in PRESETS:
+    if not isinstance(name, str) or name not in PRESETS:
         raise errors.InvalidParameter(f"preset must be one of {', '.join(PRESETS)}, not {name!r}.")
     if "status" in body or "code" in body:
         raise errors.InvalidParameter("a preset sets the status and code itself; give a preset or a status, not both.")

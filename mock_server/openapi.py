@@ -13,6 +13,7 @@ from flask import Blueprint, Flask, current_app, jsonify, render_template
 
 from . import __version__, audio
 from .api import API_VERSIONS, ASYNC_API_NAME, MAX_ID_LENGTH, MAX_SPEAKER_IDS
+from .faults import PRESETS
 
 docs = Blueprint("docs", __name__)
 
@@ -154,7 +155,7 @@ SCHEMAS: dict = {
 
 FAULT_SCHEMA = {
     "type": "object",
-    "description": "api target: fail (status 400-599, code, message) and/or delay (delay_ms) the next `times` "
+    "description": "api target: fail (status 400-599, code, message, or a preset) and/or delay (delay_ms) the next `times` "
                    "public calls matching match.path (substring), match.method and match.apikey. webhook "
                    "target: make the next `times` deliveries (match.apikey, match.request_id) fail with a "
                    "status or error (connection | timeout) and/or delay them.",
@@ -166,7 +167,10 @@ FAULT_SCHEMA = {
                    "status": {"type": "integer", "minimum": 100, "maximum": 599},
                    "code": {"type": "string"}, "message": {"type": "string"},
                    "error": {"type": "string", "enum": ["connection", "timeout"]},
-                   "delay_ms": {"type": "integer", "minimum": 0, "maximum": 60000}},
+                   "delay_ms": {"type": "integer", "minimum": 0, "maximum": 60000},
+                   "preset": {"type": "string", "enum": list(PRESETS),
+                              "description": "api target, instead of status and code: one of the vendor's "
+                                             "documented errors (rate_limit answers 429 with Retry-After)."}},
 }
 
 STUB_SCHEMA = {
@@ -246,8 +250,11 @@ RESPONSES = {
                                 "speaker 'alice' is not enrolled under this api key."),
     "Error413": _error_response("The body or the audio is too large or too long.", "payload_too_large",
                                 "The request body is larger than the server accepts (--max-body-mb)."),
-    "Error429": _error_response("The async queue is full; retry after the Retry-After delay.", "queue_full",
-                                "the async job queue is full; retry in a second."),
+    "Error402": _error_response("The plan's quota is used up (the vendor's gateway; a /_mock/faults preset here).",
+                                "quota_exceeded", "the plan's quota is used up."),
+    "Error429": _error_response("Too many requests: the async queue is full (queue_full), or --rate-limit's "
+                                "window for this key and API is (rate_limit); retry after the Retry-After delay.",
+                                "queue_full", "the async job queue is full; retry in a second."),
 }
 
 EXAMPLE_AUDIO = {"content": "UklGRiQAAABXQVZFZm10IBAAAAABAAEAgD4AAAB9AAACABAAZGF0YQAAAAA=", "encoding": "WAV",
@@ -274,13 +281,13 @@ def _public_paths(version: str) -> dict:
                            "answer is \"Complete\".",
             "requestBody": _json_body(_ref("EnrollRequest"), {**EXAMPLE_AUDIO, "speakerId": "alice"}),
             "responses": {"200": _json_response("Enrollment stored.", _ref("EnrollResponse"),
-                                                {"message": "Success"}), **_errors(400, 401, 413)},
+                                                {"message": "Success"}), **_errors(400, 401, 402, 413, 429)},
         }},
         f"{prefix}/sync/diarization/delete": {"post": {
             "operationId": f"delete_{version}", "tags": tag, "summary": "Forget an enrolled speaker",
             "requestBody": _json_body(_ref("DeleteRequest"), {"speakerId": "alice"}),
             "responses": {"200": _json_response("Speaker deleted.", _ref("DeleteResponse"), {"message": "Success"}),
-                          **_errors(400, 401, 404, 413)},
+                          **_errors(400, 401, 402, 404, 413, 429)},
         }},
         f"{prefix}/sync/diarization/get_enrolled_speakers": {"get": {
             "operationId": f"get_enrolled_speakers_{version}", "tags": tag,
@@ -288,13 +295,13 @@ def _public_paths(version: str) -> dict:
             "responses": {"200": _json_response("The speakers, oldest first.", _ref("EnrolledSpeakers"), {
                 "developer_id": "dev-0123456789ab",
                 "enrolled_speaker_ids": [{"speaker_id": "alice", "enrollment_complete": "True"}]}),
-                **_errors(401)},
+                **_errors(401, 402, 429)},
         }},
         f"{prefix}/sync/diarization/identify": {"post": {
             "operationId": f"identify_sync_{version}", "tags": tag, "summary": "Who speaks when (synchronous)",
             "requestBody": _json_body(_ref("IdentifyRequest"), {**EXAMPLE_AUDIO, "speakerIds": ["alice", "bob"]}),
             "responses": {"200": _json_response("Segments in time order.", _ref("IdentifyResponse"),
-                                                SEGMENTS_EXAMPLE), **_errors(400, 401, 413)},
+                                                SEGMENTS_EXAMPLE), **_errors(400, 401, 402, 413, 429)},
         }},
         f"{prefix}/async/diarization/identify": {"post": {
             "operationId": f"identify_async_{version}", "tags": tag,
@@ -305,14 +312,16 @@ def _public_paths(version: str) -> dict:
                                                 _ref("AsyncAccepted"),
                                                 {"request_id": "8bdd983a-c6bd-4159-982d-6a2471406d62",
                                                  "api": ASYNC_API_NAME}),
-                          **_errors(400, 401, 413, 429)},
+                          **_errors(400, 401, 402, 413, 429)},
             "callbacks": {"identifyResult": {"{$request.query.webhook}": {"post": {
                 "summary": "The async result",
                 "requestBody": _json_body(_ref("WebhookPayload"),
                                           {"request_id": "8bdd983a-c6bd-4159-982d-6a2471406d62",
                                            "response": SEGMENTS_EXAMPLE}),
-                "responses": {"200": {"description": "Any 2xx ends delivery; 5xx, 429 and network errors are "
-                                                     "retried with exponential backoff."}},
+                "responses": {"200": {"description": "A 200 ends delivery (any 2xx with --webhook-success 2xx); "
+                                                     "anything else is retried, 5 attempts in all with exponential "
+                                                     "backoff by default. 307 and 308 are followed with the POST; "
+                                                     "other redirects count as failed attempts."}},
             }}}},
         }},
     }

@@ -147,6 +147,8 @@ def test_quota_exhaustion_over_real_http(tmp_path):
 
 @pytest.mark.parametrize("body", [
     {"preset": "no_such_preset"},
+    {"preset": {"name": "rate_limit"}},
+    {"preset": None},
     {"preset": "rate_limit", "status": 503},
     {"preset": "rate_limit", "code": "mine"},
     {"preset": "rate_limit", "target": "webhook"},
