@@ -28,8 +28,8 @@ class ServerConfig:
     job_queue_size: int = 64                # queued async jobs before 429
     webhook_timeout_seconds: float = 5.0    # per delivery attempt
     # The vendor: anything but a 200 is retried, "up to 5 times, with exponential backoff" (no base given).
-    # 3 s doubling spaces the five attempts over 3+6+12+24 = 45 s, so a 30 s receiver outage is ridden out
-    # with margin wherever it starts (2 s would span exactly 30 s: a race with a receiver back at 30 s).
+    # 3 s doubling spaces the five attempts over 3+6+12+24 = 45 s, so a receiver down for 30 s from the first
+    # attempt is back for the last with 15 s to spare (2 s would span exactly 30 s: a race with its return).
     webhook_attempts: int = 5               # total attempts per delivery, the first included
     webhook_backoff_seconds: float = 3.0    # first retry delay, doubled each retry
     webhook_backoff_max_seconds: float = 30.0
