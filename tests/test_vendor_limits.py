@@ -17,6 +17,7 @@ from conftest import Api, fixture_samples
 from mock_server import errors
 from mock_server.app import create_app
 from mock_server.config import ServerConfig, config_from_args
+from mock_server.pytest_plugin import MockApiError, SpeakerIdServer
 from mock_server.ratelimit import RateLimiter
 from mock_server.testing import LiveServer, WebhookReceiver, http_json
 
@@ -136,13 +137,16 @@ def test_presets_answer_the_vendors_documented_errors(tmp_path, preset, status, 
     assert api.list().status_code == 200  # used up
 
 
-def test_quota_exhaustion_over_real_http(tmp_path):
+def test_quota_exhaustion_over_real_http_armed_through_the_plugin(tmp_path):
     with LiveServer(data_dir=tmp_path / "live") as live:
-        assert http_json("POST", f"{live.url}/_mock/faults", {"preset": "quota_exceeded", "match": {"apikey": "k"}}
-                         )[0] == 200
-        status, body = http_json("GET", f"{live.url}/audio/generic/api/v1/{LIST}?apikey=k")
-        assert status == 402 and code_of(body) == "quota_exceeded"
-        assert http_json("GET", f"{live.url}/audio/generic/api/v1/{LIST}?apikey=k")[0] == 200
+        server = SpeakerIdServer(live.url, "k")
+        assert server.fault(preset="quota_exceeded", path="get_enrolled")["status"] == 402
+        with pytest.raises(MockApiError) as refused:
+            server.list()
+        assert refused.value.status == 402 and code_of(refused.value.body) == "quota_exceeded"
+        # Another key, and this key's next call, are untouched.
+        assert http_json("GET", f"{live.url}/audio/generic/api/v1/{LIST}?apikey=other")[0] == 200
+        assert server.list() == []
 
 
 @pytest.mark.parametrize("body", [
