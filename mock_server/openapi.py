@@ -155,10 +155,10 @@ SCHEMAS: dict = {
 
 FAULT_SCHEMA = {
     "type": "object",
-    "description": "api target: fail (status 400-599, code, message, or a preset) and/or delay (delay_ms) the next `times` "
-                   "public calls matching match.path (substring), match.method and match.apikey. webhook "
-                   "target: make the next `times` deliveries (match.apikey, match.request_id) fail with a "
-                   "status or error (connection | timeout) and/or delay them.",
+    "description": "api target: fail (status 400-599, code, message, or a preset) and/or delay (delay_ms) the "
+                   "next `times` public calls matching match.path (substring), match.method and match.apikey. "
+                   "webhook target: make the next `times` deliveries (match.apikey, match.request_id) fail with "
+                   "a status or error (connection | timeout) and/or delay them.",
     "properties": {"target": {"type": "string", "enum": ["api", "webhook"], "default": "api"},
                    "match": {"type": "object", "properties": {
                        "path": {"type": "string"}, "method": {"type": "string"}, "apikey": {"type": "string"},
