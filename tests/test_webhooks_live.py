@@ -131,6 +131,17 @@ def test_any_other_redirect_is_a_failed_attempt_never_a_get(server, receiver, st
     assert all("redirect not followed" in a[2] for a in attempts)
 
 
+def test_a_redirect_keeps_the_credentials_on_the_same_origin_only(server, receiver):
+    with WebhookReceiver() as other:
+        receiver.replies["/to-self"] = [Reply(307, {"Location": "/self-final"})]
+        receiver.replies["/to-other"] = [Reply(308, {"Location": f"{other.url}/other-final"})]
+        for path in ("to-self", "to-other"):
+            _submit(server, receiver.url.replace("http://", "http://hook-user:pw@") + f"/{path}", path)
+            assert _settled_job(server, path)["webhook_status"] == "delivered"
+        assert [(d.path, d.auth) for d in other.posts] == [("/other-final", None)]
+    assert [(d.path, d.auth) for d in receiver.posts if d.status == 200] == [("/self-final", "hook-user:pw")]
+
+
 # --- the url: credentials, encoding ---------------------------------------------------------------------------
 
 PASSWORD = "s3cr&t pa:ss-пароль"
