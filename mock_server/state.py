@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flask import Flask, current_app, g
@@ -20,6 +21,7 @@ from mock_server.core.jobs import JobRunner
 from mock_server.core.request_ids import RequestIds
 from mock_server.core.service import SpeakerService
 from mock_server.store import Store
+from mock_server.store.ratelimit import RateLimiter
 
 if TYPE_CHECKING:  # the admin plug-in's part; imported for the annotation only (core never imports admin)
     from mock_server.admin.plugin import AdminState
@@ -38,12 +40,16 @@ class MockState:
     request_ids: RequestIds = field(default_factory=RequestIds)
     started: float = field(default_factory=time.time)
     admin: AdminState | None = None        # set by the admin plug-in; None with --no-admin
+    rate_limiter: RateLimiter | None = None  # the vendor's rate limits, with --rate-limit
 
     @classmethod
     def build(cls, config: ServerConfig) -> MockState:
         store = Store(config.db_path)
         service = SpeakerService(store, config)
-        return cls(config=config, store=store, service=service, runner=JobRunner(store, service, config))
+        limiter = (RateLimiter(Path(config.data_dir) / "ratelimit.sqlite3", config.rate_limits)
+                   if config.rate_limits else None)
+        return cls(config=config, store=store, service=service, runner=JobRunner(store, service, config),
+                   rate_limiter=limiter)
 
     def close(self, timeout: float = 5.0) -> bool:
         """Stop the job runner (draining it for up to ``timeout`` seconds) and close this thread's store

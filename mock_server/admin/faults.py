@@ -10,10 +10,42 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Sequence
 
+from mock_server.core import errors
 from mock_server.core.webhooks import Attempt
 from mock_server.store.database import Store
 
 WEBHOOK_ERRORS = ("connection", "timeout")  # what a webhook fault can make a delivery fail with, besides a status
+
+# The vendor's documented errors (its errors and concepts pages, docs 2020) as named /_mock/faults presets:
+# each raises our error class for it, so the answer has that error's status, code, body shape and headers.
+PRESETS: dict[str, tuple[type[errors.ApiError], str]] = {
+    "rate_limit": (errors.RateLimited, "rate limit exceeded (preset fault): the vendor allows 5 requests per minute "
+                                       "to each API and 100 a day; retry after the Retry-After delay."),
+    "quota_exceeded": (errors.QuotaExceeded, "the plan's quota is used up (preset fault): the vendor answers 402 "
+                                             "until the plan is renewed or upgraded."),
+    "invalid_api_key": (errors.InvalidApiKey, "invalid api key (preset fault): the vendor's gateway refuses keys it "
+                                              "does not know or has revoked; check the key."),
+    "params_invalid": (errors.InvalidParameter, "invalid parameters (preset fault): the vendor refuses a request whose "
+                                                "fields it cannot use; check the body against the docs."),
+    "unknown_route": (errors.NotFound, "unknown route (preset fault): the vendor's gateway knows no such API; check "
+                                       "the path and version."),
+    "api_error": (errors.InternalError, "internal error (preset fault): the vendor answers 50X when its service fails; "
+                                        "retry later."),
+}
+RETRY_AFTER_SECONDS = 60  # what a rate_limit preset asks a client to wait: the vendor's window is a minute
+
+
+def preset_fields(body: dict, target: str) -> dict:
+    """The Fault fields of ``{"preset": NAME}``; InvalidParameter for an unknown name or a clash."""
+    name = body["preset"]
+    if target != "api":
+        raise errors.InvalidParameter("presets are API answers; a webhook fault takes a status or an error.")
+    if not isinstance(name, str) or name not in PRESETS:
+        raise errors.InvalidParameter(f"preset must be one of {', '.join(PRESETS)}, not {name!r}.")
+    if "status" in body or "code" in body:
+        raise errors.InvalidParameter("a preset sets the status and code itself; give a preset or a status, not both.")
+    cls = PRESETS[name][0]
+    return {"preset": name, "status": cls.status, "code": cls.code}
 
 
 @dataclass(frozen=True)
@@ -33,6 +65,7 @@ class Fault:
     message: str | None = None       # api only
     error: str | None = None         # webhook only: "connection" or "timeout" instead of a status
     delay_ms: int = 0                # wait this long first; with no status/error the call then goes through
+    preset: str | None = None        # api only: one of PRESETS, answered as that error
 
     @property
     def fails(self) -> bool:
@@ -46,6 +79,16 @@ class Fault:
     def matches_delivery(self, tenant: str, request_id: str) -> bool:
         return (self.target == "webhook" and (self.tenant is None or self.tenant == tenant)
                 and (self.request_id is None or self.request_id == request_id))
+
+    def api_error(self) -> errors.ApiError | None:
+        """The error this api fault answers with (None: serve the call after the delay)."""
+        if self.preset is not None:
+            cls, message = PRESETS[self.preset]
+            headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if cls is errors.RateLimited else None
+            return cls(self.message or message, headers=headers)
+        if self.status is not None:
+            return errors.InjectedFault(self.message or "injected fault", status=self.status, code=self.code)
+        return None
 
     def attempt(self) -> Attempt | None:
         """The delivery outcome this webhook fault stands for (None: deliver for real after the delay)."""
@@ -66,7 +109,7 @@ class Fault:
         body = {"id": self.id, "target": self.target, "match": match, "times": self.times,
                 "status": self.status, "delay_ms": self.delay_ms}
         if self.target == "api":
-            body.update({"code": self.code, "message": self.message})
+            body.update({"code": self.code, "message": self.message, "preset": self.preset})
         else:
             body["error"] = self.error
         return body

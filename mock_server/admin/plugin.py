@@ -109,8 +109,9 @@ def _inject_api_fault():
         return None
     if fault.delay_ms:
         time.sleep(fault.delay_ms / 1000)
-    if fault.status is not None:
-        raise errors.InjectedFault(fault.message or "injected fault", status=fault.status, code=fault.code)
+    error = fault.api_error()
+    if error is not None:
+        raise error
     return None
 
 

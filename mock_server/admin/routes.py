@@ -17,11 +17,12 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from mock_server.admin import schemas
-from mock_server.admin.faults import Fault, Stub
+from mock_server.admin.faults import Fault, Stub, preset_fields
 from mock_server.admin.journal import DEFAULT_LIMIT, JournalEntry
 from mock_server.admin.plugin import admin_state, require_loopback
 from mock_server.api.parsing import check_spec, json_body, optional_string, query_int
 from mock_server.core import auth, errors
+from mock_server.core.webhooks import mask_url
 from mock_server.state import MockState, current_state
 
 admin = Blueprint("admin", __name__, url_prefix="/_mock")
@@ -44,6 +45,8 @@ def reset():
     tenant = auth.tenant_of(key) if key else None
     state.store.reset(tenant)
     admin_state().reset(tenant)
+    if state.rate_limiter is not None:
+        state.rate_limiter.reset(tenant)
     if tenant is None:
         state.request_ids.seed(None)
     return jsonify({"reset": "key" if tenant else "all"})
@@ -102,7 +105,7 @@ def jobs(request_id: str):
     found = current_state().store.jobs_by_request_id(request_id, _query_tenant())
     if not found:
         raise errors.NotFound(f"no async job with request_id {request_id!r}.")
-    return jsonify({"jobs": [job.to_dict() for job in found]})
+    return jsonify({"jobs": [{**job.to_dict(), "webhook": mask_url(job.webhook)} for job in found]})
 
 
 # --- faults ---------------------------------------------------------------------------------------------------
@@ -113,7 +116,8 @@ def add_fault():
 
     API: ``{"match": {"path": substring, "method": "POST", "apikey": KEY}, "times": 1, "status": 500,
     "code": "injected_fault", "message": "...", "delay_ms": 0}``; with only ``delay_ms`` the call is delayed
-    then served. Webhooks: ``{"target": "webhook", "match": {"apikey": KEY, "request_id": ID}, "times": 1,
+    then served; ``"preset": "rate_limit" | "quota_exceeded" | ...`` (faults.PRESETS) instead of status and
+    code answers one of the vendor's documented errors. Webhooks: ``{"target": "webhook", "match": {"apikey": KEY, "request_id": ID}, "times": 1,
     "status": 503 | "error": "connection" | "timeout", "delay_ms": 0}``. Answers ``{"fault": {..., "id"}}``."""
     faults = admin_state().faults
     fault = _parse_fault(_body(schemas.FAULT_SCHEMA, "fault"), faults.new_id())
@@ -150,6 +154,10 @@ def _parse_fault(body: dict, fault_id: str) -> Fault:
     delay = body.get("delay_ms", 0)
     common = {"id": fault_id, "target": target, "times": body.get("times", 1), "delay_ms": delay,
               "tenant": auth.tenant_of(key) if key else None, "key": auth.mask_key(key) if key else None}
+    if "preset" in body:
+        method = optional_string(match, "method", where="match.")
+        return Fault(**common, **preset_fields(body, target), message=optional_string(body, "message"),
+                     path=optional_string(match, "path", where="match."), method=method.upper() if method else None)
     status = body.get("status")
     if target == "webhook":
         error = body.get("error")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from mock_server.api.openapi import (SEGMENTS_EXAMPLE, DocExtension, error_refs, error_response, json_response, ref,
                                      request_body)
-from mock_server.admin.faults import WEBHOOK_ERRORS
+from mock_server.admin.faults import PRESETS, WEBHOOK_ERRORS
 
 MAX_DELAY_MS = 60_000       # an injected delay longer than a minute is a typo, not a test
 MAX_TIMES = 1_000_000
@@ -34,9 +34,12 @@ FAULT_SCHEMA = {
                    "code": {"type": "string", "minLength": 1, "pattern": "\\S"},
                    "message": _STRING,
                    "error": {"type": "string", "enum": list(WEBHOOK_ERRORS)},
-                   "delay_ms": {"type": "integer", "minimum": 0, "maximum": MAX_DELAY_MS}},
+                   "delay_ms": {"type": "integer", "minimum": 0, "maximum": MAX_DELAY_MS},
+                   "preset": {"type": "string", "enum": list(PRESETS),
+                              "description": "api target, instead of status and code: one of the vendor's "
+                                             "documented errors (rate_limit answers 429 with Retry-After)."}},
     "if": {"required": ["target"], "properties": {"target": {"const": "webhook"}}},
-    "then": {"properties": {"match": MATCH_WEBHOOK, "code": False, "message": False}},
+    "then": {"properties": {"match": MATCH_WEBHOOK, "code": False, "message": False, "preset": False}},
     "else": {"properties": {"match": MATCH_API, "error": False,
                             "status": {"minimum": 400, "description": "api faults answer 400-599."}}},
 }

@@ -218,8 +218,12 @@ RESPONSES = {
                                "method_not_allowed", "This endpoint does not take that HTTP method.", status=405),
     "Error413": error_response("The body or the audio is too large or too long.", "payload_too_large",
                                "The request body is larger than the server accepts (--max-body-mb).", status=413),
-    "Error429": error_response("The async queue is full; retry after the Retry-After delay.", "queue_full",
-                               "the async job queue is full; retry in a second.", status=429),
+    "Error402": error_response("The plan's quota is used up (the vendor's gateway; a /_mock/faults preset here).",
+                               "quota_exceeded", "the plan's quota is used up.", status=402, gateway=True,
+                               vendor_code="policies.ratelimit.QuotaViolation"),
+    "Error429": error_response("Too many requests: the async queue is full (queue_full), or --rate-limit's "
+                               "window for this key and API is (rate_limit); retry after the Retry-After delay.",
+                               "queue_full", "the async job queue is full; retry in a second.", status=429),
 }
 
 EXAMPLE_AUDIO = {"content": "UklGRiQAAABXQVZFZm10IBAAAAABAAEAgD4AAAB9AAACABAAZGF0YQAAAAA=", "encoding": "WAV",
@@ -246,20 +250,20 @@ def _public_paths(version: str) -> dict:
             "parameters": [{"name": "speakerId", "in": "query", "required": True, "schema": SPEAKER_ID}],
             "responses": {"200": json_response("The speaker's status.", ref("SpeakerStatus"), {
                 "speaker_id": "alice", "enrollment_complete": True, "total_speech_duration": 20.0,
-                "total_enroll_duration": 30.0, "enroll_quality": "average"}), **error_refs(400, 401, 404, 405)},
+                "total_enroll_duration": 30.0, "enroll_quality": "average"}), **error_refs(400, 401, 402, 404, 405, 429)},
         }, "post": {
             "operationId": f"enroll_{version}", "tags": tag, "summary": "Enroll one recording of a speaker",
             "description": "Each call adds one enrollment; the speaker is usable for identification once the "
                            "answer is \"Complete\".",
             "requestBody": request_body(ref("EnrollRequest"), {**EXAMPLE_AUDIO, "speakerId": "alice"}),
             "responses": {"200": json_response("Enrollment stored.", ref("EnrollResponse"),
-                                                {"message": "Success"}), **error_refs(400, 401, 413)},
+                                                {"message": "Success"}), **error_refs(400, 401, 402, 413, 429)},
         }},
         f"{prefix}/sync/diarization/delete": {"post": {
             "operationId": f"delete_{version}", "tags": tag, "summary": "Forget an enrolled speaker",
             "requestBody": request_body(ref("DeleteRequest"), {"speakerId": "alice"}),
             "responses": {"200": json_response("Speaker deleted.", ref("DeleteResponse"), {"message": "Success"}),
-                          **error_refs(400, 401, 404, 413)},
+                          **error_refs(400, 401, 402, 404, 413, 429)},
         }},
         f"{prefix}/sync/diarization/get_enrolled_speakers": {"get": {
             "operationId": f"get_enrolled_speakers_{version}", "tags": tag,
@@ -273,13 +277,13 @@ def _public_paths(version: str) -> dict:
                 "enrolled_speaker_ids": [{"speaker_id": "alice", "enrollment_complete": True,
                                           "total_speech_duration": 20.0, "total_enroll_duration": 30.0,
                                           "enroll_quality": "average"}]}),
-                **error_refs(401)},
+                **error_refs(401, 402, 429)},
         }},
         f"{prefix}/sync/diarization/identify": {"post": {
             "operationId": f"identify_sync_{version}", "tags": tag, "summary": "Who speaks when (synchronous)",
             "requestBody": request_body(ref("IdentifyRequest"), {**EXAMPLE_AUDIO, "speakerIds": ["alice", "bob"]}),
             "responses": {"200": json_response("Segments in time order.", ref("IdentifyResponse"),
-                                                SEGMENTS_EXAMPLE), **error_refs(400, 401, 413)},
+                                                SEGMENTS_EXAMPLE), **error_refs(400, 401, 402, 413, 429)},
         }},
         f"{prefix}/async/diarization/identify": {"post": {
             "operationId": f"identify_async_{version}", "tags": tag,
@@ -290,14 +294,16 @@ def _public_paths(version: str) -> dict:
                                                 ref("AsyncAccepted"),
                                                 {"request_id": "8bdd983a-c6bd-4159-982d-6a2471406d62",
                                                  "api": ASYNC_API_NAME}),
-                          **error_refs(400, 401, 413, 429)},
+                          **error_refs(400, 401, 402, 413, 429)},
             "callbacks": {"identifyResult": {"{$request.query.webhook}": {"post": {
                 "summary": "The async result",
                 "requestBody": request_body(ref("WebhookPayload"),
                                           {"request_id": "8bdd983a-c6bd-4159-982d-6a2471406d62",
                                            "response": SEGMENTS_EXAMPLE}),
-                "responses": {"200": {"description": "Any 2xx ends delivery; 5xx, 429 and network errors are "
-                                                     "retried with exponential backoff."}},
+                "responses": {"200": {"description": "A 200 ends delivery (any 2xx with --webhook-success 2xx); "
+                                                     "anything else is retried, 5 attempts in all with exponential "
+                                                     "backoff by default. 307 and 308 are followed with the POST; "
+                                                     "other redirects count as failed attempts."}},
             }}}},
         }},
     }

@@ -7,12 +7,9 @@ from flask import Blueprint, Flask, jsonify, request
 from werkzeug.exceptions import MethodNotAllowed
 
 from mock_server import audio
-
-from mock_server.core import auth
-
-from mock_server.core import errors
 from mock_server.api.parsing import MAX_ID_LENGTH, check_id, json_body, json_type
 from mock_server.audio import AudioSource
+from mock_server.core import auth, errors, webhooks
 from mock_server.state import current_call, current_state
 
 api = Blueprint("api", __name__)
@@ -31,6 +28,22 @@ def _tenant() -> str:
     auth.check_api_key(key, current_state().config.api_keys)
     current_call().api_key = key
     return auth.tenant_of(key)
+
+
+@api.before_request
+def _gateway_rate_limit():
+    """With --rate-limit: the vendor's gateway counts each call per key and API before the API sees it."""
+    limiter = current_state().rate_limiter
+    if limiter is None:
+        return
+    # "/audio/generic/api/v2/sync/diarization/identify" -> "sync/diarization/identify": v1 and v2 count as one.
+    api_name = request.path.split("/", 5)[-1]
+    refusal = limiter.admit(_tenant(), api_name)
+    if refusal is not None:
+        raise errors.RateLimited(
+            f"rate limit exceeded: at most {refusal.limit} requests per {refusal.window} to {api_name} with one "
+            f"api key (the vendor's plan; this server runs with --rate-limit). Retry after {refusal.retry_after} "
+            "s, or spread the calls out.", headers={"Retry-After": str(refusal.retry_after)})
 
 
 # --- endpoints ------------------------------------------------------------------------------------------------
@@ -81,7 +94,7 @@ def identify_sync():
     body = _json_object()
     speaker_ids = _speaker_ids(body)
     source = _audio_source(body)
-    segments = current_state().service.identify(tenant, speaker_ids, source)
+    segments = current_state().service.identify(tenant, speaker_ids, source, sync=True)
     current_call().segments = segments
     return jsonify({"segments": segments})
 
@@ -93,7 +106,7 @@ def identify_async():
     if not webhook:
         raise errors.MissingWebhook("async requests need a webhook: add ?webhook=https://your-host/path to the url "
                                     "(the result is POSTed there), or call the sync endpoint instead.")
-    audio.check_http_url(webhook, field="webhook")
+    webhook = webhooks.check_webhook_url(webhook)  # spaces and non-ASCII percent-encoded, as it is POSTed to
     request_id = _request_id()
     body = _json_object()
     speaker_ids = _speaker_ids(body)

@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from .webhooks import SUCCESS_POLICIES
+
 
 @dataclass(frozen=True)
 class ServerConfig:
@@ -28,9 +30,16 @@ class ServerConfig:
     job_workers: int = 2                    # async identify workers
     job_queue_size: int = 64                # queued async jobs before 429
     webhook_timeout_seconds: float = 5.0    # per delivery attempt
-    webhook_attempts: int = 10              # total attempts per delivery (defaults ride out ~2 min of downtime)
-    webhook_backoff_seconds: float = 0.5    # first retry delay, doubled each retry
+    # The vendor: anything but a 200 is retried, "up to 5 times, with exponential backoff" (no base given).
+    # 3 s doubling spaces the five attempts over 3+6+12+24 = 45 s, so a receiver down for 30 s from the first
+    # attempt is back for the last with 15 s to spare (2 s would span exactly 30 s: a race with its return).
+    webhook_attempts: int = 5               # total attempts per delivery, the first included
+    webhook_backoff_seconds: float = 3.0    # first retry delay, doubled each retry
     webhook_backoff_max_seconds: float = 30.0
+    webhook_success: str = "200"            # "200" (the vendor's rule) or "2xx"
+    # Off unless --rate-limit: ((requests, window seconds), ...) per api key and API, e.g. 5/min and 100/day.
+    rate_limits: tuple[tuple[int, float], ...] = ()
+    sync_max_audio_seconds: float = 120.0   # the vendor's sync calls take audio under 2 minutes
     admin: bool = True                      # the /_mock admin API and dashboard
     admin_remote: bool = False              # allow /_mock from non-loopback clients
     preload_dir: Path | None = None         # enroll DIR/<speakerId>/*.{wav,flac,mp3} at start
@@ -45,6 +54,21 @@ class ServerConfig:
 
 
 PROFILES = ("2020", "2019")
+_UNITS = {"s": 1.0, "sec": 1.0, "second": 1.0, "min": 60.0, "minute": 60.0, "h": 3600.0, "hour": 3600.0,
+          "d": 86400.0, "day": 86400.0}
+
+
+def parse_rate_limits(text: str) -> tuple[tuple[int, float], ...]:
+    """``"5/min,100/day"`` -> ((5, 60.0), (100, 86400.0)); ``""`` -> () (off). ValueError says what is wrong."""
+    limits = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        count, slash, unit = part.partition("/")
+        unit = unit.strip().lower()
+        seconds = _UNITS.get(unit) or _UNITS.get(unit.removesuffix("s"))  # "mins", "days" too
+        if not slash or not count.strip().isdigit() or int(count) < 1 or seconds is None:
+            raise ValueError(f"{part!r} is not N/UNIT with N >= 1 and UNIT one of s, min, h, day (e.g. 5/min)")
+        limits.append((int(count), seconds))
+    return tuple(limits)
 
 
 def _env(name: str, default):
@@ -81,7 +105,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--job-queue-size", type=int, default=d.job_queue_size)
     p.add_argument("--webhook-timeout", type=float, default=d.webhook_timeout_seconds)
     p.add_argument("--webhook-attempts", type=int, default=d.webhook_attempts)
-    p.add_argument("--webhook-backoff", type=float, default=d.webhook_backoff_seconds)
+    p.add_argument("--webhook-backoff", type=float, default=d.webhook_backoff_seconds,
+                   help="first retry delay in seconds, doubled each retry up to 30 s")
+    p.add_argument("--webhook-success", choices=SUCCESS_POLICIES, default=d.webhook_success,
+                   help="what counts as delivered: status 200 only (the vendor's rule) or any 2xx")
+    p.add_argument("--rate-limit", default=_env("RATE_LIMIT", ""), metavar="N/UNIT[,N/UNIT]",
+                   help="answer 429 rate_limit past N requests per api key and API per window, e.g. "
+                        "5/min,100/day (the vendor's plan); units s, min, h, day. Off by default")
+    p.add_argument("--sync-max-audio-seconds", type=float, default=d.sync_max_audio_seconds,
+                   help="sync identify refuses audio this long or longer (400, use the async call)")
     p.add_argument("--no-admin", action="store_true", help="turn off /_mock, /docs' admin part and the dashboard")
     p.add_argument("--admin-remote", action="store_true",
                    help="let non-loopback clients use /_mock (off by default)")
@@ -111,6 +143,12 @@ def config_from_args(argv: list[str] | None = None) -> ServerConfig:
         parser.error("--processes must be at least 1")
     if a.max_body_mb <= 0 or a.max_audio_seconds <= 0 or a.url_max_mb <= 0 or a.url_timeout <= 0:
         parser.error("--max-body-mb, --max-audio-seconds, --url-max-mb and --url-timeout must be positive")
+    if a.sync_max_audio_seconds <= 0:
+        parser.error("--sync-max-audio-seconds must be positive")
+    try:
+        rate_limits = parse_rate_limits(a.rate_limit)
+    except ValueError as exc:
+        parser.error(f"--rate-limit: {exc}")
     keys = tuple(a.api_keys or [k for k in _env("API_KEYS", "").split(",") if k])
     return ServerConfig(
         host=a.host, port=a.port, data_dir=a.data_dir, api_keys=keys, log_level=a.log_level,
@@ -120,6 +158,8 @@ def config_from_args(argv: list[str] | None = None) -> ServerConfig:
         url_max_bytes=int(a.url_max_mb * 2**20), threads=a.threads, job_workers=a.job_workers,
         job_queue_size=a.job_queue_size, webhook_timeout_seconds=a.webhook_timeout,
         webhook_attempts=a.webhook_attempts, webhook_backoff_seconds=a.webhook_backoff,
+        webhook_success=a.webhook_success, rate_limits=rate_limits,
+        sync_max_audio_seconds=a.sync_max_audio_seconds,
         admin=not a.no_admin, admin_remote=a.admin_remote, preload_dir=a.preload,
         preload_api_key=a.preload_api_key, url_file=a.url_file, drain_seconds=a.drain_seconds,
         processes=a.processes,

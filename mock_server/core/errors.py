@@ -195,6 +195,37 @@ class QueueFull(ApiError):
     code = "queue_full"
 
 
+class AudioTooLongForSync(ApiError):
+    """Sync identify got audio of 2 minutes or more; the vendor sends those to the async call."""
+
+    code = "audio_too_long_for_sync"
+
+
+class RateLimited(ApiError):
+    """More requests to one API under one key than --rate-limit allows in a window (the vendor's gateway)."""
+
+    status = 429
+    code = "rate_limit"
+    gateway = True
+    vendor_code = "policies.ratelimit.SpikeArrestViolation"
+
+
+class QuotaExceeded(ApiError):
+    """The key's plan quota is used up (402, the vendor's gateway); only a /_mock/faults preset answers it."""
+
+    status = 402
+    code = "quota_exceeded"
+    gateway = True
+    vendor_code = "policies.ratelimit.QuotaViolation"
+
+
+class InternalError(ApiError):
+    """The vendor's 50X "internal error"; only a /_mock/faults preset answers it (our own bugs use the handler)."""
+
+    status = 500
+    code = "internal_error"
+
+
 class NotFound(ApiError):
     """No such endpoint or resource."""
 

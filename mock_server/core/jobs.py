@@ -15,12 +15,12 @@ import time
 import uuid
 from typing import Callable
 
-from mock_server.core import errors
 from mock_server.audio import AudioSource
+from mock_server.core import errors
 from mock_server.core.config import ServerConfig
 from mock_server.core.service import SpeakerService
+from mock_server.core.webhooks import Attempt, backoff_delay, deliver_webhook, mask_url
 from mock_server.store import Job, Store
-from mock_server.core.webhooks import Attempt, backoff_delay, deliver_webhook
 
 log = logging.getLogger(__name__)
 
@@ -217,20 +217,22 @@ class JobRunner:
         try:
             attempt = self.before_delivery(job) if self.before_delivery else None
             if attempt is None:
-                attempt = deliver_webhook(job.webhook, job.result, timeout=self.config.webhook_timeout_seconds)
+                attempt = deliver_webhook(job.webhook, job.result, timeout=self.config.webhook_timeout_seconds,
+                                          success=self.config.webhook_success)
         except Exception as exc:  # never leave the delivery claimed: that would hold it for STALE_CLAIM_SECONDS
-            log.exception("webhook delivery of request %s raised", job.request_id)
-            attempt = Attempt(None, f"{type(exc).__name__}: {exc}"[:300])
-        if attempt.delivered:
+            # No traceback (log.exception): an exception's text may hold the webhook url and so its password.
+            log.error("webhook delivery of request %s raised %s", job.request_id, type(exc).__name__)
+            attempt = Attempt(None, f"{type(exc).__name__}: delivery raised unexpectedly")
+        if attempt.delivered(self.config.webhook_success):
             outcome, when = "delivered", 0.0
-        elif attempt.retryable and attempt_no < self.config.webhook_attempts:
+        elif attempt_no < self.config.webhook_attempts:  # the vendor retries anything but a 200, 4xx included
             outcome = "pending"
             when = time.time() + backoff_delay(attempt_no, first=self.config.webhook_backoff_seconds,
                                                maximum=self.config.webhook_backoff_max_seconds)
         else:
             outcome, when = "failed", 0.0
         self.store.record_attempt(job, attempt=attempt_no, status=attempt.status, error=attempt.error,
-                                  outcome=outcome, next_attempt=when)
+                                  outcome=outcome, next_attempt=when, url=mask_url(job.webhook))
         log.info("webhook for request %s attempt %d: %s", job.request_id, attempt_no,
                  attempt.status if attempt.status is not None else attempt.error)
         if outcome == "pending":

@@ -58,14 +58,34 @@ class SpeakerService:
 
     # --- audio --------------------------------------------------------------------------------------------
 
-    def load_audio(self, source: audio.AudioSource) -> np.ndarray:
-        """Fetch (if a url) and decode a request's audio to pipeline samples."""
+    def load_audio(self, source: audio.AudioSource, *, max_seconds: float | None = None) -> np.ndarray:
+        """Fetch (if a url) and decode a request's audio to pipeline samples; AudioTooLong past ``max_seconds``
+        (default --max-audio-seconds)."""
         data = source.content
         if data is None:
             data = audio.fetch_url(source.url, timeout=self.config.url_timeout_seconds,
                                    max_bytes=self.config.url_max_bytes)
         return audio.decode_audio(data, encoding=source.encoding, sample_rate=source.sample_rate,
-                                  target_rate=self.sample_rate, max_seconds=self.config.max_audio_seconds)
+                                  target_rate=self.sample_rate,
+                                  max_seconds=max_seconds or self.config.max_audio_seconds)
+
+    def load_sync_audio(self, source: audio.AudioSource) -> np.ndarray:
+        """A sync call's audio: the vendor's sync APIs take audio under 2 minutes (--sync-max-audio-seconds) and
+        send longer audio to the async variant, which keeps --max-audio-seconds."""
+        limit, overall = self.config.sync_max_audio_seconds, self.config.max_audio_seconds
+        try:
+            samples = self.load_audio(source, max_seconds=min(limit, overall))  # decoding stops at the limit
+        except errors.AudioTooLong:
+            if limit >= overall:
+                raise  # too long for async as well: the 413 says so
+            samples = None
+        if samples is None or len(samples) >= limit * self.sample_rate:
+            lasts = f"{len(samples) / self.sample_rate:.0f} s" if samples is not None else f"over {limit:g} s"
+            raise errors.AudioTooLongForSync(
+                f"the audio lasts {lasts}; sync identify takes audio under {limit:g} s (the vendor's limit for sync "
+                "calls). Send it to POST .../async/diarization/identify?webhook=URL instead, which takes up to "
+                f"{overall:g} s (--max-audio-seconds).")
+        return samples
 
     # --- enrollment -----------------------------------------------------------------------------------------
 
@@ -159,16 +179,18 @@ class SpeakerService:
         self.check_speakers(tenant, speaker_ids)
         return None
 
-    def identify(self, tenant: str, speaker_ids: Sequence[str], source: audio.AudioSource) -> list[dict]:
-        """Who speaks when among ``speaker_ids`` in the request's audio (sync identify)."""
+    def identify(self, tenant: str, speaker_ids: Sequence[str], source: audio.AudioSource, *,
+                 sync: bool = False) -> list[dict]:
+        """Who speaks when among ``speaker_ids`` in the request's audio (``sync``: under the sync length limit)."""
         stubbed = self.prepare_identify(tenant, speaker_ids)
         if stubbed is not None:
             return stubbed
-        return self.listen(tenant, speaker_ids, source)
+        return self.listen(tenant, speaker_ids, source, sync=sync)
 
-    def listen(self, tenant: str, speaker_ids: Sequence[str], source: audio.AudioSource) -> list[dict]:
+    def listen(self, tenant: str, speaker_ids: Sequence[str], source: audio.AudioSource, *,
+               sync: bool = False) -> list[dict]:
         """Fetch and decode the audio, then identify (after prepare_identify; also an async job's work)."""
-        samples = self.load_audio(source)
+        samples = self.load_sync_audio(source) if sync else self.load_audio(source)
         return self.identify_samples(tenant, speaker_ids, samples)
 
     def identify_samples(self, tenant: str, speaker_ids: Sequence[str], samples: np.ndarray) -> list[dict]:

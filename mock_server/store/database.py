@@ -313,13 +313,16 @@ class Store(ControlTables):
         return self.job(job_id) if got else None
 
     def record_attempt(self, job: Job, *, attempt: int, status: int | None, error: str | None,
-                       outcome: str, next_attempt: float) -> None:
-        """Log a delivery attempt and move the job's webhook state (pending, delivered or failed)."""
+                       outcome: str, next_attempt: float, url: str | None = None) -> None:
+        """Log a delivery attempt and move the job's webhook state (pending, delivered or failed).
+
+        ``url`` is the webhook as the attempt log may show it (the caller masks a password); job.webhook if None.
+        """
         now = time.time()
         with self._transaction() as db:
             db.execute("INSERT INTO webhook_attempts (job_id, tenant, request_id, url, attempt, status, error, time) "
                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                       (job.id, job.tenant, job.request_id, job.webhook, attempt, status, error, now))
+                       (job.id, job.tenant, job.request_id, url or job.webhook, attempt, status, error, now))
             db.execute("UPDATE jobs SET webhook_status=?, attempts=?, next_attempt=?, claimed_by=NULL, "
                        "claimed_at=NULL, updated=? WHERE id=?", (outcome, attempt, next_attempt, now, job.id))
 

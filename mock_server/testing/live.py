@@ -4,6 +4,7 @@ Used by this project's tests and by the pytest plugin; both only ever listen on 
 """
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -39,6 +40,17 @@ def http_json(method: str, url: str, body=None, *, timeout: float = 60.0) -> tup
     except ValueError:
         text = raw[:200].decode("latin-1")
         return status, {"fault": {"fault_string": text, "detail": {"code": "not_json", "message": text}}}
+
+
+def _basic_auth(header: str | None) -> str | None:
+    """ "user:password" from an ``Authorization: Basic ...`` header (UTF-8), or None."""
+    scheme, _, token = (header or "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        return base64.b64decode(token.strip(), validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return None
 
 
 class LiveServer:
@@ -117,21 +129,43 @@ class LiveServer:
 
 @dataclass
 class Delivery:
-    """One POST the receiver got."""
+    """One POST the receiver got, and the status it answered."""
 
     path: str
     body: dict | None
     raw: bytes
     headers: dict
     time: float = field(default_factory=time.time)
+    status: int = 200
+    auth: str | None = None          # "user:password" from a Basic Authorization header, decoded
+
+
+@dataclass(frozen=True)
+class Reply:
+    """How the receiver answers one POST: a status, extra headers, and a body that may come slowly."""
+
+    status: int = 200
+    headers: dict = field(default_factory=dict)
+    body: bytes = b"ok"
+    byte_delay: float = 0.0          # seconds before each body byte: a prompt status line, a slow body
 
 
 class WebhookReceiver:
-    """A real HTTP endpoint on loopback that records every POST; ``fail_with`` makes it answer errors."""
+    """A real HTTP endpoint on loopback that records every request.
+
+    POSTs answered 2xx are ``deliveries``; every POST, refused ones included, is in ``posts`` with the status
+    it got. ``fail_with`` answers that status to every POST while set; ``replies[path]`` scripts the next POSTs
+    to one path (query included), in order, then 200; ``credentials`` = (user, password) answers 401 to a POST
+    without that Basic auth. ``requests`` lists (method, path) of everything, so a test can see a GET never came.
+    """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0):
         self.deliveries: list[Delivery] = []
+        self.posts: list[Delivery] = []
+        self.requests: list[tuple[str, str]] = []
         self.fail_with: int | None = None       # answer this status instead of 200 while set
+        self.replies: dict[str, list[Reply]] = {}
+        self.credentials: tuple[str, str] | None = None
         self.files: dict[str, bytes] = {}       # GET path -> bytes, to serve audio urls
         self.attempts = 0                       # every POST, refused ones (fail_with) included
         self._changed = threading.Condition()
@@ -144,18 +178,44 @@ class WebhookReceiver:
                     body = json.loads(raw)
                 except ValueError:
                     body = None
-                status = receiver.fail_with or 200
+                auth = _basic_auth(self.headers.get("Authorization"))
                 with receiver._changed:
+                    receiver.requests.append(("POST", self.path))
+                    scripted = receiver.replies.get(self.path)
+                    reply = scripted.pop(0) if scripted else Reply()
+                    if receiver.fail_with:
+                        reply = Reply(receiver.fail_with)
+                    if receiver.credentials and auth != ":".join(receiver.credentials):
+                        reply = Reply(401, {"WWW-Authenticate": 'Basic realm="webhook"'})
+                    delivery = Delivery(self.path, body, raw, dict(self.headers), status=reply.status, auth=auth)
                     receiver.attempts += 1
-                    if status == 200:
-                        receiver.deliveries.append(Delivery(self.path, body, raw, dict(self.headers)))
+                    receiver.posts.append(delivery)
+                    if 200 <= reply.status < 300:
+                        receiver.deliveries.append(delivery)
                     receiver._changed.notify_all()
-                self.send_response(status)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
+                self._answer(reply)
+
+            def _answer(self, reply: Reply) -> None:
+                try:
+                    self.send_response(reply.status)
+                    for name, value in reply.headers.items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", str(len(reply.body)))
+                    self.end_headers()
+                    self.wfile.flush()  # the status line goes out now, whatever the body does
+                    if not reply.byte_delay:
+                        self.wfile.write(reply.body)
+                        return
+                    for i in range(len(reply.body)):
+                        time.sleep(reply.byte_delay)
+                        self.wfile.write(reply.body[i:i + 1])
+                        self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client took the status line and hung up: allowed
 
             def do_GET(self):
+                with receiver._changed:
+                    receiver.requests.append(("GET", self.path))
                 data = receiver.files.get(self.path)
                 self.send_response(200 if data is not None else 404)
                 self.send_header("Content-Length", str(len(data or b"")))
@@ -195,6 +255,12 @@ class WebhookReceiver:
                     raise TimeoutError(f"{self.attempts} of {count} webhook attempts within {timeout} s")
                 self._changed.wait(left)
             return self.attempts
+
+    def wait_posts(self, count: int, timeout: float = 30.0) -> list[Delivery]:
+        """Wait until at least ``count`` POSTs arrived; returns every POST so far."""
+        self.wait_attempts(count, timeout)
+        with self._changed:
+            return list(self.posts)
 
     def for_request(self, request_id: str) -> list[Delivery]:
         with self._changed:

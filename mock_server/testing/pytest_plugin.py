@@ -158,12 +158,14 @@ class SpeakerIdServer:
     def fault(self, *, path: str | None = None, method: str | None = None, times: int = 1,
               status: int | None = None, code: str | None = None, message: str | None = None,
               delay_ms: int | None = None, target: str = "api", error: str | None = None,
-              request_id: str | None = None) -> dict:
-        """Fail or delay this key's next ``times`` matching API calls (``target="api"``) or webhook deliveries
+              request_id: str | None = None, preset: str | None = None) -> dict:
+        """Fail or delay this key's next ``times`` matching API calls (``target="api"``; ``preset``, e.g.
+        "quota_exceeded" or "rate_limit", answers one of the vendor's documented errors) or webhook deliveries
         (``target="webhook"``, with ``status`` or ``error="connection" | "timeout"``)."""
         match = {"apikey": self.api_key, "path": path, "method": method, "request_id": request_id}
         body = {"target": target, "match": {k: v for k, v in match.items() if v is not None}, "times": times,
-                "status": status, "code": code, "message": message, "delay_ms": delay_ms, "error": error}
+                "status": status, "code": code, "message": message, "delay_ms": delay_ms, "error": error,
+                "preset": preset}
         return self._ok("POST", "/_mock/faults", {k: v for k, v in body.items() if v is not None})["fault"]
 
     def stub(self, segments: list[dict], *, speaker_ids: list[str] | None = None,

@@ -1,0 +1,226 @@
+"""Webhook delivery as the vendor's 2020 docs describe it, over real HTTP to a real local receiver.
+
+A live server process POSTs to a WebhookReceiver scripted to answer 200, 204, 3xx, 500, a slow body or a Basic
+auth challenge; what counts is what the receiver saw and what the server recorded (/_mock/webhooks, /_mock/jobs).
+"""
+import json
+import time
+import urllib.parse
+import urllib.request
+
+import pytest
+
+from conftest import b64
+from mock_server.core.config import ServerConfig
+from mock_server.testing import LiveServer, Reply, WebhookReceiver, http_json
+from mock_server.core.webhooks import backoff_delay, check_webhook_url, mask_url
+
+KEY = "live-webhooks"
+STUB = [{"speaker_id": "alice", "start": 0.0, "end": 3.5}]
+ATTEMPTS = 3  # the servers below make 3 attempts 0.05 s apart, so a failed delivery settles at once
+
+
+def _server(tmp_path_factory, *args: str) -> LiveServer:
+    live = LiveServer("--webhook-backoff", "0.05", "--webhook-attempts", str(ATTEMPTS), "--webhook-timeout", "1",
+                      "--enrollments-required", "1", *args, data_dir=tmp_path_factory.mktemp("webhooks")).start()
+    status, body = http_json("POST", f"{live.url}/audio/generic/api/v2/sync/diarization/enroll?apikey={KEY}",
+                             {"content": b64("speakers/alice/enroll1.wav"), "encoding": "WAV", "speakerId": "alice"})
+    assert status == 200, body
+    # The jobs answer with a stub: these tests are about delivery, not about listening.
+    assert http_json("POST", f"{live.url}/_mock/stubs", {"apikey": KEY, "response": {"segments": STUB}})[0] == 200
+    return live
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    live = _server(tmp_path_factory)
+    yield live
+    assert live.stop() == 0
+
+
+@pytest.fixture
+def receiver():
+    with WebhookReceiver() as r:
+        yield r
+
+
+def _submit(server: LiveServer, webhook: str, request_id: str) -> None:
+    query = urllib.parse.urlencode({"apikey": KEY, "request_id": request_id, "webhook": webhook})
+    status, body = http_json("POST", f"{server.url}/audio/generic/api/v2/async/diarization/identify?{query}",
+                             {"content": b64("alice_short.flac"), "encoding": "FLAC", "speakerIds": ["alice"]})
+    assert status in (200, 202) and body["request_id"] == request_id, body
+
+
+def _settled_job(server: LiveServer, request_id: str, timeout: float = 30.0) -> dict:
+    """The job once its webhook is delivered or has failed for good (polled: the outcome is only in the store)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status, body = http_json("GET", f"{server.url}/_mock/jobs/{request_id}")
+        if status == 200 and body["jobs"][0]["webhook_status"] in ("delivered", "failed"):
+            return body["jobs"][0]
+        assert time.monotonic() < deadline, body
+        time.sleep(0.05)
+
+
+def _attempts(server: LiveServer, request_id: str) -> list[tuple]:
+    rows = http_json("GET", f"{server.url}/_mock/webhooks?apikey={KEY}")[1]["webhooks"]
+    return sorted((r["attempt"], r["status"], r["error"]) for r in rows if r["request_id"] == request_id)
+
+
+# --- what counts as delivered ---------------------------------------------------------------------------------
+
+def test_a_200_is_delivered_once(server, receiver):
+    _submit(server, f"{receiver.url}/hook", "ok-200")
+    assert _settled_job(server, "ok-200")["webhook_status"] == "delivered"
+    assert [d.body["request_id"] for d in receiver.posts] == ["ok-200"]
+    assert _attempts(server, "ok-200") == [(1, 200, None)]
+
+
+def test_a_204_is_not_a_delivery_by_default_and_is_retried_until_the_last_attempt(server, receiver):
+    receiver.replies["/hook"] = [Reply(204, body=b"")] * ATTEMPTS
+    _submit(server, f"{receiver.url}/hook", "no-content")
+    job = _settled_job(server, "no-content")
+    assert job["webhook_status"] == "failed" and job["attempts"] == ATTEMPTS
+    assert [d.status for d in receiver.posts] == [204] * ATTEMPTS
+    assert _attempts(server, "no-content") == [(n, 204, "HTTP 204") for n in range(1, ATTEMPTS + 1)]
+
+
+def test_webhook_success_2xx_takes_a_204(tmp_path_factory, receiver):
+    live = _server(tmp_path_factory, "--webhook-success", "2xx")
+    try:
+        receiver.replies["/hook"] = [Reply(204, body=b"")]
+        _submit(live, f"{receiver.url}/hook", "no-content-ok")
+        assert _settled_job(live, "no-content-ok")["webhook_status"] == "delivered"
+        assert [d.status for d in receiver.posts] == [204]
+    finally:
+        assert live.stop() == 0
+
+
+def test_a_500_is_retried_and_the_result_arrives_once(server, receiver):
+    receiver.replies["/flaky"] = [Reply(500), Reply(500)]
+    _submit(server, f"{receiver.url}/flaky", "flaky")
+    assert _settled_job(server, "flaky")["webhook_status"] == "delivered"
+    assert [d.status for d in receiver.posts] == [500, 500, 200]
+    assert len(receiver.for_request("flaky")) == 1
+    assert _attempts(server, "flaky") == [(1, 500, "HTTP 500"), (2, 500, "HTTP 500"), (3, 200, None)]
+
+
+# --- redirects ------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("status", [307, 308])
+def test_a_307_or_308_is_followed_with_the_post_and_its_body(server, receiver, status):
+    receiver.replies["/moved"] = [Reply(status, {"Location": f"/final-{status}"})]
+    _submit(server, f"{receiver.url}/moved", f"moved-{status}")
+    assert _settled_job(server, f"moved-{status}")["webhook_status"] == "delivered"
+    assert receiver.requests == [("POST", "/moved"), ("POST", f"/final-{status}")]
+    first, final = receiver.posts
+    assert final.raw == first.raw and final.body["response"]["segments"] == STUB
+    assert final.headers["Content-Type"] == "application/json"
+    assert _attempts(server, f"moved-{status}") == [(1, 200, None)]
+
+
+@pytest.mark.parametrize("status", [301, 302, 303])
+def test_any_other_redirect_is_a_failed_attempt_never_a_get(server, receiver, status):
+    receiver.replies["/found"] = [Reply(status, {"Location": "/elsewhere"})] * ATTEMPTS
+    _submit(server, f"{receiver.url}/found", f"found-{status}")
+    job = _settled_job(server, f"found-{status}")
+    assert job["webhook_status"] == "failed" and job["attempts"] == ATTEMPTS
+    assert receiver.requests == [("POST", "/found")] * ATTEMPTS  # no GET, nothing at the Location
+    attempts = _attempts(server, f"found-{status}")
+    assert [a[1] for a in attempts] == [status] * ATTEMPTS
+    assert all("redirect not followed" in a[2] for a in attempts)
+
+
+def test_a_redirect_keeps_the_credentials_on_the_same_origin_only(server, receiver):
+    with WebhookReceiver() as other:
+        receiver.replies["/to-self"] = [Reply(307, {"Location": "/self-final"})]
+        receiver.replies["/to-other"] = [Reply(308, {"Location": f"{other.url}/other-final"})]
+        for path in ("to-self", "to-other"):
+            _submit(server, receiver.url.replace("http://", "http://hook-user:pw@") + f"/{path}", path)
+            assert _settled_job(server, path)["webhook_status"] == "delivered"
+        assert [(d.path, d.auth) for d in other.posts] == [("/other-final", None)]
+    assert [(d.path, d.auth) for d in receiver.posts if d.status == 200] == [("/self-final", "hook-user:pw")]
+
+
+# --- the url: credentials, encoding ---------------------------------------------------------------------------
+
+PASSWORD = "s3cr&t pa:ss-пароль"
+
+
+def test_user_and_password_in_the_url_go_as_basic_auth_and_are_never_shown(server, receiver):
+    receiver.credentials = ("hook-user", PASSWORD)  # anything else gets 401
+    webhook = receiver.url.replace("http://", f"http://hook-user:{PASSWORD}@") + "/auth"
+    _submit(server, webhook, "with-auth")
+    assert _settled_job(server, "with-auth")["webhook_status"] == "delivered"
+    (delivery,) = receiver.posts
+    assert delivery.status == 200 and delivery.auth == f"hook-user:{PASSWORD}" and delivery.path == "/auth"
+    masked = receiver.url.replace("http://", "http://hook-user:***@") + "/auth"
+    rows = http_json("GET", f"{server.url}/_mock/webhooks?apikey={KEY}")[1]["webhooks"]
+    assert [r["url"] for r in rows if r["request_id"] == "with-auth"] == [masked]
+    assert http_json("GET", f"{server.url}/_mock/jobs/with-auth")[1]["jobs"][0]["webhook"] == masked
+    shown = {path: _text(f"{server.url}/_mock/{path}") for path in ("webhooks", "jobs/with-auth", "requests", "ui")}
+    shown["server log"] = server.log()
+    for where, text in shown.items():
+        for secret in ("s3cr", urllib.parse.quote(PASSWORD), json.dumps(PASSWORD)[1:-1]):
+            assert secret not in text, where
+
+
+def test_a_wrong_password_is_refused_by_the_receiver_and_retried(server, receiver):
+    receiver.credentials = ("hook-user", "right")
+    _submit(server, receiver.url.replace("http://", "http://hook-user:wrong@") + "/auth", "wrong-auth")
+    assert _settled_job(server, "wrong-auth")["webhook_status"] == "failed"
+    assert [(d.status, d.auth) for d in receiver.posts] == [(401, "hook-user:wrong")] * ATTEMPTS
+
+
+def test_spaces_and_non_ascii_in_the_webhook_are_percent_encoded(server, receiver):
+    _submit(server, f"{receiver.url}/hooks/café résumé?tag=naïve x&n=1", "encoded")
+    assert _settled_job(server, "encoded")["webhook_status"] == "delivered"
+    assert [d.path for d in receiver.posts] == ["/hooks/caf%C3%A9%20r%C3%A9sum%C3%A9?tag=na%C3%AFve%20x&n=1"]
+
+
+# --- the status line is the answer ----------------------------------------------------------------------------
+
+def test_a_slow_body_after_a_200_status_line_is_delivered_once(server, receiver):
+    # Each body byte comes after 2 s, past the server's 1 s --webhook-timeout: waiting for the body would
+    # time out and POST the result again.
+    receiver.replies["/slow"] = [Reply(200, body=b"accepted", byte_delay=2.0)]
+    _submit(server, f"{receiver.url}/slow", "slow-body")
+    assert _settled_job(server, "slow-body")["webhook_status"] == "delivered"
+    assert len(receiver.for_request("slow-body")) == 1
+    assert _attempts(server, "slow-body") == [(1, 200, None)]
+
+
+# --- the schedule and the url checks (no server) --------------------------------------------------------------
+
+def test_the_default_schedule_is_5_attempts_that_ride_out_a_30_s_outage():
+    config = ServerConfig()
+    assert config.webhook_attempts == 5 and config.webhook_success == "200"
+    gaps = [backoff_delay(n, first=config.webhook_backoff_seconds, maximum=config.webhook_backoff_max_seconds)
+            for n in range(1, config.webhook_attempts)]
+    assert gaps == sorted(gaps) and gaps[-1] == 2 * gaps[-2]  # exponential
+    assert sum(gaps) > 30.0  # the last attempt comes after a receiver down for 30 s from the first one is back
+
+
+@pytest.mark.parametrize("url,expected", [
+    ("http://h:8080/a b/é?q=x y", "http://h:8080/a%20b/%C3%A9?q=x%20y"),
+    ("HTTPS://h/already%20encoded", "https://h/already%20encoded"),
+    ("http://u:p w@h/x", "http://u:p%20w@h/x"),
+    ("http://bücher.example/x", "http://xn--bcher-kva.example/x"),
+    ("http://[::1]:9/x", "http://[::1]:9/x"),
+])
+def test_webhook_urls_are_encoded_once(url, expected):
+    assert check_webhook_url(url) == expected
+
+
+@pytest.mark.parametrize("url,expected", [
+    ("http://u:p@h/x", "http://u:***@h/x"),
+    ("http://token@h/x", "http://***@h/x"),
+    ("http://h/x?u=a@b", "http://h/x?u=a@b"),
+])
+def test_mask_url_hides_passwords_and_bare_tokens(url, expected):
+    assert mask_url(url) == expected
+
+
+def _text(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return response.read().decode("utf-8")
