@@ -89,7 +89,11 @@ def decode_ffmpeg(data: bytes, limits: DecodeLimits, target_rate: int, *, seen: 
 
 
 class _MonoResampler:
-    """Collects decoded frames as mono float32 at ``target_rate``, enforcing the limits as they arrive."""
+    """Collects decoded frames as mono float32 at ``target_rate``, enforcing the limits as they arrive.
+
+    Frames (1024 samples for AAC, 20 ms for Opus) are gathered into blocks of about a second before they are
+    mixed and resampled: per-frame numpy and soxr calls cost more than the decoding itself.
+    """
 
     def __init__(self, limits: DecodeLimits, target_rate: int):
         self.limits = limits
@@ -100,6 +104,9 @@ class _MonoResampler:
         self.frames = 0               # frames decoded at the current rate
         self.samples = 0              # decoded samples (frames x channels), all rates
         self.stream: soxr.ResampleStream | None = None
+        self.pending: list[np.ndarray] = []   # (channels, n) arrays of one sample format and channel count
+        self.pending_kind: tuple[str, int] | None = None
+        self.pending_frames = 0
 
     def add(self, frame: av.AudioFrame) -> None:
         rate, channels = frame.sample_rate, len(frame.layout.channels)
@@ -107,45 +114,56 @@ class _MonoResampler:
             if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
                 raise errors.UndecodableAudio(f"the audio stream says {rate} Hz, outside "
                                               f"{MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz.")
-            self._flush()
+            self._drain(last=True)
             self.seconds_before += self.frames / self.rate if self.rate else 0.0
             self.rate, self.frames = rate, 0
             self.stream = soxr.ResampleStream(rate, self.target_rate, 1, dtype="float32", quality="HQ") \
                 if rate != self.target_rate else None
         self.frames += frame.samples
         self.samples += frame.samples * channels
-        frames_so_far = int(self.seconds_before * rate) + self.frames
-        self.limits.check(frames_so_far, rate, 1, at_least=True)
+        self.limits.check(int(self.seconds_before * rate) + self.frames, rate, 1, at_least=True)
         if self.samples > self.limits.max_samples:
-            self.limits.check(self.samples // max(channels, 1), rate, channels, at_least=True)
-        mono = _to_mono(frame, channels)
-        if self.stream is not None:
-            mono = self.stream.resample_chunk(mono, last=False)
-        if mono.size:
-            self.out.append(mono)
+            self.limits.check(self.samples // channels, rate, channels, at_least=True)
+        kind = (frame.format.name, channels)
+        if kind != self.pending_kind:
+            self._drain(last=False)
+            self.pending_kind = kind
+        values = frame.to_ndarray()
+        if not frame.format.is_planar:
+            values = values.reshape(-1, channels).T  # packed: (1, frames x channels) interleaved
+        self.pending.append(values)
+        self.pending_frames += frame.samples
+        if self.pending_frames >= rate:
+            self._drain(last=False)
 
-    def _flush(self) -> None:
-        if self.stream is not None:
+    def _drain(self, *, last: bool) -> None:
+        """Mix, clean and resample what is pending; ``last`` also flushes the resampler (end or rate change)."""
+        if self.pending:
+            values = self.pending[0] if len(self.pending) == 1 else np.concatenate(self.pending, axis=1)
+            mono = _to_mono(values, self.pending_kind[0])
+            if self.stream is not None:
+                mono = self.stream.resample_chunk(mono, last=False)
+            if mono.size:
+                self.out.append(mono)
+            self.pending, self.pending_frames = [], 0
+        if last and self.stream is not None:
             tail = self.stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
             if tail.size:
                 self.out.append(tail)
             self.stream = None
 
     def finish(self) -> np.ndarray:
-        self._flush()
+        self._drain(last=True)
         if not self.out:
             return np.zeros(0, dtype=np.float32)
         return np.concatenate(self.out).astype(np.float32, copy=False)
 
 
-def _to_mono(frame: av.AudioFrame, channels: int) -> np.ndarray:
-    """One decoded frame as mono float32 [shape=(frame.samples,)]: integer formats scaled to [-1, 1), channels
-    averaged, NaN/inf (float codecs, float PCM) zeroed before they can spread through the resampler."""
-    fmt = frame.format
-    values = frame.to_ndarray()
-    if not fmt.is_planar:
-        values = values.reshape(-1, channels).T  # packed: (1, frames x channels) interleaved
-    name = fmt.name.rstrip("p")
+def _to_mono(values: np.ndarray, sample_format: str) -> np.ndarray:
+    """Decoded samples [shape=(channels, n)] in an FFmpeg sample format (s16, fltp, u8, ...) as mono float32
+    [shape=(n,)]: integers scaled to [-1, 1), channels averaged, NaN/inf (float codecs, float PCM) zeroed before
+    they can spread through the resampler."""
+    name = sample_format.rstrip("p")
     values = values.astype(np.float32, copy=False)
     if name == "u8":
         values = values - np.float32(128.0)
