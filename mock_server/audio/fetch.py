@@ -10,10 +10,12 @@ the origin they were given for (a redirect to another host drops them, as curl a
 from __future__ import annotations
 
 import re
+import socket
 import time
 import urllib.parse
 
 import requests
+import urllib3.exceptions
 from requests.utils import requote_uri
 
 from .. import errors
@@ -51,15 +53,19 @@ def mask_url(url: str) -> str:
     return re.sub(r"^([a-zA-Z][a-zA-Z0-9+.-]*://[^/?#@:]*):[^/?#]*@", r"\1:***@", url)
 
 
-def split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
-    """(the url without its ``user:password@``, (user, password) percent-decoded, or None when there are none)."""
+def split_credentials(url: str) -> tuple[str, tuple[bytes, bytes] | None]:
+    """(the url without its ``user:password@``, (user, password) or None when there are none).
+
+    The credentials are percent-decoded to the bytes they encode (UTF-8 for non-ASCII, as curl sends them);
+    requests would otherwise encode str credentials as Latin-1.
+    """
     parts = urllib.parse.urlsplit(url)
     if "@" not in parts.netloc:
         return url, None
     userinfo, _, hostport = parts.netloc.rpartition("@")
     user, _, password = userinfo.partition(":")
     bare = urllib.parse.urlunsplit(parts._replace(netloc=hostport))
-    return bare, (urllib.parse.unquote(user), urllib.parse.unquote(password))
+    return bare, (urllib.parse.unquote_to_bytes(user), urllib.parse.unquote_to_bytes(password))
 
 
 def encode_url(url: str) -> str:
@@ -80,6 +86,9 @@ def fetch_url(url: str, *, timeout: float, max_bytes: int) -> bytes:
     target, auth = split_credentials(check_http_url(url, field="url"))
     deadline = time.monotonic() + timeout
     with requests.Session() as session:
+        # No environment: requests would otherwise send this machine's ~/.netrc credentials to whatever host a
+        # request names, and route loopback urls through a proxy set for the outside world.
+        session.trust_env = False
         session.headers.update({"User-Agent": USER_AGENT, "Accept-Encoding": "identity"})
         try:
             response = _get_following_redirects(session, target, auth, deadline, timeout)
@@ -94,7 +103,7 @@ def fetch_url(url: str, *, timeout: float, max_bytes: int) -> bytes:
                                         "the mock server within the timeout.") from None
 
 
-def _get_following_redirects(session: requests.Session, target: str, auth: tuple[str, str] | None,
+def _get_following_redirects(session: requests.Session, target: str, auth: tuple[bytes, bytes] | None,
                              deadline: float, timeout: float) -> requests.Response:
     for _ in range(MAX_REDIRECTS + 1):
         remaining = deadline - time.monotonic()
@@ -160,8 +169,6 @@ def _too_slow(timeout: float) -> errors.UrlFetchFailed:
 
 
 def _is_timeout(exc: BaseException) -> bool:
-    import socket
-    import urllib3.exceptions
     return isinstance(exc, (requests.Timeout, urllib3.exceptions.TimeoutError, socket.timeout, TimeoutError))
 
 
