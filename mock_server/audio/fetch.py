@@ -13,12 +13,14 @@ import re
 import socket
 import time
 import urllib.parse
-
-import requests
-import urllib3.exceptions
-from requests.utils import requote_uri
+from typing import TYPE_CHECKING
 
 from .. import errors
+
+if TYPE_CHECKING:
+    import requests
+# requests (and urllib3) are imported on first fetch: ~0.3 s that every worker process would otherwise pay at
+# start-up for a feature most runs never use.
 
 MAX_REDIRECTS = 10
 USER_AGENT = "speaker-id-mock"
@@ -73,6 +75,7 @@ def encode_url(url: str) -> str:
 
     The fragment is dropped (never sent); a non-ASCII host is left to requests (IDNA).
     """
+    from requests.utils import requote_uri
     parts = urllib.parse.urlsplit(url)
     return requote_uri(urllib.parse.urlunsplit(parts._replace(fragment="")))
 
@@ -83,6 +86,7 @@ def fetch_url(url: str, *, timeout: float, max_bytes: int) -> bytes:
     Raises errors.InvalidUrl (400: not http(s), also after a redirect), errors.UrlFetchFailed (400: unreachable,
     non-2xx, too slow, too many redirects), errors.PayloadTooLarge (413), errors.EmptyAudio (400).
     """
+    import requests
     target, auth = split_credentials(check_http_url(url, field="url"))
     deadline = time.monotonic() + timeout
     with requests.Session() as session:
@@ -169,11 +173,14 @@ def _too_slow(timeout: float) -> errors.UrlFetchFailed:
 
 
 def _is_timeout(exc: BaseException) -> bool:
+    import requests
+    import urllib3.exceptions
     return isinstance(exc, (requests.Timeout, urllib3.exceptions.TimeoutError, socket.timeout, TimeoutError))
 
 
 def _reason(exc: BaseException) -> str:
     """Why a download failed, from the OS or TLS error underneath, never the url (it may hold a password)."""
+    import requests
     text = str(exc)
     found = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
     if found:

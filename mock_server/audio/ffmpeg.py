@@ -11,14 +11,19 @@ resampled to the pipeline's rate as it comes, so memory is the output's size, no
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING
 
-import av
 import numpy as np
 import soxr
 
 from .. import errors
 from .limits import DecodeLimits
 from .pcm import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
+
+if TYPE_CHECKING:
+    import av
+# PyAV itself is imported on first use: it costs ~0.3 s, paid by every worker process at start-up otherwise
+# (with --processes, a worker still importing serves nothing while its siblings take every request).
 
 # Demuxers a request may not reach: ones that open other files or urls named inside the data (playlists,
 # concat lists, SDP/RTSP: a way to make the server read local files or call internal hosts), devices, and image
@@ -34,6 +39,7 @@ def _allowed_demuxers() -> str:
     """FFmpeg's input formats minus _DENIED, comma-separated, as ``format_whitelist`` takes them."""
     global _allowed
     if _allowed is None:
+        import av
         names = set()
         for name in av.formats_available:
             try:
@@ -55,6 +61,7 @@ def decode_ffmpeg(data: bytes, limits: DecodeLimits, target_rate: int, *, seen: 
     FFmpeg's reason when nothing decodes, errors.AudioTooLong (413) past a limit. A corrupt packet after good
     ones ends the stream there, as players do.
     """
+    import av
     try:
         container = av.open(io.BytesIO(data), mode="r", options={"format_whitelist": _allowed_demuxers()})
     except av.ArgumentError:
