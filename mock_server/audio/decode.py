@@ -16,7 +16,7 @@ import soxr
 from .. import errors
 from . import limits as limits_module
 from . import sniff
-from .ffmpeg import decode_ffmpeg
+from .ffmpeg import NotOpened, decode_ffmpeg
 from .labels import HEADERLESS_HINT, SUPPORTED_ENCODINGS, is_known, raw_format
 from .limits import DecodeLimits
 from .pcm import decode_headerless
@@ -69,7 +69,7 @@ def _decode_container(data: bytes, encoding: str | None, header: str | None, lim
     try:
         return decode_ffmpeg(data, limits, target_rate, seen=seen), target_rate, False
     except errors.UndecodableAudio as exc:
-        if header is not None or "found no audio format" not in exc.message:
+        if header is not None or not isinstance(exc, NotOpened):
             raise  # a container's own failure: a hint about headerless labels would mislead
         if encoding is not None and not is_known(encoding):
             raise errors.UnsupportedEncoding(

@@ -33,6 +33,11 @@ _DENIED = {"hls", "dash", "concat", "imf", "sdp", "rtp", "rtsp", "image2", "imag
            "libcdio", "pulse", "jack", "openal", "avfoundation", "dshow", "gdigrab", "vfwcap", "android_camera"}
 _SCALE = {"u8": 128.0, "s16": 32768.0, "s32": 2.0**31, "s64": 2.0**63, "flt": 1.0, "dbl": 1.0}
 _allowed: str | None = None
+MAX_BAD_PACKETS = 1000  # corrupt packets skipped before the rest of a stream is taken for garbage
+
+
+class NotOpened(errors.UndecodableAudio):
+    """FFmpeg recognised no format in the bytes (as opposed to a format whose data then failed to decode)."""
 
 
 def _allowed_demuxers() -> str:
@@ -69,8 +74,8 @@ def decode_ffmpeg(data: bytes, limits: DecodeLimits, target_rate: int, *, seen: 
             f"the audio could not be decoded: FFmpeg recognised {seen} as a format this server does not read "
             "from requests (playlists, image sequences, devices); send an audio file.") from None
     except Exception as exc:  # InvalidDataError for unknown bytes; others for truncated headers
-        raise errors.UndecodableAudio(f"the audio could not be decoded: FFmpeg found no audio format it reads in "
-                                      f"{seen} ({_reason(exc)}).") from None
+        raise NotOpened(f"the audio could not be decoded: FFmpeg could not open {seen} as any format it reads "
+                        f"({_reason(exc)}).") from None
     with container:
         kind = container.format.long_name or container.format.name
         if not container.streams.audio:
@@ -78,14 +83,21 @@ def decode_ffmpeg(data: bytes, limits: DecodeLimits, target_rate: int, *, seen: 
                                           "holds no audio stream.")
         stream = container.streams.audio[0]
         mixer = _MonoResampler(limits, target_rate)
-        failure = None
+        failure, bad_packets = None, 0
         try:
             for packet in container.demux(stream):
-                for frame in packet.decode():
+                try:
+                    frames = packet.decode()
+                except av.FFmpegError as exc:  # one corrupt packet: skip it, as players do
+                    failure, bad_packets = exc, bad_packets + 1
+                    if bad_packets > MAX_BAD_PACKETS:
+                        break
+                    continue
+                for frame in frames:
                     mixer.add(frame)
         except errors.ApiError:
             raise
-        except Exception as exc:  # a corrupt packet or a truncated file: keep what decoded before it
+        except Exception as exc:  # the demuxer gave up (a truncated file): keep what decoded before
             failure = exc
         samples = mixer.finish()
     if failure is not None and not samples.size:
