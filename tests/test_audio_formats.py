@@ -35,6 +35,10 @@ def media(kind: str) -> bytes:
         return encode(x, rate, container="alaw", codec="pcm_alaw", out_rate=8000)
     if kind == "wav_mulaw":  # a .wav of mu-law at 8 kHz, what the Node SDK labels MULAW
         return encode(x, rate, container="wav", codec="pcm_mulaw", out_rate=8000)
+    if kind == "au":         # Sun .au of mu-law: the Node SDK labels it MULAW too
+        return encode(x, rate, container="au", codec="pcm_mulaw", out_rate=8000)
+    if kind == "amr":        # AMR-NB, what Android voice recorders and MMS produce
+        return encode(x, rate, container="amr", codec="libopencore_amrnb", out_rate=8000)
     if kind == "mp3_id3_zeros":
         return id3_tag_then_zeros(encode(x, rate, container="mp3", codec="libmp3lame", out_rate=44100))
     raise KeyError(kind)
@@ -66,6 +70,8 @@ CASES = [
     ("mulaw", {"encoding": "MULAW", "sampleRate": 8000}),
     ("alaw", {"encoding": "a-law", "sampleRate": 8000}),
     ("wav_mulaw", {"encoding": "MULAW", "sampleRate": 8000}),     # the Node SDK labels every .wav so
+    ("au", {"encoding": "MULAW", "sampleRate": 8000}),            # ... and every .au
+    ("amr", {"encoding": "AMR", "sampleRate": 8000}),
     ("mp3_id3_zeros", {"encoding": "MPEG Audio"}),               # the Python SDK's name for MP3
 ]
 
