@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from conftest import fixture_bytes
+from mock_server.testing import WebhookReceiver
 
 ENROLL = "/audio/generic/api/v2/sync/diarization/enroll?apikey=k"
 USER, PASSWORD = "ann", "p@ss w:rd/é"  # needs percent-encoding inside a url: @ : / space and non-ASCII
@@ -144,3 +145,23 @@ def test_a_control_character_is_named(client, clip_host):
     assert response.status_code == 400
     error = response.get_json()["error"]
     assert error["code"] == "invalid_url" and "control character (U+000A)" in error["message"]
+
+
+def test_an_async_job_fetches_with_credentials_and_never_shows_them(enrolled_api, clip_host):
+    api = enrolled_api
+    with WebhookReceiver() as receiver:
+        for request_id, password in (("right", PASSWORD), ("wrong", "wrong " + PASSWORD)):
+            response = api.client.post(
+                api.url("async/diarization/identify", webhook=receiver.url + "/h", request_id=request_id),
+                json={"url": clip_host.url("/private/clip.flac", credentials=True, password=password),
+                      "speakerIds": ["alice", "bob"]})
+            assert response.status_code in (200, 202), response.get_json()
+        right = receiver.wait_for("right", timeout=30).body["response"]
+        assert {s["speaker_id"] for s in right["segments"]} == {"alice"}
+        wrong = receiver.wait_for("wrong", timeout=30).body["response"]
+        assert "url_fetch_failed" in json.dumps(wrong)  # the stable code, whatever the error body's shape
+        _assert_never_shown(json.dumps(wrong))
+    for view in ("/_mock/requests", f"/_mock/jobs/right?apikey={api.key}", f"/_mock/jobs/wrong?apikey={api.key}"):
+        shown = api.client.get(view)
+        assert shown.status_code == 200
+        _assert_never_shown(shown.get_data(as_text=True))
