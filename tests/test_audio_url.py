@@ -129,6 +129,7 @@ def test_credentials_follow_a_redirect_on_the_same_origin_only(client, clip_host
     assert clip_host.seen[-1][0] == "/private/clip.flac" and clip_host.seen[-1][1] is not None
     other = _enroll(client, clip_host.url("/redirect-other", credentials=True))
     assert other.status_code == 400 and other.get_json()["error"]["code"] == "url_fetch_failed"
+    assert "redirected to another host" in other.get_json()["error"]["message"]
     assert clip_host.seen[-1] == ("/private/clip.flac", None)  # localhost is another origin: nothing sent there
 
 

@@ -95,9 +95,10 @@ def fetch_url(url: str, *, timeout: float, max_bytes: int) -> bytes:
         session.trust_env = False
         session.headers.update({"User-Agent": USER_AGENT, "Accept-Encoding": "identity"})
         try:
-            response = _get_following_redirects(session, target, auth, deadline, timeout)
+            response, sent = _get_following_redirects(session, target, auth, deadline, timeout)
             with response:
-                return _read_body(response, deadline, timeout, max_bytes, authenticated=auth is not None)
+                return _read_body(response, deadline, timeout, max_bytes, given=auth is not None,
+                                  sent=sent is not None)
         except errors.ApiError:
             raise
         except Exception as exc:  # requests' and urllib3's errors, OSError; their text names the url
@@ -108,7 +109,9 @@ def fetch_url(url: str, *, timeout: float, max_bytes: int) -> bytes:
 
 
 def _get_following_redirects(session: requests.Session, target: str, auth: tuple[bytes, bytes] | None,
-                             deadline: float, timeout: float) -> requests.Response:
+                             deadline: float, timeout: float
+                             ) -> tuple[requests.Response, tuple[bytes, bytes] | None]:
+    """The first non-redirect answer, and the credentials sent with it (None if none, or dropped)."""
     for _ in range(MAX_REDIRECTS + 1):
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -116,7 +119,7 @@ def _get_following_redirects(session: requests.Session, target: str, auth: tuple
         response = session.get(encode_url(target), auth=auth, stream=True, allow_redirects=False,
                                timeout=remaining)
         if not response.is_redirect:
-            return response
+            return response, auth
         location = response.headers["Location"]
         response.close()
         following = urllib.parse.urljoin(target, location)
@@ -131,10 +134,12 @@ def _get_following_redirects(session: requests.Session, target: str, auth: tuple
 
 
 def _read_body(response: requests.Response, deadline: float, timeout: float, max_bytes: int, *,
-               authenticated: bool) -> bytes:
+               given: bool, sent: bool) -> bytes:
     status = response.status_code
     if status in (401, 403):
-        advice = ("the credentials in the url were refused" if authenticated else
+        advice = ("the credentials in the url were refused" if sent else
+                  "it redirected to another host, and the url's credentials are only sent to their own; point "
+                  "the url at that host" if given else
                   "put the credentials in the url as https://user:password@host/path (sent as Basic auth)")
         raise errors.UrlFetchFailed(f"downloading url failed with HTTP {status}; {advice}.")
     if not 200 <= status < 300:
