@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import soundfile
 
+from answers import error_of
 from conftest import Api, fixture_speech
 from media import encode
 from mock_server.app import create_app
@@ -55,7 +56,7 @@ def test_audio_longer_than_the_limit_gets_413_in_ffmpegs_formats_too(limited, ki
     api = limited(max_audio_seconds=20.0)  # the conversation lasts 29 s
     response = _enroll(api, media(kind), **body)
     assert response.status_code == 413, response.get_json()
-    error = response.get_json()["error"]
+    error = error_of(response)
     assert error["code"] == "audio_too_long" and "--max-audio-seconds" in error["message"]
 
 
@@ -64,7 +65,7 @@ def test_the_decoded_sample_cap_stops_a_decoder(limited, monkeypatch):
     monkeypatch.setattr(limits, "MAX_DECODED_SAMPLES", 1_000_000)
     response = _enroll(limited(), media("m4a"))
     assert response.status_code == 413, response.get_json()
-    error = response.get_json()["error"]
+    error = error_of(response)
     assert error["code"] == "audio_too_long" and "the limit is 1000000 decoded samples" in error["message"]
     monkeypatch.setattr(limits, "MAX_DECODED_SAMPLES", 3_000_000)
     assert _enroll(limited(), media("m4a")).status_code == 200
@@ -76,8 +77,8 @@ def test_compressed_silence_stops_decoding_at_the_limit(limited):
     bomb = two_seconds * 300
     api = limited(max_audio_seconds=60.0)
     response, peak = _peak_during(lambda: _enroll(api, bomb))
-    assert response.status_code == 413 and response.get_json()["error"]["code"] == "audio_too_long"
-    assert "more than 60 s" in response.get_json()["error"]["message"]
+    assert response.status_code == 413 and error_of(response)["code"] == "audio_too_long"
+    assert "more than 60 s" in error_of(response)["message"]
     assert peak < 24 * MB, f"decoding held {peak / MB:.0f} MB"
 
 
@@ -104,7 +105,7 @@ def _wav_claiming(samples: np.ndarray, rate: int, data_bytes: int) -> bytes:
 
 @pytest.mark.parametrize("claim", ["flac", "wav"])
 def test_a_small_file_claiming_hours_costs_what_it_holds(limited, claim):
-    speech = fixture_speech("alice_short.flac")  # ~4 s of alice
+    speech = fixture_speech("conversation.wav")  # 28 s: enough speech for any enrollment rule
     if claim == "flac":
         data = _flac_claiming(speech, 16000, 7000 * 16000)  # under the 2 h limit: it would be read "at once"
         assert soundfile.info(io.BytesIO(data)).frames == 7000 * 16000

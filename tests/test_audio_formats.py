@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import soundfile
 
+from answers import UNKNOWN_LABELS, error_of
 from conftest import fixture_bytes
 from media import encode, id3_tag_then_zeros, speech
 from timeline import agreement, check_shape
@@ -55,7 +56,7 @@ def _assert_identified(response, voices, *, at_least: float = 0.8):
     assert response.status_code == 200, response.get_json()
     test = voices["tests"][TEST]
     segments = response.get_json()["segments"]
-    check_shape(segments, set(test["speakerIds"]) | {"unknown"})
+    check_shape(segments, set(test["speakerIds"]) | UNKNOWN_LABELS)
     assert segments and segments[-1]["end"] <= test["duration"] + 0.05  # the timeline is the recording's own
     assert agreement(test["segments"], segments, test["duration"]) >= at_least
 
@@ -105,7 +106,7 @@ def test_headerless_audio_needs_its_sample_rate(client):
                            json={"content": base64.b64encode(media("mulaw")).decode(), "encoding": "MULAW",
                                  "speakerId": "a"})
     assert response.status_code == 400
-    error = response.get_json()["error"]
+    error = error_of(response)
     assert error["code"] == "missing_parameter" and "sampleRate" in error["message"]
 
 
@@ -126,7 +127,7 @@ def test_garbage_is_a_400_naming_what_was_seen(client, name, encoding):
         body["encoding"] = encoding
     response = client.post("/audio/generic/api/v2/sync/diarization/enroll?apikey=k", json=body)
     assert response.status_code == 400, response.get_json()
-    error = response.get_json()["error"]
+    error = error_of(response)
     assert error["code"] == "undecodable_audio" and seen in error["message"], error
 
 

@@ -11,10 +11,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from answers import error_of
 from conftest import fixture_bytes
 from mock_server.testing import WebhookReceiver
 
-ENROLL = "/audio/generic/api/v2/sync/diarization/enroll?apikey=k"
 USER, PASSWORD = "ann", "p@ss w:rd/é"  # needs percent-encoding inside a url: @ : / space and non-ASCII
 CLIP = fixture_bytes("alice_short.flac")
 
@@ -79,8 +79,15 @@ def clip_host():
     host.close()
 
 
-def _enroll(client, url: str):
-    return client.post(ENROLL, json={"url": url, "speakerId": "alice"})
+def _identify(api, url: str):
+    """Sync identify of alice_short.flac (alice alone) by url, among alice and bob."""
+    return api.client.post(api.url("sync/diarization/identify"), json={"url": url, "speakerIds": ["alice", "bob"]})
+
+
+def _assert_alice(response) -> None:
+    assert response.status_code == 200, response.get_json()
+    segments = response.get_json()["segments"]
+    assert segments and {s["speaker_id"] for s in segments} == {"alice"}
 
 
 def _assert_never_shown(text: str) -> None:
@@ -88,63 +95,59 @@ def _assert_never_shown(text: str) -> None:
         assert form not in text
 
 
-def test_a_path_with_spaces_and_accents_is_percent_encoded(client, clip_host):
-    response = _enroll(client, clip_host.url("/clips/my clip été.flac"))
-    assert response.status_code == 200, response.get_json()
+def test_a_path_with_spaces_and_accents_is_percent_encoded(enrolled_api, clip_host):
+    _assert_alice(_identify(enrolled_api, clip_host.url("/clips/my clip été.flac")))
     assert clip_host.seen == [("/clips/my%20clip%20%C3%A9t%C3%A9.flac", None)]
 
 
-def test_an_already_encoded_path_is_not_encoded_twice(client, clip_host):
-    response = _enroll(client, clip_host.url("/clips/my%20clip%20%C3%A9t%C3%A9.flac"))
-    assert response.status_code == 200, response.get_json()
+def test_an_already_encoded_path_is_not_encoded_twice(enrolled_api, clip_host):
+    _assert_alice(_identify(enrolled_api, clip_host.url("/clips/my%20clip%20%C3%A9t%C3%A9.flac")))
 
 
-def test_credentials_in_the_url_are_sent_as_basic_auth(client, clip_host):
-    response = _enroll(client, clip_host.url("/private/clip.flac", credentials=True))
-    assert response.status_code == 200, response.get_json()
+def test_credentials_in_the_url_are_sent_as_basic_auth(enrolled_api, clip_host):
+    _assert_alice(_identify(enrolled_api, clip_host.url("/private/clip.flac", credentials=True)))
     path, authorization = clip_host.seen[-1]
     assert path == "/private/clip.flac" and authorization.startswith("Basic ")  # user:pass@ not in the request line
 
 
-def test_a_refused_password_is_never_shown(client, clip_host, caplog):
+def test_a_refused_password_is_never_shown(enrolled_api, clip_host, caplog):
     caplog.set_level(logging.DEBUG)
-    response = _enroll(client, clip_host.url("/private/clip.flac", credentials=True, password="wrong " + PASSWORD))
+    response = _identify(enrolled_api, clip_host.url("/private/clip.flac", credentials=True, password="wrong " + PASSWORD))
     assert response.status_code == 400
-    error = response.get_json()["error"]
+    error = error_of(response)
     assert error["code"] == "url_fetch_failed" and "401" in error["message"] and "refused" in error["message"]
     _assert_never_shown(json.dumps(response.get_json()))
-    _assert_never_shown(json.dumps(client.get("/_mock/requests").get_json()))
+    _assert_never_shown(json.dumps(enrolled_api.client.get("/_mock/requests").get_json()))
     _assert_never_shown(caplog.text)
 
 
-def test_no_credentials_for_a_401_says_how_to_give_them(client, clip_host):
-    response = _enroll(client, clip_host.url("/private/clip.flac"))
+def test_no_credentials_for_a_401_says_how_to_give_them(enrolled_api, clip_host):
+    response = _identify(enrolled_api, clip_host.url("/private/clip.flac"))
     assert response.status_code == 400
-    assert "user:password@" in response.get_json()["error"]["message"]
+    assert "user:password@" in error_of(response)["message"]
 
 
-def test_credentials_follow_a_redirect_on_the_same_origin_only(client, clip_host):
-    same = _enroll(client, clip_host.url("/redirect-same", credentials=True))
-    assert same.status_code == 200, same.get_json()
+def test_credentials_follow_a_redirect_on_the_same_origin_only(enrolled_api, clip_host):
+    _assert_alice(_identify(enrolled_api, clip_host.url("/redirect-same", credentials=True)))
     assert clip_host.seen[-1][0] == "/private/clip.flac" and clip_host.seen[-1][1] is not None
-    other = _enroll(client, clip_host.url("/redirect-other", credentials=True))
-    assert other.status_code == 400 and other.get_json()["error"]["code"] == "url_fetch_failed"
-    assert "redirected to another host" in other.get_json()["error"]["message"]
+    other = _identify(enrolled_api, clip_host.url("/redirect-other", credentials=True))
+    assert other.status_code == 400 and error_of(other)["code"] == "url_fetch_failed"
+    assert "redirected to another host" in error_of(other)["message"]
     assert clip_host.seen[-1] == ("/private/clip.flac", None)  # localhost is another origin: nothing sent there
 
 
-def test_an_invalid_url_is_refused_with_its_password_masked(client):
-    response = _enroll(client, f"ftp://{USER}:{urllib.parse.quote(PASSWORD, safe='')}@127.0.0.1/clip.flac")
+def test_an_invalid_url_is_refused_with_its_password_masked(enrolled_api):
+    response = _identify(enrolled_api, f"ftp://{USER}:{urllib.parse.quote(PASSWORD, safe='')}@127.0.0.1/clip.flac")
     assert response.status_code == 400
-    error = response.get_json()["error"]
+    error = error_of(response)
     assert error["code"] == "invalid_url" and f"{USER}:***@" in error["message"]
     _assert_never_shown(error["message"])
 
 
-def test_a_control_character_is_named(client, clip_host):
-    response = _enroll(client, clip_host.url("/clips/a\nb.flac"))
+def test_a_control_character_is_named(enrolled_api, clip_host):
+    response = _identify(enrolled_api, clip_host.url("/clips/a\nb.flac"))
     assert response.status_code == 400
-    error = response.get_json()["error"]
+    error = error_of(response)
     assert error["code"] == "invalid_url" and "control character (U+000A)" in error["message"]
 
 

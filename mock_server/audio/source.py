@@ -20,9 +20,9 @@ class AudioSource:
     """
 
     content: bytes | None
-    url: str | None
-    encoding: str | None
-    sample_rate: int | None
+    url: str | None = None
+    encoding: str | None = None
+    sample_rate: int | None = None
 
 
 def decode_base64(content: str) -> bytes:
