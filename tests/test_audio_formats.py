@@ -97,7 +97,7 @@ def test_a_44k_wav_labelled_linear16_at_16000_keeps_its_own_timeline(enrolled_ap
 
 def test_libsndfile_cannot_open_the_padded_mp3_so_ffmpeg_reads_it():
     # The fallback is what makes the MP3 case above pass: libsndfile alone refuses these bytes.
-    with pytest.raises(Exception):
+    with pytest.raises(soundfile.SoundFileError):
         soundfile.info(io.BytesIO(media("mp3_id3_zeros")))
 
 

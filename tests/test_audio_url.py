@@ -112,7 +112,8 @@ def test_credentials_in_the_url_are_sent_as_basic_auth(enrolled_api, clip_host):
 
 def test_a_refused_password_is_never_shown(enrolled_api, clip_host, caplog):
     caplog.set_level(logging.DEBUG)
-    response = _identify(enrolled_api, clip_host.url("/private/clip.flac", credentials=True, password="wrong " + PASSWORD))
+    wrong = clip_host.url("/private/clip.flac", credentials=True, password="wrong " + PASSWORD)
+    response = _identify(enrolled_api, wrong)
     assert response.status_code == 400
     error = error_of(response)
     assert error["code"] == "url_fetch_failed" and "401" in error["message"] and "refused" in error["message"]
