@@ -94,3 +94,66 @@ def test_base64_forms_decode_to_the_same_bytes(form):
                "urlsafe_unpadded": urlsafe.rstrip("="),
                "data_url": "data:audio/flac;base64," + text}[form]
     assert decode_base64(content) == data
+
+
+# --- headerless formats, WAV flavours, labels (mock_server/audio/pcm.py, labels.py) -----------------------------
+
+@pytest.mark.parametrize("law", ["mulaw", "alaw"])
+def test_g711_expands_to_ffmpegs_own_values(law):
+    from media import decode_g711_with_ffmpeg
+    every_byte = bytes(range(256)) * 40  # 10240 bytes: every code, more than one FFmpeg packet
+    ours = _decode(every_byte, encoding=law.upper(), sample_rate=16000)
+    np.testing.assert_array_equal(ours.astype(np.float64), decode_g711_with_ffmpeg(every_byte, law, 16000))
+
+
+@pytest.mark.parametrize("label,fmt,subtype,endian", [
+    ("S16BE", "RAW", "PCM_16", "BIG"), ("u8", "RAW", "PCM_U8", "FILE"), ("pcm_s24le", "RAW", "PCM_24", "LITTLE"),
+    ("S24BE", "RAW", "PCM_24", "BIG"), ("s32le", "RAW", "PCM_32", "LITTLE"), ("F32LE", "RAW", "FLOAT", "LITTLE"),
+    ("f64be", "RAW", "DOUBLE", "BIG"), ("S8", "RAW", "PCM_S8", "FILE"),
+])
+def test_raw_pcm_of_every_width_reads_like_libsndfile(label, fmt, subtype, endian):
+    rng = np.random.default_rng(11)
+    samples = (0.4 * rng.standard_normal(8000)).clip(-1, 1)
+    buffer = io.BytesIO()
+    soundfile.write(buffer, samples, 16000, format=fmt, subtype=subtype, endian=endian)
+    raw = buffer.getvalue()
+    reference, _ = soundfile.read(io.BytesIO(raw), dtype="float32", samplerate=16000, channels=1, format=fmt,
+                                  subtype=subtype, endian=endian)
+    from mock_server.audio import normalise_encoding
+    decoded = _decode(raw, encoding=normalise_encoding(label), sample_rate=16000)
+    np.testing.assert_allclose(decoded, np.clip(reference, -1, 1), atol=1e-7)
+
+
+@pytest.mark.parametrize("subtype", ["PCM_U8", "PCM_24", "PCM_32", "FLOAT", "DOUBLE", "ULAW", "ALAW", "IMA_ADPCM",
+                                     "MS_ADPCM", "GSM610"])
+def test_wav_of_any_sample_format_decodes(subtype):
+    speech = fixture_bytes("alice_short.flac")
+    samples, rate = soundfile.read(io.BytesIO(speech), dtype="float32")
+    wav = _encode(samples, rate, "WAV", subtype)
+    decoded = _decode(wav, encoding="MULAW", sample_rate=8000)  # the Node SDK's label for every .wav: ignored
+    assert len(samples) <= len(decoded) < len(samples) + 2048  # block codecs pad their last block
+    # lossy flavours (G.711, ADPCM, GSM) stay close to the speech; lossless ones are exact to float32
+    lossy = subtype in ("GSM610", "IMA_ADPCM", "MS_ADPCM")
+    assert np.corrcoef(decoded[:len(samples)], samples)[0, 1] > (0.97 if lossy else 0.999)
+
+
+def test_wav_holding_a_codec_libsndfile_lacks_goes_to_ffmpeg():
+    from media import encode
+    samples, rate = soundfile.read(io.BytesIO(fixture_bytes("alice_short.flac")), dtype="float32")
+    wav_g722 = encode(samples, rate, container="wav", codec="adpcm_g722", out_rate=16000)  # VoIP's wideband codec
+    with pytest.raises(soundfile.SoundFileError):
+        soundfile.info(io.BytesIO(wav_g722))
+    decoded = _decode(wav_g722)
+    assert abs(len(decoded) - len(samples)) < 0.1 * rate
+    assert np.sqrt(np.mean(decoded ** 2)) > 0.5 * np.sqrt(np.mean(samples ** 2))
+
+
+@pytest.mark.parametrize("label,expected", [
+    ("MPEG Audio", "MP3"), ("MPEG-4", "MP4"), ("mpeg_4", "MP4"), ("Wave", "WAV"), ("mulaw", "MULAW"),
+    ("u-law", "MULAW"), ("PCMU", "MULAW"), ("G.711 A-law", "ALAW"), ("linear16", "LINEAR16"), ("pcm", "LINEAR16"),
+    ("pcm_s16be", "S16BE"), ("webm/opus", "WEBM"), (" ogg_opus ", "OGG"), ("AAC", "AAC"), ("", None),
+    ("SomethingNew", "SomethingNew"),
+])
+def test_labels_are_matched_loosely(label, expected):
+    from mock_server.audio import normalise_encoding
+    assert normalise_encoding(label) == expected

@@ -95,10 +95,13 @@ AUDIO_PROPERTIES = {
     "url": {"type": "string", "format": "uri",
             "description": "An http(s) url the server downloads the audio from. Exactly one of content and url."},
     "encoding": {"type": "string", "examples": list(audio.SUPPORTED_ENCODINGS),
-                 "description": "Audio format: " + ", ".join(audio.SUPPORTED_ENCODINGS) + " (case-insensitive); "
-                                "guessed from the bytes when absent. LINEAR16 is headerless 16-bit PCM."},
+                 "description": "Audio format, matched loosely (case, spaces, dashes: 'MPEG Audio', 'MPEG-4'). "
+                                "Files in any container FFmpeg reads are recognised from their bytes, whatever the "
+                                "label; the label decides only for headerless data: LINEAR16 (16-bit PCM), MULAW, "
+                                "ALAW, or a raw PCM format such as S16BE, U8, F32LE."},
     "sampleRate": {"type": "integer", "minimum": audio.MIN_SAMPLE_RATE, "maximum": audio.MAX_SAMPLE_RATE,
-                   "description": "Samples per second; needed for LINEAR16, otherwise read from the file header."},
+                   "description": "Samples per second; needed for headerless data, otherwise the file header's "
+                                  "rate is used."},
     "languageCode": {"type": "string", "default": "en-US", "description": "Language spoken; accepted, not used."},
 }
 

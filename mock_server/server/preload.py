@@ -1,4 +1,5 @@
-"""``--preload DIR``: enroll ``DIR/<speakerId>/*.{wav,flac,mp3,ogg}`` under one api key before serving.
+"""``--preload DIR``: enroll ``DIR/<speakerId>/*.{wav,flac,mp3,ogg,opus,m4a,mp4,aac,webm}`` under one api key
+before serving.
 
 Idempotent across restarts: a speaker already complete under that key is left alone (its files are not even
 read), so a restart over the same data dir costs nothing. A file that cannot be enrolled is reported in the log
@@ -17,7 +18,7 @@ from mock_server.core import auth, errors
 
 log = logging.getLogger(__name__)
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg")
+AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".mp4", ".aac", ".webm")
 
 
 class PreloadError(Exception):

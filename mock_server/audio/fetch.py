@@ -1,0 +1,197 @@
+"""Audio ``url`` downloads through requests: checked, percent-encoded, credentials as Basic auth, bounded.
+
+What clients send (issue #11): urls with spaces or non-ASCII paths (percent-encoded here, as browsers and curl
+do), and ``https://user:password@host/clip.wav`` (sent as an ``Authorization: Basic`` header, RFC 7617; the
+password is never put in an answer, a log line or the journal: mask_url). Safety rules kept from the urllib
+version: http(s) only, also after a redirect; at most --url-max-mb bytes, refused early from Content-Length;
+--url-timeout seconds for the whole transfer however slowly the bytes trickle; and credentials are only sent to
+the origin they were given for (a redirect to another host drops them, as curl and requests do).
+"""
+from __future__ import annotations
+
+import re
+import socket
+import time
+import urllib.parse
+from typing import TYPE_CHECKING
+
+from mock_server.core import errors
+
+if TYPE_CHECKING:
+    import requests
+# requests (and urllib3) are imported on first fetch: ~0.3 s that every worker process would otherwise pay at
+# start-up for a feature most runs never use.
+
+MAX_REDIRECTS = 10
+USER_AGENT = "speaker-id-mock"
+_CHUNK = 65536
+
+
+def check_http_url(url: str, *, field: str) -> str:
+    """Accept only absolute http(s) urls with a host; answer the url without surrounding whitespace.
+
+    Spaces and non-ASCII characters inside are fine (fetch_url percent-encodes them); control characters are not
+    (urlsplit would silently drop some). Raises errors.InvalidUrl (400) saying what is wrong, with any password
+    masked.
+    """
+    text = url.strip()
+    control = next((i for i, c in enumerate(text) if ord(c) < 32 or ord(c) == 127), None)
+    if control is not None:
+        raise errors.InvalidUrl(f"{field} contains a control character (U+{ord(text[control]):04X}) at position "
+                                f"{control}; percent-encode it or remove it.")
+    try:
+        parts = urllib.parse.urlsplit(text)
+        host, _ = parts.hostname, parts.port  # .port raises ValueError for a non-numeric or out-of-range port
+    except ValueError:
+        parts, host = None, None
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not host:
+        raise errors.InvalidUrl(f"{field} must be an absolute http:// or https:// url, got "
+                                f"{mask_url(text)[:200]!r}.")
+    return text
+
+
+def mask_url(url: str) -> str:
+    """The url with the password of any ``user:password@`` replaced by ``***`` (for messages and logs)."""
+    return re.sub(r"^([a-zA-Z][a-zA-Z0-9+.-]*://[^/?#@:]*):[^/?#]*@", r"\1:***@", url)
+
+
+def split_credentials(url: str) -> tuple[str, tuple[bytes, bytes] | None]:
+    """(the url without its ``user:password@``, (user, password) or None when there are none).
+
+    The credentials are percent-decoded to the bytes they encode (UTF-8 for non-ASCII, as curl sends them);
+    requests would otherwise encode str credentials as Latin-1.
+    """
+    parts = urllib.parse.urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, None
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    bare = urllib.parse.urlunsplit(parts._replace(netloc=hostport))
+    return bare, (urllib.parse.unquote_to_bytes(user), urllib.parse.unquote_to_bytes(password))
+
+
+def encode_url(url: str) -> str:
+    """Percent-encode what a url may not carry raw (spaces, non-ASCII as UTF-8); existing %XX escapes are kept.
+
+    The fragment is dropped (never sent); a non-ASCII host is left to requests (IDNA).
+    """
+    from requests.utils import requote_uri
+    parts = urllib.parse.urlsplit(url)
+    return requote_uri(urllib.parse.urlunsplit(parts._replace(fragment="")))
+
+
+def fetch_url(url: str, *, timeout: float, max_bytes: int) -> bytes:
+    """Download an audio url within ``timeout`` seconds for the whole transfer and ``max_bytes`` bytes.
+
+    Raises errors.InvalidUrl (400: not http(s), also after a redirect), errors.UrlFetchFailed (400: unreachable,
+    non-2xx, too slow, too many redirects), errors.PayloadTooLarge (413), errors.EmptyAudio (400).
+    """
+    import requests
+    target, auth = split_credentials(check_http_url(url, field="url"))
+    deadline = time.monotonic() + timeout
+    with requests.Session() as session:
+        # No environment: requests would otherwise send this machine's ~/.netrc credentials to whatever host a
+        # request names, and route loopback urls through a proxy set for the outside world.
+        session.trust_env = False
+        session.headers.update({"User-Agent": USER_AGENT, "Accept-Encoding": "identity"})
+        try:
+            response, sent = _get_following_redirects(session, target, auth, deadline, timeout)
+            with response:
+                return _read_body(response, deadline, timeout, max_bytes, given=auth is not None,
+                                  sent=sent is not None)
+        except errors.ApiError:
+            raise
+        except Exception as exc:  # requests' and urllib3's errors, OSError; their text names the url
+            if time.monotonic() >= deadline or _is_timeout(exc):
+                raise _too_slow(timeout) from None
+            raise errors.UrlFetchFailed(f"downloading url failed ({_reason(exc)}); check the url is reachable from "
+                                        "the mock server within the timeout.") from None
+
+
+def _get_following_redirects(session: requests.Session, target: str, auth: tuple[bytes, bytes] | None,
+                             deadline: float, timeout: float
+                             ) -> tuple[requests.Response, tuple[bytes, bytes] | None]:
+    """The first non-redirect answer, and the credentials sent with it (None if none, or dropped)."""
+    for _ in range(MAX_REDIRECTS + 1):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise _too_slow(timeout)
+        response = session.get(encode_url(target), auth=auth, stream=True, allow_redirects=False,
+                               timeout=remaining)
+        if not response.is_redirect:
+            return response, auth
+        location = response.headers["Location"]
+        response.close()
+        following = urllib.parse.urljoin(target, location)
+        following, given = split_credentials(check_http_url(following, field="url (after a redirect)"))
+        if given is not None:
+            auth = given
+        elif _origin(following) != _origin(target):
+            auth = None  # credentials belong to the origin they were given for
+        target = following
+    raise errors.UrlFetchFailed(f"downloading url failed: more than {MAX_REDIRECTS} redirects; point the url at "
+                                "the audio itself.")
+
+
+def _read_body(response: requests.Response, deadline: float, timeout: float, max_bytes: int, *,
+               given: bool, sent: bool) -> bytes:
+    status = response.status_code
+    if status in (401, 403):
+        advice = ("the credentials in the url were refused" if sent else
+                  "it redirected to another host, and the url's credentials are only sent to their own; point "
+                  "the url at that host" if given else
+                  "put the credentials in the url as https://user:password@host/path (sent as Basic auth)")
+        raise errors.UrlFetchFailed(f"downloading url failed with HTTP {status}; {advice}.")
+    if not 200 <= status < 300:
+        raise errors.UrlFetchFailed(f"downloading url failed with HTTP {status}; check the url points at the audio.")
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise errors.PayloadTooLarge(
+            f"the audio at url is {int(declared)} bytes; the limit is {max_bytes} (--url-max-mb).")
+    chunks, size = [], 0
+    while size <= max_bytes:
+        # read1 returns what has arrived (each wait bounded by the socket timeout); the loop holds the whole
+        # transfer to its budget, so a body trickling a byte at a time cannot keep us for ever.
+        if time.monotonic() > deadline:
+            raise _too_slow(timeout)
+        chunk = response.raw.read1(min(_CHUNK, max_bytes + 1 - size), decode_content=True)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    if size > max_bytes:
+        raise errors.PayloadTooLarge(f"the audio at url exceeds {max_bytes} bytes (--url-max-mb).")
+    if not size:
+        raise errors.EmptyAudio("the url answered with an empty body; point it at an audio file.")
+    return b"".join(chunks)
+
+
+def _origin(url: str) -> tuple[str, str | None, int | None]:
+    parts = urllib.parse.urlsplit(url)
+    default = {"http": 80, "https": 443}.get(parts.scheme.lower())
+    return parts.scheme.lower(), parts.hostname, parts.port or default
+
+
+def _too_slow(timeout: float) -> errors.UrlFetchFailed:
+    return errors.UrlFetchFailed(f"downloading url took longer than {timeout:g} s (--url-timeout); serve the audio "
+                                 "faster or send it as content.")
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    import requests
+    import urllib3.exceptions
+    return isinstance(exc, (requests.Timeout, urllib3.exceptions.TimeoutError, socket.timeout, TimeoutError))
+
+
+def _reason(exc: BaseException) -> str:
+    """Why a download failed, from the OS or TLS error underneath, never the url (it may hold a password)."""
+    import requests
+    text = str(exc)
+    found = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
+    if found:
+        return found.group(1).strip()
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "TLS handshake failed"
+    if "NameResolution" in text or "getaddrinfo" in text:
+        return "the host name could not be resolved"
+    return type(exc).__name__

@@ -1,0 +1,200 @@
+"""The FFmpeg path (PyAV): every container and codec FFmpeg reads, recognised from the bytes by FFmpeg's probes.
+
+M4A/MP4 (AAC, ALAC), WebM/Matroska (Opus, Vorbis), ADTS AAC, AMR, WMA, AC-3, WavPack, ... and what libsndfile
+gives up on (an MP3 with zero padding after its ID3 tag, a WAV holding MP3 or G.722). The vendor's 2020 concepts
+page: "all audio types ffmpeg supports".
+
+Bounded like the libsndfile path: decoding stops at --max-audio-seconds or the decoded-sample cap (limits.py),
+counted from what the decoder produced, never from what a header claims; each decoded block is mixed to mono and
+resampled to the pipeline's rate as it comes, so memory is the output's size, not the source's.
+"""
+from __future__ import annotations
+
+import io
+from typing import TYPE_CHECKING
+
+import numpy as np
+import soxr
+
+from mock_server.core import errors
+from .limits import DecodeLimits
+from .pcm import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
+
+if TYPE_CHECKING:
+    import av
+# PyAV itself is imported on first use: it costs ~0.3 s, paid by every worker process at start-up otherwise
+# (with --processes, a worker still importing serves nothing while its siblings take every request).
+
+# Demuxers a request may not reach: ones that open other files or urls named inside the data (playlists,
+# concat lists, SDP/RTSP: a way to make the server read local files or call internal hosts), devices, and image
+# sequences. FFmpeg's ``format_whitelist`` is checked after probing, before the demuxer reads its header.
+_DENIED = {"hls", "dash", "concat", "imf", "sdp", "rtp", "rtsp", "image2", "image2pipe", "lavfi", "alsa", "oss",
+           "fbdev", "kmsgrab", "video4linux2", "v4l2", "x11grab", "webm_dash_manifest", "ffmetadata", "tee",
+           "libcdio", "pulse", "jack", "openal", "avfoundation", "dshow", "gdigrab", "vfwcap", "android_camera"}
+_SCALE = {"u8": 128.0, "s16": 32768.0, "s32": 2.0**31, "s64": 2.0**63, "flt": 1.0, "dbl": 1.0}
+_allowed: str | None = None
+MAX_BAD_PACKETS = 1000  # corrupt packets skipped before the rest of a stream is taken for garbage
+
+
+class NotOpened(errors.UndecodableAudio):
+    """FFmpeg recognised no format in the bytes (as opposed to a format whose data then failed to decode)."""
+
+
+def _allowed_demuxers() -> str:
+    """FFmpeg's input formats minus _DENIED, comma-separated, as ``format_whitelist`` takes them."""
+    global _allowed
+    if _allowed is None:
+        import av
+        names = set()
+        for name in av.formats_available:
+            try:
+                if not av.format.ContainerFormat(name, "r").is_input:
+                    continue
+            except ValueError:
+                continue
+            parts = set(name.split(","))
+            if not parts & _DENIED and not any(p.endswith("_pipe") for p in parts):
+                names |= parts
+        _allowed = ",".join(sorted(names))
+    return _allowed
+
+
+def decode_ffmpeg(data: bytes, limits: DecodeLimits, target_rate: int, *, seen: str) -> np.ndarray:
+    """Decode any container FFmpeg reads to mono float32 at ``target_rate`` (not yet clipped to [-1, 1]).
+
+    ``seen``: the bytes as sniff.describe tells them, for messages. Raises errors.UndecodableAudio (400) with
+    FFmpeg's reason when nothing decodes, errors.AudioTooLong (413) past a limit. A corrupt packet after good
+    ones ends the stream there, as players do.
+    """
+    import av
+    try:
+        container = av.open(io.BytesIO(data), mode="r", options={"format_whitelist": _allowed_demuxers()})
+    except av.ArgumentError:
+        raise errors.UndecodableAudio(
+            f"the audio could not be decoded: FFmpeg recognised {seen} as a format this server does not read "
+            "from requests (playlists, image sequences, devices); send an audio file.") from None
+    except Exception as exc:  # InvalidDataError for unknown bytes; others for truncated headers
+        raise NotOpened(f"the audio could not be decoded: FFmpeg could not open {seen} as any format it reads "
+                        f"({_reason(exc)}).") from None
+    with container:
+        kind = container.format.long_name or container.format.name
+        if not container.streams.audio:
+            raise errors.UndecodableAudio(f"the audio could not be decoded: FFmpeg read {seen} as {kind} but it "
+                                          "holds no audio stream.")
+        stream = container.streams.audio[0]
+        mixer = _MonoResampler(limits, target_rate)
+        failure, bad_packets = None, 0
+        try:
+            for packet in container.demux(stream):
+                try:
+                    frames = packet.decode()
+                except av.FFmpegError as exc:  # one corrupt packet: skip it, as players do
+                    failure, bad_packets = exc, bad_packets + 1
+                    if bad_packets > MAX_BAD_PACKETS:
+                        break
+                    continue
+                for frame in frames:
+                    mixer.add(frame)
+        except errors.ApiError:
+            raise
+        except Exception as exc:  # the demuxer gave up (a truncated file): keep what decoded before
+            failure = exc
+        samples = mixer.finish()
+    if failure is not None and not samples.size:
+        codec = stream.codec_context.name if stream.codec_context else "unknown codec"
+        raise errors.UndecodableAudio(f"the audio could not be decoded: FFmpeg read {seen} as {kind} ({codec}) "
+                                      f"but decoding failed ({_reason(failure)}).")
+    return samples
+
+
+class _MonoResampler:
+    """Collects decoded frames as mono float32 at ``target_rate``, enforcing the limits as they arrive.
+
+    Frames (1024 samples for AAC, 20 ms for Opus) are gathered into blocks of about a second before they are
+    mixed and resampled: per-frame numpy and soxr calls cost more than the decoding itself.
+    """
+
+    def __init__(self, limits: DecodeLimits, target_rate: int):
+        self.limits = limits
+        self.target_rate = target_rate
+        self.out: list[np.ndarray] = []
+        self.rate = 0                 # current source rate; a new one (chained Ogg, odd MP3s) restarts the stream
+        self.seconds_before = 0.0     # audio decoded at earlier rates
+        self.frames = 0               # frames decoded at the current rate
+        self.samples = 0              # decoded samples (frames x channels), all rates
+        self.stream: soxr.ResampleStream | None = None
+        self.pending: list[np.ndarray] = []   # (channels, n) arrays of one sample format and channel count
+        self.pending_kind: tuple[str, int] | None = None
+        self.pending_frames = 0
+
+    def add(self, frame: av.AudioFrame) -> None:
+        rate, channels = frame.sample_rate, len(frame.layout.channels)
+        if rate != self.rate:
+            if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+                raise errors.UndecodableAudio(f"the audio stream says {rate} Hz, outside "
+                                              f"{MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz.")
+            self._drain(last=True)
+            self.seconds_before += self.frames / self.rate if self.rate else 0.0
+            self.rate, self.frames = rate, 0
+            self.stream = soxr.ResampleStream(rate, self.target_rate, 1, dtype="float32", quality="HQ") \
+                if rate != self.target_rate else None
+        self.frames += frame.samples
+        self.samples += frame.samples * channels
+        self.limits.check(int(self.seconds_before * rate) + self.frames, rate, 1, at_least=True)
+        if self.samples > self.limits.max_samples:
+            self.limits.check(self.samples // channels, rate, channels, at_least=True)
+        kind = (frame.format.name, channels)
+        if kind != self.pending_kind:
+            self._drain(last=False)
+            self.pending_kind = kind
+        values = frame.to_ndarray()
+        if not frame.format.is_planar:
+            values = values.reshape(-1, channels).T  # packed: (1, frames x channels) interleaved
+        self.pending.append(values)
+        self.pending_frames += frame.samples
+        if self.pending_frames >= rate:
+            self._drain(last=False)
+
+    def _drain(self, *, last: bool) -> None:
+        """Mix, clean and resample what is pending; ``last`` also flushes the resampler (end or rate change)."""
+        if self.pending:
+            values = self.pending[0] if len(self.pending) == 1 else np.concatenate(self.pending, axis=1)
+            mono = _to_mono(values, self.pending_kind[0])
+            if self.stream is not None:
+                mono = self.stream.resample_chunk(mono, last=False)
+            if mono.size:
+                self.out.append(mono)
+            self.pending, self.pending_frames = [], 0
+        if last and self.stream is not None:
+            tail = self.stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
+            if tail.size:
+                self.out.append(tail)
+            self.stream = None
+
+    def finish(self) -> np.ndarray:
+        self._drain(last=True)
+        if not self.out:
+            return np.zeros(0, dtype=np.float32)
+        return np.concatenate(self.out).astype(np.float32, copy=False)
+
+
+def _to_mono(values: np.ndarray, sample_format: str) -> np.ndarray:
+    """Decoded samples [shape=(channels, n)] in an FFmpeg sample format (s16, fltp, u8, ...) as mono float32
+    [shape=(n,)]: integers scaled to [-1, 1), channels averaged, NaN/inf (float codecs, float PCM) zeroed before
+    they can spread through the resampler."""
+    name = sample_format.rstrip("p")
+    values = values.astype(np.float32, copy=False)
+    if name == "u8":
+        values = values - np.float32(128.0)
+    if _SCALE.get(name, 1.0) != 1.0:
+        values = values * np.float32(1.0 / _SCALE[name])
+    mono = values.mean(axis=0, dtype=np.float32) if values.shape[0] > 1 else np.array(values[0], dtype=np.float32)
+    if not np.isfinite(mono).all():
+        mono = np.nan_to_num(mono, nan=0.0, posinf=0.0, neginf=0.0)
+    return mono
+
+
+def _reason(exc: Exception) -> str:
+    """FFmpeg's reason without PyAV's "'<none>'" file-name suffix (answers must be deterministic)."""
+    text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return str(text).strip().rstrip(".")[:160]

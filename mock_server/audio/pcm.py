@@ -1,0 +1,87 @@
+"""Headerless samples: raw PCM in every width FFmpeg names, G.711 mu-law and A-law, and the store's 16-bit PCM.
+
+Decoded with numpy rather than FFmpeg's raw demuxers: a reshape and one scale is all raw PCM needs, and the
+G.711 expansion is a 256-entry table built from ITU-T G.711 (the same values as FFmpeg's pcm_mulaw/pcm_alaw
+decoders, which tests/test_audio_formats.py checks).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from mock_server.core import errors
+from .labels import RawFormat
+from .limits import DecodeLimits
+
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 4000, 384000  # webrtcvad and sane audio live here; outside is a caller mistake
+
+
+def _mulaw_table() -> np.ndarray:
+    """G.711 mu-law byte -> linear 16-bit value (range +-32124), as float32 in [-1, 1)."""
+    u = ~np.arange(256, dtype=np.int32) & 0xFF
+    magnitude = ((((u & 0x0F) << 3) + 0x84) << ((u >> 4) & 0x07)) - 0x84
+    return (np.where(u & 0x80, -magnitude, magnitude) / 32768.0).astype(np.float32)
+
+
+def _alaw_table() -> np.ndarray:
+    """G.711 A-law byte -> linear 16-bit value (range +-32256), as float32 in [-1, 1)."""
+    a = np.arange(256, dtype=np.int32) ^ 0x55
+    mantissa, exponent = (a & 0x0F) << 4, (a >> 4) & 0x07
+    magnitude = np.where(exponent == 0, mantissa + 8, (mantissa + 0x108) << np.maximum(exponent - 1, 0))
+    return (np.where(a & 0x80, magnitude, -magnitude) / 32768.0).astype(np.float32)
+
+
+_G711 = {"MULAW": _mulaw_table(), "ALAW": _alaw_table()}
+
+
+def check_rate(sample_rate: int) -> None:
+    """Raise errors.InvalidParameter for a sampleRate outside MIN_SAMPLE_RATE..MAX_SAMPLE_RATE."""
+    if not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
+        raise errors.InvalidParameter(f"sampleRate {sample_rate} is out of range; use a rate between "
+                                      f"{MIN_SAMPLE_RATE} and {MAX_SAMPLE_RATE} Hz.")
+
+
+def decode_headerless(data: bytes, fmt: RawFormat, sample_rate: int | None,
+                      limits: DecodeLimits) -> tuple[np.ndarray, int, bool]:
+    """Mono headerless bytes to (float32 samples in [-1, 1], rate, whether they were 16-bit PCM).
+
+    ``sample_rate`` is required: headerless bytes carry none (errors.MissingParameter, 400). A trailing partial
+    sample is dropped (a clip cut mid-sample is still audio). Too long: errors.AudioTooLong (413).
+    """
+    if sample_rate is None:
+        raise errors.MissingParameter(
+            f"sampleRate is required with encoding {fmt.name} (headerless audio carries no rate); send the rate "
+            "the audio was recorded at, e.g. 8000 for telephone mu-law or 16000.")
+    check_rate(sample_rate)
+    frames = len(data) // fmt.width
+    limits.check(frames, sample_rate, 1)
+    data = data[:frames * fmt.width]
+    if fmt.name in _G711:
+        return _G711[fmt.name][np.frombuffer(data, dtype=np.uint8)], sample_rate, False
+    if fmt.dtype.endswith("V3"):  # 24-bit: widen each sample to 32 bits, then scale as 24-bit
+        b = np.frombuffer(data, dtype=np.uint8).reshape(-1, 3).astype(np.int32)
+        hi, mid, lo = (b[:, 0], b[:, 1], b[:, 2]) if fmt.dtype[0] == ">" else (b[:, 2], b[:, 1], b[:, 0])
+        values = (hi << 16) | (mid << 8) | lo
+        if fmt.offset == 0.0:
+            values = np.where(values & 0x800000, values - (1 << 24), values)
+        samples = ((values - fmt.offset) / fmt.scale).astype(np.float32)
+        return samples, sample_rate, False
+    values = np.frombuffer(data, dtype=fmt.dtype)
+    if fmt.dtype.lstrip("<>") == "i2" and fmt.dtype[0] != ">":
+        return values.astype(np.float32) / np.float32(32768.0), sample_rate, True
+    samples = values.astype(np.float64)
+    if fmt.offset:
+        samples -= fmt.offset
+    if fmt.scale != 1.0:
+        samples /= fmt.scale
+    return samples.astype(np.float32), sample_rate, False
+
+
+def encode_pcm16(samples: np.ndarray) -> bytes:
+    """Float samples [shape=(n,)] to 16-bit little-endian PCM bytes: how enrollment audio is kept so voiceprints
+    can be recomputed."""
+    return (np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+
+
+def decode_pcm16(data: bytes) -> np.ndarray:
+    """The inverse of encode_pcm16: float32 samples [shape=(len(data) // 2,)]."""
+    return np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0

@@ -1,0 +1,95 @@
+"""The libsndfile path: WAV, FLAC, OGG, AIFF, AU, CAF and MP3, read 1.2-5x faster than through FFmpeg.
+
+decode.py tries this first for those containers and falls back to FFmpeg (ffmpeg.py) when libsndfile cannot
+read the bytes (an MP3 with padding after its ID3 tag, a WAV holding a codec libsndfile lacks, ...).
+"""
+from __future__ import annotations
+
+import io
+import re
+
+import numpy as np
+import soundfile
+
+from mock_server.core import errors
+from .limits import DecodeLimits
+from .pcm import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
+
+# Uncompressed subtypes: their frame count is computed from the data's size, so it can be trusted.
+_BYTES_PER_SAMPLE = {"PCM_S8": 1, "PCM_U8": 1, "PCM_16": 2, "PCM_24": 3, "PCM_32": 4, "FLOAT": 4, "DOUBLE": 8,
+                     "ULAW": 1, "ALAW": 1}
+_BLOCK_SAMPLES = 2**22  # samples (frames x channels) per read when the length cannot be trusted: 16 MiB as float32
+
+
+class SndfileFailed(Exception):
+    """libsndfile could not read the bytes; ``reason`` is its message without object addresses."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def decode_sndfile(data: bytes, limits: DecodeLimits) -> tuple[np.ndarray, int, bool]:
+    """(mono float32 samples at the file's rate, rate, whether they came from 16-bit PCM).
+
+    Raises SndfileFailed when libsndfile cannot read the bytes, errors.AudioTooLong past a limit,
+    errors.UndecodableAudio for a rate outside MIN_SAMPLE_RATE..MAX_SAMPLE_RATE.
+    """
+    try:
+        with soundfile.SoundFile(io.BytesIO(data)) as f:
+            return _read(f, len(data), limits)
+    except errors.ApiError:
+        raise
+    except Exception as exc:  # libsndfile raises LibsndfileError/RuntimeError/TypeError on junk
+        raise SndfileFailed(_short(exc)) from None
+
+
+def _read(f: soundfile.SoundFile, size: int, limits: DecodeLimits) -> tuple[np.ndarray, int, bool]:
+    rate, channels = f.samplerate, max(f.channels, 1)
+    if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+        raise errors.UndecodableAudio(f"the audio header says {rate} Hz, outside "
+                                      f"{MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz.")
+    width = _BYTES_PER_SAMPLE.get(f.subtype)
+    # A header's length is trusted only where the bytes could hold it: uncompressed data of that size. A FLAC or
+    # MP3 header may claim hours in a few bytes, and reading "at once" would allocate all of that up front.
+    stated = f.frames if 0 < f.frames < 2**62 else 0
+    trusted = bool(stated) and width is not None and stated * channels * width <= size
+    if trusted:
+        limits.check(stated, rate, channels)  # refuse a long WAV before reading it
+    # 16-bit PCM (most WAV and FLAC) is read as integers and scaled here: the same numbers as libsndfile's float
+    # conversion (a power-of-two scale is exact), several times cheaper for WAV.
+    pcm16 = f.subtype == "PCM_16"
+    max_frames = limits.max_frames(rate)
+    block = max(_BLOCK_SAMPLES // channels, 1)
+    first = stated if trusted else block  # a trusted length is read at once: no block copies
+    blocks, frames = [], 0
+    while True:
+        want = min(first if not blocks else block, max_frames + 1 - frames)
+        part = f.read(want, dtype="int16" if pcm16 else "float32", always_2d=True)
+        if not len(part):
+            break
+        blocks.append(_mono(part, pcm16))
+        frames += len(part)
+        limits.check(frames, rate, channels, at_least=True)
+        if frames > max_frames:  # pragma: no cover - check() raised already
+            break
+    if len(blocks) == 1:
+        return blocks[0], rate, pcm16
+    samples = np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.float32)
+    return samples, rate, pcm16
+
+
+def _mono(part: np.ndarray, pcm16: bool) -> np.ndarray:
+    """A (frames, channels) block from libsndfile as mono float32, channels averaged."""
+    if pcm16:
+        part = np.multiply(part, np.float32(1.0 / 32768.0), dtype=np.float32)  # one pass: exact int -> float
+    if part.shape[1] > 1:
+        return part.mean(axis=1, dtype=np.float32)
+    return part[:, 0]
+
+
+def _short(exc: Exception) -> str:
+    """libsndfile's reason, without the object address it names (answers must be deterministic)."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = re.sub(r"^Error opening <[^>]*>: ", "", text).rstrip(".")
+    return text[:160]
