@@ -16,10 +16,9 @@ def test_enroll_answers_success_then_complete(client, voices, version):
     assert more.status_code == 200 and more.get_json() == {"message": "Complete"}
 
 
-def test_enrollments_required_is_a_server_option(tmp_path, voices):
-    from mock_server.app import create_app
+def test_enrollments_required_is_a_server_option(tmp_path, voices, make_app):
     from mock_server.core.config import ServerConfig
-    app = create_app(ServerConfig(data_dir=tmp_path, enrollments_required=1))
+    app = make_app(ServerConfig(data_dir=tmp_path, enrollments_required=1))
     api = Api(app.test_client())
     assert api.enroll("bob", voices["speakers"]["bob"]["enroll"][0]["file"]).get_json() == {"message": "Complete"}
 

@@ -16,7 +16,6 @@ import pytest
 import requests
 
 from conftest import FIXTURES
-from mock_server.app import create_app
 from mock_server.core.config import ServerConfig
 from mock_server.admin.dashboard import PALETTE, Timeline
 from mock_server.testing import LiveServer, WebhookReceiver
@@ -145,10 +144,10 @@ def test_dashboard_html_lists_speakers_requests_and_webhooks_with_masked_keys(bu
         assert f"{speaker} (3)" in html
 
 
-def test_dashboard_is_absent_without_admin_and_refuses_remote_clients(tmp_path):
-    off = create_app(ServerConfig(data_dir=tmp_path / "off", admin=False), start_workers=False)
+def test_dashboard_is_absent_without_admin_and_refuses_remote_clients(tmp_path, make_app):
+    off = make_app(ServerConfig(data_dir=tmp_path / "off", admin=False), start_workers=False)
     assert off.test_client().get("/_mock/ui").status_code == 404
-    on = create_app(ServerConfig(data_dir=tmp_path / "on"), start_workers=False)
+    on = make_app(ServerConfig(data_dir=tmp_path / "on"), start_workers=False)
     remote = on.test_client().get("/_mock/ui", environ_base={"REMOTE_ADDR": "203.0.113.9"})
     assert remote.status_code == 403 and remote.get_json()["error"]["code"] == "admin_forbidden"
     assert on.test_client().get("/_mock/ui").status_code == 200
