@@ -1,19 +1,15 @@
 """--processes N: several worker processes over one socket and one SQLite store agree on everything."""
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
-import time
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from conftest import b64
-from mock_server.testing import LiveServer, WebhookReceiver
+from mock_server.testing import LiveServer, WebhookReceiver, http_json, wait_until
 
 KEY = "test-key"
 BASE = "/audio/generic/api/v2/sync/diarization"
@@ -21,14 +17,10 @@ BASE = "/audio/generic/api/v2/sync/diarization"
 
 def _call(server: LiveServer, path: str, body: dict | None = None) -> tuple[int, dict, int]:
     """(status, json body, pid that served it)."""
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(server.url + path, data=data, method="POST" if body is not None else "GET",
-                                     headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, json.loads(response.read()), int(response.headers["X-Served-By"])
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read()), int(exc.headers["X-Served-By"])
+    headers: dict = {}
+    status, answer = http_json("POST" if body is not None else "GET", server.url + path, body,
+                               response_headers=headers)
+    return status, answer, int(headers["X-Served-By"])
 
 
 @pytest.fixture
@@ -106,10 +98,10 @@ def test_a_dead_worker_is_replaced(server):
     before = _children(server)
     victim = min(before)
     os.kill(victim, signal.SIGKILL)
-    for _ in range(200):
+    def replaced():  # the supervisor polls every 0.2 s; no event to wait on from outside
         now = _children(server)
-        if len(now) == 2 and victim not in now:
-            break
-        time.sleep(0.05)  # the supervisor polls every 0.2 s; no event to wait on from outside
+        return now if len(now) == 2 and victim not in now else None
+
+    now = wait_until(replaced, timeout=10, interval=0.05, message=f"worker {victim} not replaced")
     assert len(now) == 2 and victim not in now
     assert _call(server, "/health")[0] == 200
