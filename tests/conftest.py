@@ -15,6 +15,37 @@ from mock_server.core.config import ServerConfig
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 ENROLLED = ("alice", "bob", "carol", "dave")
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's; what the tests marked "browser" run (.ci/run installs it)
+
+
+# --- markers (registered in setup.cfg) and what must not be skipped ------------------------------------------
+
+def pytest_addoption(parser):
+    parser.addoption("--no-skips", action="store_true",
+                     help="fail every test that would be skipped (a missing program or package): CI runs them all")
+
+
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("browser") and not CHROMIUM.exists():
+        pytest.skip(f"needs Chromium at {CHROMIUM} (apt-get install chromium chromium-driver; .ci/run does)")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and item.config.getoption("--no-skips") and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = f"skipped under --no-skips: {report.longrepr}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and collector.config.getoption("--no-skips"):  # a whole module skipped (importorskip)
+        report.outcome = "failed"
+        report.longrepr = f"skipped under --no-skips: {report.longrepr}"
 
 
 def fixture_bytes(name: str) -> bytes:

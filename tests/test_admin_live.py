@@ -9,6 +9,8 @@ from mock_server.testing import LiveServer, WebhookReceiver, http_json, wait_unt
 KEY = "live-admin"
 STUB = [{"speaker_id": "alice", "start": 0.0, "end": 3.5}]
 
+pytestmark = pytest.mark.live  # every test here talks to a mock server process
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):

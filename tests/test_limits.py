@@ -136,6 +136,7 @@ def _read_response(sock: socket.socket) -> tuple[int, dict, bytes]:
     return int(lines[0].split()[1]), headers, body
 
 
+@pytest.mark.live
 def test_a_huge_content_length_is_refused_at_once_without_reading_the_body(small_server):
     with _connect(small_server) as sock:  # a server awaiting the body would make the read time out (10 s)
         sock.sendall(b"POST " + ENROLL.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
@@ -146,6 +147,7 @@ def test_a_huge_content_length_is_refused_at_once_without_reading_the_body(small
     assert error["code"] == "payload_too_large" and "--max-body-mb" in error["message"]
 
 
+@pytest.mark.live
 def test_a_chunked_body_is_cut_off_at_the_limit(small_server):
     chunk = b"x" * 65536
     sent = 0
@@ -173,6 +175,7 @@ def test_a_body_just_over_the_limit_gets_json_413_from_the_app(limited_api):
     assert response.status_code == 413 and response.get_json()["error"]["code"] == "payload_too_large"
 
 
+@pytest.mark.live
 def test_a_body_under_the_limit_is_served(small_server, voices):
     entry = voices["speakers"]["alice"]["enroll"][0]
     body = json.dumps({"content": b64(entry["file"]), "encoding": "WAV", "speakerId": "alice"}).encode()
@@ -292,6 +295,7 @@ def test_a_full_async_queue_answers_429_with_retry_after_and_recovers(tmp_path, 
         assert receiver.for_request("refused") == []
 
 
+@pytest.mark.live
 def test_sync_requests_are_served_while_another_one_waits(tmp_path, voices, audio_host):
     server = LiveServer("--threads", "4", data_dir=tmp_path).start()
     try:

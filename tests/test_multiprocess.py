@@ -14,6 +14,8 @@ from mock_server.testing import LiveServer, WebhookReceiver, http_json, wait_unt
 KEY = "test-key"
 BASE = "/audio/generic/api/v2/sync/diarization"
 
+pytestmark = pytest.mark.live  # every test here talks to a mock server process
+
 
 def _call(server: LiveServer, path: str, body: dict | None = None) -> tuple[int, dict, int]:
     """(status, json body, pid that served it)."""

@@ -1,4 +1,6 @@
 """State lives in SQLite under --data-dir: a new app, or a restarted process, knows every speaker."""
+import pytest
+
 from conftest import Api, b64, running_app
 from mock_server.core.config import ServerConfig
 from mock_server.testing import LiveServer, http_json
@@ -14,6 +16,7 @@ def test_a_new_app_on_the_same_data_dir_knows_every_speaker(tmp_path, voices, ma
     assert {s["speaker_id"] for s in segments} == {"alice"}
 
 
+@pytest.mark.live
 def test_speakers_survive_a_killed_process(tmp_path, voices):
     server = LiveServer(data_dir=tmp_path).start()
     try:

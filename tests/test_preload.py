@@ -8,6 +8,8 @@ import pytest
 from conftest import FIXTURES
 from mock_server.testing import LiveServer, http_json
 
+pytestmark = pytest.mark.live  # every test here talks to a mock server process
+
 
 def _speakers(server, key="sandbox"):
     status, body = http_json("GET", f"{server.url}/audio/generic/api/v2/sync/diarization/get_enrolled_speakers"

@@ -17,6 +17,7 @@ def _call(url: str, body: dict | None = None, headers: dict | None = None):
     return http_json("POST" if body is not None else "GET", url, body, headers=headers)
 
 
+@pytest.mark.live
 def test_api_keys_never_appear_in_logs_or_the_journal(tmp_path):
     server = LiveServer("--log-level", "DEBUG", data_dir=tmp_path).start()
     try:
