@@ -113,8 +113,7 @@ class LiveServer:
                 self.process.kill()
                 self.process.wait()
         code = self.process.returncode if self.process else None
-        if getattr(self, "_log", None):
-            self._log.close()
+        self._close_log()
         return code
 
     def kill(self) -> None:
@@ -122,6 +121,11 @@ class LiveServer:
         if self.process and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+        self._close_log()
+
+    def _close_log(self) -> None:
+        if getattr(self, "_log", None):
+            self._log.close()
 
     def close(self) -> None:
         self.stop()
