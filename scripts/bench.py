@@ -10,6 +10,8 @@ Figures (targets from the pipeline issue, checked with --check):
   client (>= 600x real time); and on a 10-minute recording.
 - enrollment of a 10 s recording (< 0.2 s).
 - peak server memory, VmHWM of the server process after all of the above (< 300 MB).
+- importing mock_server.pipeline in a new interpreter (< 1 s; ~0.15 s on the dev machine), the part of the
+  cold start the pipeline owns (tests/test_pipeline_stages.py checks it imports no librosa, numba or scipy).
 Without ../shared, the committed fixtures stand in for the manifest.
 """
 from __future__ import annotations
@@ -36,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 from mock_server.testing import LiveServer, http_json  # noqa: E402
 
 TARGETS = {"health_seconds": ("<", 1.0), "first_identify_seconds": ("<", 2.0), "times_real_time": (">=", 600.0),
-           "enroll_10s_seconds": ("<", 0.2), "peak_rss_mb": ("<", 300.0)}
+           "enroll_10s_seconds": ("<", 0.2), "peak_rss_mb": ("<", 300.0), "pipeline_import_seconds": ("<", 1.0)}
 
 
 def post(url: str, body: dict | bytes) -> dict:
@@ -124,6 +126,14 @@ def cold_start(data_dir: Path, probe: dict, *, fresh_bytecode: bool) -> tuple[fl
         process.wait(30)
 
 
+def pipeline_import_seconds() -> float:
+    """Seconds to import mock_server.pipeline, timed inside a new interpreter."""
+    code = ("import time; t = time.perf_counter(); import mock_server.pipeline; "
+            "print(time.perf_counter() - t)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    return float(out.stdout)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--manifest", type=Path, default=ROOT.parent / "shared" / "speech-dev")
@@ -187,6 +197,7 @@ def main(argv=None) -> int:
              "speakerIds": [speaker]}
     colds = [cold_start(cold_dir, probe, fresh_bytecode=False) for _ in range(args.runs)]
     fresh = cold_start(cold_dir, probe, fresh_bytecode=True)
+    imports = [pipeline_import_seconds() for _ in range(args.runs)]
 
     report = {
         "runs": args.runs, "workload": str(args.manifest if (args.manifest / "manifest.json").exists() else "fixtures"),
@@ -197,6 +208,7 @@ def main(argv=None) -> int:
         "ten_minute_identify_seconds": statistics.median(long_times),
         "ten_minute_times_real_time": 600.0 / statistics.median(long_times),
         "enroll_10s_seconds": statistics.median(enroll_times), "peak_rss_mb": peak_kb / 1024,
+        "pipeline_import_seconds": statistics.median(imports),
     }
     failed = []
     for key, (op, limit) in TARGETS.items():

@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+import threading
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
@@ -12,6 +15,37 @@ from mock_server.core.config import ServerConfig
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 ENROLLED = ("alice", "bob", "carol", "dave")
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's; what the tests marked "browser" run (.ci/run installs it)
+
+
+# --- markers (registered in setup.cfg) and what must not be skipped ------------------------------------------
+
+def pytest_addoption(parser):
+    parser.addoption("--no-skips", action="store_true",
+                     help="fail every test that would be skipped (a missing program or package): CI runs them all")
+
+
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("browser") and not CHROMIUM.exists():
+        pytest.skip(f"needs Chromium at {CHROMIUM} (apt-get install chromium chromium-driver; .ci/run does)")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and item.config.getoption("--no-skips") and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = f"skipped under --no-skips: {report.longrepr}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and collector.config.getoption("--no-skips"):  # a whole module skipped (importorskip)
+        report.outcome = "failed"
+        report.longrepr = f"skipped under --no-skips: {report.longrepr}"
 
 
 def fixture_bytes(name: str) -> bytes:
@@ -86,16 +120,58 @@ def _encoding(file: str) -> str:
     return {"raw": "LINEAR16"}.get(suffix, suffix.upper())
 
 
+# --- apps that always stop what they start -----------------------------------------------------------------
+
+def stop_app(app, timeout: float = 10.0) -> None:
+    """Stop the app's job runner (its worker threads) and close its store; safe on an app never started."""
+    state = state_of(app)
+    try:
+        state.runner.stop(timeout=timeout)
+    finally:
+        state.store.close()
+
+
+@contextmanager
+def running_app(config: ServerConfig, *, start_workers: bool = True):
+    """``create_app(config)`` for the duration of a ``with`` block, stopped and closed however the block ends."""
+    app = create_app(config, start_workers=start_workers)
+    try:
+        yield app
+    finally:
+        stop_app(app)
+
+
+@pytest.fixture
+def make_app():
+    """A factory: ``make_app(config, start_workers=True)`` gives a new app, stopped when the test ends."""
+    with ExitStack() as stack:
+        yield lambda config, **kwargs: stack.enter_context(running_app(config, **kwargs))
+
+
+# The threads JobRunner.start() names (core/jobs.py); any alive at the end of the session were never stopped.
+RUNNER_THREAD = re.compile(r"(job-worker-\d+|webhook-\d+|job-resume)")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_stray_job_runner_threads():
+    """Fails the session when a test left a job runner's threads running (an app not made through make_app,
+    running_app or the app fixtures)."""
+    yield
+    stray = [t for t in threading.enumerate() if RUNNER_THREAD.fullmatch(t.name)]
+    for thread in stray:
+        thread.join(5)  # a runner stopping at the very end may still be finishing its last loop
+    stray = [t.name for t in stray if t.is_alive()]
+    assert not stray, f"job runner threads left running by the tests: {stray}"
+
+
 @pytest.fixture
 def config(tmp_path) -> ServerConfig:
     return ServerConfig(data_dir=tmp_path / "data")
 
 
 @pytest.fixture
-def app(config):
-    app = create_app(config)
-    yield app
-    state_of(app).close()
+def app(config, make_app):
+    return make_app(config)
 
 
 @pytest.fixture
@@ -112,20 +188,17 @@ def api(client) -> Api:
 def enrolled_db(tmp_path_factory, voices) -> Path:
     """A data dir with the four fixture voices enrolled under "test-key", made once and copied per test."""
     data = tmp_path_factory.mktemp("enrolled")
-    app = create_app(ServerConfig(data_dir=data), start_workers=False)
-    api = Api(app.test_client())
-    for speaker in ENROLLED:
-        api.enroll_fixture_speaker(speaker, voices)
-    state_of(app).store.close()
+    with running_app(ServerConfig(data_dir=data), start_workers=False) as app:
+        api = Api(app.test_client())
+        for speaker in ENROLLED:
+            api.enroll_fixture_speaker(speaker, voices)
     return data
 
 
 @pytest.fixture
-def enrolled_api(tmp_path, enrolled_db) -> Api:
+def enrolled_api(tmp_path, enrolled_db, make_app) -> Api:
     """An Api over a fresh copy of ``enrolled_db``: alice, bob, carol and dave are complete speakers."""
     import shutil
     data = tmp_path / "data"
     shutil.copytree(enrolled_db, data)
-    app = create_app(ServerConfig(data_dir=data))
-    yield Api(app.test_client())
-    state_of(app).runner.stop(timeout=5)
+    return Api(make_app(ServerConfig(data_dir=data)).test_client())

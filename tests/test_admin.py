@@ -8,8 +8,8 @@ import time
 import pytest
 
 from conftest import Api
-from mock_server.app import create_app, state_of
-from mock_server.testing import WebhookReceiver
+from mock_server.app import state_of
+from mock_server.testing import WebhookReceiver, wait_until
 
 STUB = [{"speaker_id": "alice", "start": 0.0, "end": 1.5}, {"speaker_id": "bob", "start": 1.5, "end": 3.0}]
 
@@ -49,14 +49,14 @@ ROUTES = [("POST", "reset"), ("GET", "requests"), ("GET", "webhooks"), ("GET", "
 
 
 @pytest.mark.parametrize("method,path", ROUTES)
-def test_admin_routes_are_gone_with_no_admin(config, method, path):
-    app = create_app(dataclasses.replace(config, admin=False), start_workers=False)
+def test_admin_routes_are_gone_with_no_admin(config, make_app, method, path):
+    app = make_app(dataclasses.replace(config, admin=False), start_workers=False)
     status, body = admin(app.test_client(), method, path, {})
     assert status == 404 and body["fault"]["detail"]["code"] == "not_found"
 
 
-def test_no_admin_keeps_the_public_api_and_journals_nothing(config):
-    app = create_app(dataclasses.replace(config, admin=False), start_workers=False)
+def test_no_admin_keeps_the_public_api_and_journals_nothing(config, make_app):
+    app = make_app(dataclasses.replace(config, admin=False), start_workers=False)
     api = Api(app.test_client())
     assert api.list().status_code == 200
     state = state_of(app)
@@ -86,8 +86,8 @@ def test_loopback_clients_are_served(client, addr):
     assert admin(client, "GET", "faults", REMOTE_ADDR=addr) == (200, {"faults": []})
 
 
-def test_admin_remote_lets_others_in(config):
-    app = create_app(dataclasses.replace(config, admin_remote=True), start_workers=False)
+def test_admin_remote_lets_others_in(config, make_app):
+    app = make_app(dataclasses.replace(config, admin_remote=True), start_workers=False)
     assert admin(app.test_client(), "GET", "stubs", REMOTE_ADDR="10.0.0.5") == (200, {"stubs": []})
 
 
@@ -322,12 +322,9 @@ def test_jobs_and_webhook_attempts_of_an_async_request(small_api, receiver):
                                   query={"webhook": f"{receiver.url}/h", "request_id": "job-1"})
     assert response.status_code == 202
     receiver.wait_for("job-1", timeout=30)
-    deadline = time.monotonic() + 10
-    while True:  # the attempt is recorded just after the receiver answered
-        attempts = admin(small_api.client, "GET", "webhooks?apikey=test-key")[1]["webhooks"]
-        if attempts or time.monotonic() > deadline:
-            break
-        time.sleep(0.02)
+    # the attempt is recorded just after the receiver answered
+    attempts = wait_until(lambda: admin(small_api.client, "GET", "webhooks?apikey=test-key")[1]["webhooks"],
+                          timeout=10, message="no webhook attempt recorded for job-1")
     assert attempts == [{"request_id": "job-1", "url": f"{receiver.url}/h", "attempt": 1, "status": 200,
                          "error": None, "time": attempts[0]["time"]}]
     assert admin(small_api.client, "GET", "webhooks?apikey=someone-else") == (200, {"webhooks": []})

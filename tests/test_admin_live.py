@@ -4,10 +4,12 @@ import time
 import pytest
 
 from conftest import b64
-from mock_server.testing import LiveServer, WebhookReceiver, http_json
+from mock_server.testing import LiveServer, WebhookReceiver, http_json, wait_until
 
 KEY = "live-admin"
 STUB = [{"speaker_id": "alice", "start": 0.0, "end": 3.5}]
+
+pytestmark = pytest.mark.live  # every test here talks to a mock server process
 
 
 @pytest.fixture(scope="module")
@@ -39,13 +41,13 @@ def _submit(server, receiver, request_id):
 
 def _settled_job(server, request_id, timeout=30.0):
     """The job once its webhook is delivered or has failed for good (polled: the outcome is only in the store)."""
-    deadline = time.monotonic() + timeout
-    while True:
+    def settled():
         status, body = http_json("GET", f"{server.url}/_mock/jobs/{request_id}")
         if status == 200 and body["jobs"][0]["webhook_status"] in ("delivered", "failed"):
             return body["jobs"][0]
-        assert time.monotonic() < deadline, body
-        time.sleep(0.05)
+        return None
+
+    return wait_until(settled, timeout=timeout, interval=0.05, message=f"job {request_id}'s webhook not settled")
 
 
 def _attempts(server, request_id):

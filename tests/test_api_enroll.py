@@ -8,13 +8,10 @@ from mock_server.app import state_of
 
 
 @pytest.fixture
-def api_2019(tmp_path):
+def api_2019(tmp_path, make_app):
     """An Api on a server answering as the vendor's earlier (2019) docs."""
-    from mock_server.app import create_app
     from mock_server.core.config import ServerConfig
-    app = create_app(ServerConfig(data_dir=tmp_path / "data2019", api_profile="2019"), start_workers=False)
-    yield Api(app.test_client())
-    state_of(app).close()
+    return Api(make_app(ServerConfig(data_dir=tmp_path / "data2019", api_profile="2019")).test_client())
 
 
 @pytest.mark.parametrize("version", ["v1", "v2"])
@@ -86,14 +83,11 @@ def test_2019_profile_answers_success_then_complete(api_2019, voices, version):
     assert status.status_code == 405  # the earlier docs had no status call
 
 
-def test_enrollments_required_is_a_server_option(tmp_path, voices):
-    from mock_server.app import create_app
+def test_enrollments_required_is_a_server_option(tmp_path, voices, make_app):
     from mock_server.core.config import ServerConfig
-    app = create_app(ServerConfig(data_dir=tmp_path, api_profile="2019", enrollments_required=1),
-                     start_workers=False)
+    app = make_app(ServerConfig(data_dir=tmp_path, api_profile="2019", enrollments_required=1))
     api = Api(app.test_client())
     assert api.enroll("bob", voices["speakers"]["bob"]["enroll"][0]["file"]).get_json() == {"message": "Complete"}
-    state_of(app).close()
 
 
 @pytest.mark.parametrize("version", ["v1", "v2"])

@@ -115,7 +115,7 @@ def _pcm(samples) -> str:
     return base64.b64encode(encode_pcm16(samples)).decode()
 
 
-def test_a_thinly_enrolled_speaker_gets_the_voice_left_over_through_the_api(tmp_path, voices):
+def test_a_thinly_enrolled_speaker_gets_the_voice_left_over_through_the_api(tmp_path, voices, make_app):
     """End to end through the store: "bob" is enrolled three times from 0.7 s of carol's speech (2.1 s in
     all, a thin voiceprint, as when enrollments are cut from a meeting), so his own voice matches nothing.
     Asked about alice and bob, on alice then bob, the voice left unknown is named bob; dave, fully
@@ -123,11 +123,10 @@ def test_a_thinly_enrolled_speaker_gets_the_voice_left_over_through_the_api(tmp_
     import numpy as np
 
     from conftest import Api, fixture_speech
-    from mock_server.app import create_app, state_of
     from mock_server.core.config import ServerConfig
 
     # enrollments this thin exist only under the earlier docs (the 2020 ones refuse < 6 s of speech)
-    app = create_app(ServerConfig(data_dir=tmp_path / "data", api_profile="2019"), start_workers=False)
+    app = make_app(ServerConfig(data_dir=tmp_path / "data", api_profile="2019"), start_workers=False)
     api = Api(app.test_client())
     for name in ("alice", "dave"):
         api.enroll_fixture_speaker(name, voices)
@@ -151,4 +150,3 @@ def test_a_thinly_enrolled_speaker_gets_the_voice_left_over_through_the_api(tmp_
                    if s["speaker_id"] == label) / (hi - lo)
     assert share("alice", 0.0, len(alice) / 16000) > 0.8, segments
     assert share("bob", start, start + len(bob) / 16000) > 0.8, segments
-    state_of(app).close()

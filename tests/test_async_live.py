@@ -8,6 +8,8 @@ from conftest import b64, fixture_bytes
 from mock_server.testing import LiveServer, WebhookReceiver, http_json
 from timeline import check_shape
 
+pytestmark = pytest.mark.live  # every test here talks to a mock server process
+
 
 @pytest.fixture(scope="module")
 def server(voices, tmp_path_factory):

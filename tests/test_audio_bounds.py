@@ -24,17 +24,14 @@ MB = 2**20
 
 
 @pytest.fixture
-def limited(tmp_path):
+def limited(tmp_path, make_app):
     """An Api factory over a fresh app with the given ServerConfig settings."""
-    apps = []
+    made = []
 
     def make(**settings) -> Api:
-        app = create_app(ServerConfig(data_dir=tmp_path / f"data{len(apps)}", **settings))
-        apps.append(app)
-        return Api(app.test_client(), key="k")
-    yield make
-    for app in apps:
-        app.extensions["speaker_id_mock"].runner.stop(timeout=5)
+        made.append(make_app(ServerConfig(data_dir=tmp_path / f"data{len(made)}", **settings)))
+        return Api(made[-1].test_client(), key="k")
+    return make
 
 
 def _enroll(api: Api, data: bytes, **body):

@@ -15,13 +15,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import FIXTURES
-from mock_server.app import create_app
+from conftest import CHROMIUM, FIXTURES
 from mock_server.core.config import ServerConfig
 from mock_server.admin.dashboard import PALETTE, Timeline
 from mock_server.testing import LiveServer, WebhookReceiver
 
-CHROMIUM = Path("/usr/bin/chromium")
 SPEAKERS = ("alice", "bob", "carol")
 KEY = "dashboard-key"
 API = "/audio/generic/api/v2"
@@ -102,8 +100,8 @@ def busy_server(voices):
         yield server
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium "
-                                                  "(apt-get install chromium chromium-driver)")
+@pytest.mark.live
+@pytest.mark.browser  # skipped, saying why, where Chromium is missing (tests/conftest.py)
 def test_dashboard_in_headless_chromium_shows_each_speakers_timeline(busy_server, tmp_path):
     url = f"{busy_server.url}/_mock/ui"
     dom = Dom()
@@ -130,6 +128,7 @@ def test_dashboard_in_headless_chromium_shows_each_speakers_timeline(busy_server
         shutil.copy(shot, os.environ["DASHBOARD_PNG"])
 
 
+@pytest.mark.live
 def test_dashboard_html_lists_speakers_requests_and_webhooks_with_masked_keys(busy_server):
     page = requests.get(f"{busy_server.url}/_mock/ui", timeout=30)
     assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
@@ -145,10 +144,10 @@ def test_dashboard_html_lists_speakers_requests_and_webhooks_with_masked_keys(bu
         assert f"{speaker} (3)" in html
 
 
-def test_dashboard_is_absent_without_admin_and_refuses_remote_clients(tmp_path):
-    off = create_app(ServerConfig(data_dir=tmp_path / "off", admin=False), start_workers=False)
+def test_dashboard_is_absent_without_admin_and_refuses_remote_clients(tmp_path, make_app):
+    off = make_app(ServerConfig(data_dir=tmp_path / "off", admin=False), start_workers=False)
     assert off.test_client().get("/_mock/ui").status_code == 404
-    on = create_app(ServerConfig(data_dir=tmp_path / "on"), start_workers=False)
+    on = make_app(ServerConfig(data_dir=tmp_path / "on"), start_workers=False)
     remote = on.test_client().get("/_mock/ui", environ_base={"REMOTE_ADDR": "203.0.113.9"})
     assert remote.status_code == 403 and remote.get_json()["fault"]["detail"]["code"] == "admin_forbidden"
     assert on.test_client().get("/_mock/ui").status_code == 200

@@ -20,6 +20,8 @@ from test_limits import AudioHost
 
 KEY = "test-key"  # the key enrolled_db's speakers are under
 
+pytestmark = pytest.mark.live  # every test here talks to a mock server process
+
 
 def _post(url: str, body: dict, timeout: float = 60):
     return http_json("POST", url, body, timeout=timeout)
@@ -120,8 +122,7 @@ def test_a_receiver_that_is_down_for_a_while_gets_every_result(data_dir):
     _receiver_down_then_up(data_dir, 3.0, "--webhook-backoff", "0.2", "--webhook-attempts", "12")
 
 
-@pytest.mark.skipif(not os.environ.get("SPEAKER_ID_MOCK_SLOW_TESTS"),
-                    reason="takes over a minute; set SPEAKER_ID_MOCK_SLOW_TESTS=1 to run the issue's 30 s outage")
+@pytest.mark.slow  # over a minute: the 30 s outage with the default retries
 def test_a_receiver_down_for_30_seconds_gets_every_result_with_default_retries(data_dir):
     _receiver_down_then_up(data_dir, 30.0)
 

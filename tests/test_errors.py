@@ -86,18 +86,16 @@ def test_unknown_route_and_method_answer_json(client):
     _error(client.get(IDENTIFY), 405, "method_not_allowed")
 
 
-def test_body_over_the_limit_is_413(tmp_path):
-    from mock_server.app import create_app
+def test_body_over_the_limit_is_413(tmp_path, make_app):
     from mock_server.core.config import ServerConfig
-    app = create_app(ServerConfig(data_dir=tmp_path, max_body_bytes=1000))
+    app = make_app(ServerConfig(data_dir=tmp_path, max_body_bytes=1000))
     response = app.test_client().post(ENROLL, json={"content": "A" * 5000, "speakerId": "a"})
     _error(response, 413, "payload_too_large")
 
 
-def test_audio_over_the_duration_limit_is_413(tmp_path):
-    from mock_server.app import create_app
+def test_audio_over_the_duration_limit_is_413(tmp_path, make_app):
     from mock_server.core.config import ServerConfig
-    app = create_app(ServerConfig(data_dir=tmp_path, max_audio_seconds=5))
+    app = make_app(ServerConfig(data_dir=tmp_path, max_audio_seconds=5))
     response = app.test_client().post(ENROLL, json={"content": WAV, "speakerId": "a"})
     _error(response, 413, "audio_too_long")
 

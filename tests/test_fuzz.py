@@ -19,8 +19,7 @@ import soundfile
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import ENROLLED, Api, fixture_bytes
-from mock_server.app import create_app, state_of
+from conftest import ENROLLED, Api, fixture_bytes, running_app
 from mock_server.core.config import ServerConfig
 from mock_server.testing import WebhookReceiver
 
@@ -33,15 +32,13 @@ CLOSED_PORT_URL = "http://127.0.0.1:9/clip.wav"  # discard port: nothing listens
 def fuzz_env(tmp_path_factory, enrolled_db):
     data = tmp_path_factory.mktemp("fuzz") / "data"
     shutil.copytree(enrolled_db, data)
-    app = create_app(ServerConfig(data_dir=data, url_timeout_seconds=2.0, max_audio_seconds=120.0))
-    api = Api(app.test_client())
-    receiver = WebhookReceiver()
-    baseline = (api.list().get_json(), _identify_all(api))
-    yield api, receiver
-    assert (api.list().get_json()["enrolled_speaker_ids"][:4], _identify_all(api)) == (
-        baseline[0]["enrolled_speaker_ids"], baseline[1]), "stored speakers changed under bad input"
-    state_of(app).runner.stop(timeout=10)
-    receiver.close()
+    with running_app(ServerConfig(data_dir=data, url_timeout_seconds=2.0, max_audio_seconds=120.0)) as app, \
+            WebhookReceiver() as receiver:
+        api = Api(app.test_client())
+        baseline = (api.list().get_json(), _identify_all(api))
+        yield api, receiver
+        assert (api.list().get_json()["enrolled_speaker_ids"][:4], _identify_all(api)) == (
+            baseline[0]["enrolled_speaker_ids"], baseline[1]), "stored speakers changed under bad input"
 
 
 def _identify_all(api: Api):

@@ -3,7 +3,6 @@ everything, the admin API's faults, stubs and journal included; SIGTERM drains; 
 and its async job still delivered. Real processes on loopback; which worker served a call is its X-Served-By."""
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -24,6 +23,8 @@ from test_limits import (test_a_chunked_body_is_cut_off_at_the_limit,  # noqa: F
 
 KEY = "test-key"
 BASE = "/audio/generic/api/v2/sync/diarization"
+
+pytestmark = pytest.mark.live  # every test here talks to a mock server process
 
 
 def _call(server: LiveServer, path: str, body: dict | None = None, method: str | None = None

@@ -2,16 +2,15 @@
 from __future__ import annotations
 
 import re
-import time
 from html.parser import HTMLParser
 
 import pytest
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate as validate_openapi
 
-from mock_server.app import create_app, state_of
+from mock_server.app import state_of
 from mock_server.core.config import ServerConfig
-from mock_server.testing import WebhookReceiver
+from mock_server.testing import WebhookReceiver, wait_until
 
 from mock_server.core.profiles import UNKNOWN_SPEAKER as UNKNOWN
 from conftest import b64
@@ -20,10 +19,8 @@ METHODS = {"GET", "POST", "PUT", "DELETE", "PATCH"}
 
 
 @pytest.fixture(params=[True, False], ids=["admin", "no-admin"])
-def any_app(request, tmp_path):
-    app = create_app(ServerConfig(data_dir=tmp_path / "data", admin=request.param), start_workers=False)
-    yield app
-    state_of(app).store.close()
+def any_app(request, tmp_path, make_app):
+    return make_app(ServerConfig(data_dir=tmp_path / "data", admin=request.param), start_workers=False)
 
 
 def document_of(client) -> dict:
@@ -178,8 +175,8 @@ def test_public_answers_match_their_schemas(enrolled_api, voices):
     docs.check(client.get("/health"), "/health", "GET", status=200)
 
 
-def test_oversized_body_answers_the_documented_413(tmp_path):
-    app = create_app(ServerConfig(data_dir=tmp_path / "data", max_body_bytes=1024), start_workers=False)
+def test_oversized_body_answers_the_documented_413(tmp_path, make_app):
+    app = make_app(ServerConfig(data_dir=tmp_path / "data", max_body_bytes=1024), start_workers=False)
     client = app.test_client()
     docs = Responses(document_of(client))
     response = client.post(f"{V2}/enroll?apikey=k", json={"speakerId": "a", "content": "A" * 4096})
@@ -204,12 +201,11 @@ def test_async_answer_and_webhook_payload_match_their_schemas(enrolled_api):
 
     journal = docs.check(client.get("/_mock/requests?limit=10"), "/_mock/requests", "GET", status=200)
     assert journal["requests"][0]["path"] == path
-    deadline = time.monotonic() + 30  # the store records the delivery just after the receiver answered
-    while True:
+    def settled_jobs():  # the store records the delivery just after the receiver answered
         jobs = docs.check(client.get("/_mock/jobs/doc-1"), "/_mock/jobs/{request_id}", "GET", status=200)
-        if jobs["jobs"][0]["webhook_status"] != "pending" or time.monotonic() > deadline:
-            break
-        time.sleep(0.02)
+        return jobs if jobs["jobs"][0]["webhook_status"] != "pending" else None
+
+    jobs = wait_until(settled_jobs, timeout=30, message="job doc-1's webhook still pending")
     assert jobs["jobs"][0]["webhook_status"] == "delivered"
     hooks = docs.check(client.get("/_mock/webhooks"), "/_mock/webhooks", "GET", status=200)
     assert hooks["webhooks"][0]["request_id"] == "doc-1" and hooks["webhooks"][0]["status"] == 200

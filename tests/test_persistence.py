@@ -1,68 +1,58 @@
 """State lives in SQLite under --data-dir: a new app, or a restarted process, knows every speaker."""
-import json
-import urllib.request
+import pytest
 
-from conftest import Api, b64
-from mock_server.app import create_app, state_of
+from conftest import Api, b64, running_app
 from mock_server.core.config import ServerConfig
-from mock_server.testing import LiveServer
+from mock_server.testing import LiveServer, http_json
 
 
-def test_a_new_app_on_the_same_data_dir_knows_every_speaker(tmp_path, voices):
-    first = create_app(ServerConfig(data_dir=tmp_path))
-    Api(first.test_client()).enroll_fixture_speaker("alice", voices)
-    state_of(first).runner.stop()
-    second = Api(create_app(ServerConfig(data_dir=tmp_path)).test_client())
+def test_a_new_app_on_the_same_data_dir_knows_every_speaker(tmp_path, voices, make_app):
+    with running_app(ServerConfig(data_dir=tmp_path)) as first:
+        Api(first.test_client()).enroll_fixture_speaker("alice", voices)
+    second = Api(make_app(ServerConfig(data_dir=tmp_path)).test_client())
     listed = second.list().get_json()["enrolled_speaker_ids"]
     assert [(s["speaker_id"], s["enrollment_complete"]) for s in listed] == [("alice", True)]
     segments = second.identify("alice_short.flac", ["alice"], encoding="FLAC").get_json()["segments"]
     assert {s["speaker_id"] for s in segments} == {"alice"}
 
 
-def _post(url, body):
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())
-
-
+@pytest.mark.live
 def test_speakers_survive_a_killed_process(tmp_path, voices):
     server = LiveServer(data_dir=tmp_path).start()
     try:
         for entry in voices["speakers"]["dave"]["enroll"]:
-            _post(f"{server.url}/audio/generic/api/v1/sync/diarization/enroll?apikey=k",
-                  {"content": b64(entry["file"]), "encoding": "WAV", "speakerId": "dave"})
+            status, _ = http_json("POST", f"{server.url}/audio/generic/api/v1/sync/diarization/enroll?apikey=k",
+                                  {"content": b64(entry["file"]), "encoding": "WAV", "speakerId": "dave"})
+            assert status == 200
     finally:
         server.kill()
     restarted = LiveServer(data_dir=tmp_path).start()
     try:
-        with urllib.request.urlopen(f"{restarted.url}/audio/generic/api/v1/sync/diarization/"
-                                    "get_enrolled_speakers?apikey=k", timeout=30) as response:
-            listed = json.loads(response.read())
+        status, listed = http_json("GET", f"{restarted.url}/audio/generic/api/v1/sync/diarization/"
+                                          "get_enrolled_speakers?apikey=k")
+        assert status == 200
         assert [(s["speaker_id"], s["enrollment_complete"]) for s in listed["enrolled_speaker_ids"]] == [
             ("dave", True)]
     finally:
         assert restarted.stop() == 0
 
 
-def test_voiceprints_of_an_older_model_are_recomputed_from_the_kept_audio(tmp_path, voices):
+def test_voiceprints_of_an_older_model_are_recomputed_from_the_kept_audio(tmp_path, voices, make_app):
     import sqlite3
     from mock_server import pipeline
-    app = create_app(ServerConfig(data_dir=tmp_path))
-    api = Api(app.test_client())
-    for speaker in ("alice", "bob"):
-        api.enroll_fixture_speaker(speaker, voices)
-    before = api.identify("stranger_conversation.flac", ["alice"], encoding="FLAC").get_json()
-    state_of(app).runner.stop()
+    with running_app(ServerConfig(data_dir=tmp_path)) as app:
+        api = Api(app.test_client())
+        for speaker in ("alice", "bob"):
+            api.enroll_fixture_speaker(speaker, voices)
+        before = api.identify("stranger_conversation.flac", ["alice"], encoding="FLAC").get_json()
     # What an older release would have left behind: another model's version and voiceprints it can't read.
     with sqlite3.connect(tmp_path / "speakers.sqlite3") as db:
         db.execute("UPDATE speakers SET model_version='old-model', voiceprint=x'00'")
         db.execute("UPDATE enrollments SET model_version='old-model', voiceprint=x'00'")
-    restarted = create_app(ServerConfig(data_dir=tmp_path))
+    restarted = make_app(ServerConfig(data_dir=tmp_path))
     again = Api(restarted.test_client()).identify("stranger_conversation.flac", ["alice"], encoding="FLAC")
     assert again.status_code == 200 and again.get_json() == before
     with sqlite3.connect(tmp_path / "speakers.sqlite3") as db:
         versions = {row[0] for row in db.execute("SELECT model_version FROM speakers UNION "
                                                  "SELECT model_version FROM enrollments")}
     assert versions == {pipeline.MODEL_VERSION}
-    state_of(restarted).runner.stop()

@@ -1,7 +1,7 @@
 """Stage tests of mock_server.pipeline on the espeak-ng fixtures (fixtures/voices.json).
 
 speech found where it is and not in silence; the same voice scores above another;
-NoSpeechError on silence; determinism; the pipeline imports fast and without librosa.
+NoSpeechError on silence; determinism; the pipeline imports without librosa.
 """
 
 import os
@@ -63,15 +63,12 @@ def test_voiceprints_are_deterministic_and_typed():
     assert speaker_voiceprint([a, a]).shape[1] == va.shape[1]
 
 
-def test_import_is_fast_and_free_of_librosa():
-    code = ("import sys, time; t = time.perf_counter(); import mock_server.pipeline; "
-            "dt = time.perf_counter() - t; "
-            "bad = [m for m in sys.modules if m.split('.')[0] in ('librosa', 'numba', 'scipy')]; "
-            "print(dt, bad)")
+def test_import_is_free_of_librosa():
+    # How fast the import is (< 1 s) is a target of scripts/bench.py, not a unit test's.
+    code = ("import sys; import mock_server.pipeline; "
+            "print([m for m in sys.modules if m.split('.')[0] in ('librosa', 'numba', 'scipy')])")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
-    dt, bad = out.stdout.split(" ", 1)
-    assert bad.strip() == "[]"
-    assert float(dt) < 1.0     # ~0.15 s on the dev machine; generous for loaded CI hosts
+    assert out.stdout.strip() == "[]"
     assert DEFAULT_CONFIG.sample_rate == 16000
 
 

@@ -1,6 +1,8 @@
 """The pytest plugin, as a user's project sees it: a test file run by pytest in a subprocess (pytester)."""
 from importlib.metadata import entry_points
 
+import pytest
+
 from conftest import FIXTURES
 from mock_server.testing import pytest_plugin
 
@@ -67,6 +69,7 @@ def test_the_plugin_is_registered_by_the_package():
     assert "mock_server.testing.pytest_plugin" in {e.value for e in entry_points(group="pytest11")}
 
 
+@pytest.mark.live
 def test_a_user_project_gets_a_live_mock_from_the_fixtures(pytester):
     pytester.makepyfile(test_user=USER_TESTS, test_failing='''
 def test_unknown_speaker(speaker_id_server):
@@ -102,6 +105,7 @@ def test_my_speakers_are_mine_while_others_come_and_go(speaker_id_server, n):
 '''
 
 
+@pytest.mark.live
 def test_parallel_workers_share_one_server_without_seeing_each_other(pytester, tmp_path, monkeypatch):
     """pytest-xdist workers pointed at one running mock (SPEAKER_ID_MOCK_URL): keys keep them apart."""
     from mock_server.testing import LiveServer

@@ -1,4 +1,4 @@
-"""The README's "Using it in your tests" example passes: here through pytester, and (opt-in, slow) in a fresh venv
+"""The README's "Using it in your tests" example passes: here through pytester, and (marked slow) in a fresh venv
 that only pip-installed this package, as a user's project would."""
 import os
 import re
@@ -11,7 +11,6 @@ import pytest
 pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parent.parent
-FRESH_VENV_FLAG = "SPEAKER_ID_MOCK_FRESH_VENV"
 
 
 def readme_example() -> str:
@@ -22,13 +21,15 @@ def readme_example() -> str:
     return block.group(1)
 
 
+@pytest.mark.live
 def test_the_readme_example_passes(pytester):
     pytester.makepyfile(test_speaker_id=readme_example())
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", timeout=600)
     result.assert_outcomes(passed=5)
 
 
-@pytest.mark.skipif(not os.environ.get(FRESH_VENV_FLAG), reason=f"slow (pip install); set {FRESH_VENV_FLAG}=1")
+@pytest.mark.live
+@pytest.mark.slow  # about a minute: pip installs this package into a new venv
 def test_the_readme_example_passes_in_a_fresh_venv(tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)

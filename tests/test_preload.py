@@ -1,20 +1,21 @@
 """--preload DIR: speakers enrolled before the server answers, skipped on restart, bad files reported."""
-import json
 import shutil
 import subprocess
 import sys
-import urllib.request
 
 import pytest
 
 from conftest import FIXTURES
-from mock_server.testing import LiveServer
+from mock_server.testing import LiveServer, http_json
+
+pytestmark = pytest.mark.live  # every test here talks to a mock server process
 
 
 def _speakers(server, key="sandbox"):
-    with urllib.request.urlopen(f"{server.url}/audio/generic/api/v2/sync/diarization/get_enrolled_speakers"
-                                f"?apikey={key}&getAllSpeakers=True", timeout=30) as response:
-        return {s["speaker_id"]: s["enrollment_complete"] for s in json.loads(response.read())["enrolled_speaker_ids"]}
+    status, body = http_json("GET", f"{server.url}/audio/generic/api/v2/sync/diarization/get_enrolled_speakers"
+                                    f"?apikey={key}&getAllSpeakers=True", timeout=30)
+    assert status == 200, body
+    return {s["speaker_id"]: s["enrollment_complete"] for s in body["enrolled_speaker_ids"]}
 
 
 @pytest.fixture

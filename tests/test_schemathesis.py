@@ -10,6 +10,7 @@ import os
 import sys
 import tempfile
 from collections import Counter
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error, response_schema_conformance
 
-from mock_server.app import create_app, state_of
+from conftest import running_app
 from mock_server.core.config import ServerConfig
 from mock_server.testing import WebhookReceiver
 
@@ -34,18 +35,18 @@ def receiver():
 
 # schemathesis reads the document when the module loads (its from_fixture loader does not run under this
 # pytest), so the app under test is made then too, over a temporary data dir removed after the module.
-_DATA = tempfile.TemporaryDirectory(prefix="speaker-id-mock-fuzz-")
+_APP_LIFETIME = ExitStack()  # closed by the fuzz_app fixture once the module's tests are done
+_DATA = _APP_LIFETIME.enter_context(tempfile.TemporaryDirectory(prefix="speaker-id-mock-fuzz-"))
 # No workers: a generated async request can only queue a job, and its audio would be noise anyway.
-APP = create_app(ServerConfig(data_dir=Path(_DATA.name), max_body_bytes=256 * 1024, url_timeout_seconds=2.0),
-                 start_workers=False)
+APP = _APP_LIFETIME.enter_context(running_app(
+    ServerConfig(data_dir=Path(_DATA), max_body_bytes=256 * 1024, url_timeout_seconds=2.0), start_workers=False))
 schema = schemathesis.openapi.from_wsgi("/openapi.json", APP)
 
 
 @pytest.fixture(scope="module")
 def fuzz_app():
     yield APP
-    state_of(APP).store.close()
-    _DATA.cleanup()
+    _APP_LIFETIME.close()
     total = sum(RAN.values())
     print(f"\nschemathesis: {total} requests over {len(RAN)} operations "
           f"(at most {FUZZ_EXAMPLES} generated per operation); statuses {dict(sorted(STATUSES.items()))}",

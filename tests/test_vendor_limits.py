@@ -97,6 +97,7 @@ def test_limiters_on_one_file_share_the_count(tmp_path):
     assert second.admit("t", "api", now=4.0) is not None
 
 
+@pytest.mark.live
 def test_the_limit_holds_for_a_server_with_several_processes(tmp_path):
     with LiveServer("--rate-limit", "3/min", "--processes", "2", data_dir=tmp_path / "live") as live:
         answers = [_get(f"{live.url}/audio/generic/api/v2/{LIST}?apikey=k") for _ in range(10)]
@@ -134,6 +135,7 @@ def test_presets_answer_the_vendors_documented_errors(tmp_path, preset, status, 
     assert api.list().status_code == 200  # used up
 
 
+@pytest.mark.live
 def test_quota_exhaustion_over_real_http_armed_through_the_plugin(tmp_path):
     with LiveServer(data_dir=tmp_path / "live") as live:
         server = SpeakerIdServer(live.url, "k")
@@ -178,12 +180,11 @@ def _identify(api: Api, content: str, mode: str = "sync", **query):
 
 
 @pytest.fixture
-def alice_api(tmp_path):
-    app = create_app(ServerConfig(data_dir=tmp_path / "data", enrollments_required=1, complete_speech_seconds=6.0))
+def alice_api(tmp_path, make_app):
+    app = make_app(ServerConfig(data_dir=tmp_path / "data", enrollments_required=1, complete_speech_seconds=6.0))
     api = Api(app.test_client(), key="k")
     assert api.enroll("alice", "speakers/alice/enroll1.wav").status_code == 200
-    yield api
-    app.extensions["speaker_id_mock"].runner.stop(timeout=5)
+    return api
 
 
 @pytest.mark.parametrize("seconds", [120.0, 125.0, 600.0])

@@ -17,6 +17,8 @@ deepaffects = pytest.importorskip(
 
 PREFIX = "/audio/generic/api/v2"
 
+pytestmark = pytest.mark.live  # every test here talks to a mock server process
+
 
 class SpeakerIdentificationApi:
     """What swagger-codegen generates for the identification family, on the SDK's ApiClient."""

@@ -15,6 +15,8 @@ from mock_server.core.config import ServerConfig
 from mock_server.testing import LiveServer, Reply, WebhookReceiver, http_json
 from mock_server.core.webhooks import backoff_delay, check_webhook_url, mask_url
 
+pytestmark = pytest.mark.live  # every test here talks to a mock server process
+
 KEY = "live-webhooks"
 STUB = [{"speaker_id": "alice", "start": 0.0, "end": 3.5}]
 ATTEMPTS = 3  # the servers below make 3 attempts 0.05 s apart, so a failed delivery settles at once

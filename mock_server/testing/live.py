@@ -19,22 +19,27 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 
-def http_json(method: str, url: str, body=None, *, timeout: float = 60.0) -> tuple[int, object]:
+def http_json(method: str, url: str, body=None, *, timeout: float = 60.0, headers: dict | None = None,
+              response_headers: dict | None = None) -> tuple[int, object]:
     """One HTTP call with an optional JSON body; (status, decoded JSON answer), error statuses included.
 
     ``body`` may be bytes already encoded, so a caller timing the call can encode before the clock starts.
+    ``headers`` are sent as well; pass a dict as ``response_headers`` to have the answer's headers put in it.
     An answer that is not JSON comes back as a fault body with code "not_json", so callers can always index it.
     """
     if isinstance(body, bytes):
         data = body
     else:
         data = json.dumps(body).encode("utf-8") if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(url, data=data, method=method,
+                                     headers={"Content-Type": "application/json", **(headers or {})})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            status, raw = response.status, response.read()
+            status, raw, answered = response.status, response.read(), response.headers
     except urllib.error.HTTPError as exc:
-        status, raw = exc.code, exc.read()
+        status, raw, answered = exc.code, exc.read(), exc.headers
+    if response_headers is not None:
+        response_headers.update(answered.items())
     try:
         return status, json.loads(raw or b"null")
     except ValueError:
@@ -51,6 +56,22 @@ def _basic_auth(header: str | None) -> str | None:
         return base64.b64decode(token.strip(), validate=True).decode("utf-8")
     except (ValueError, UnicodeDecodeError):
         return None
+
+
+def wait_until(predicate, timeout: float = 30.0, interval: float = 0.02, message: str = ""):
+    """Call ``predicate()`` every ``interval`` seconds until it returns something truthy, and return that.
+
+    For outcomes only visible by asking again (a job's status in the store, a process list); after ``timeout``
+    seconds raises TimeoutError with ``message`` and the last value seen.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"{message or 'condition not met'} within {timeout} s (last value: {value!r})")
+        time.sleep(interval)
 
 
 class LiveServer:
@@ -105,8 +126,7 @@ class LiveServer:
                 self.process.kill()
                 self.process.wait()
         code = self.process.returncode if self.process else None
-        if getattr(self, "_log", None):
-            self._log.close()
+        self._close_log()
         return code
 
     def kill(self) -> None:
@@ -114,6 +134,11 @@ class LiveServer:
         if self.process and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+        self._close_log()
+
+    def _close_log(self) -> None:
+        if getattr(self, "_log", None):
+            self._log.close()
 
     def close(self) -> None:
         self.stop()
