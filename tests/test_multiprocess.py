@@ -7,15 +7,12 @@ import os
 import shutil
 import signal
 import threading
-import time
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from conftest import b64
-from mock_server.testing import LiveServer, WebhookReceiver
+from mock_server.testing import LiveServer, WebhookReceiver, http_json, wait_until
 from test_limits import AudioHost
 # The body-limit checks of test_limits, run again here against gunicorn (small_server below is a 2-worker one).
 from test_limits import (test_a_chunked_body_is_cut_off_at_the_limit,  # noqa: F401
@@ -30,15 +27,10 @@ pytestmark = pytest.mark.live  # every test here talks to a mock server process
 def _call(server: LiveServer, path: str, body: dict | None = None, method: str | None = None
           ) -> tuple[int, dict, int]:
     """(status, json body, pid that served it)."""
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(server.url + path, data=data,
-                                     method=method or ("POST" if body is not None else "GET"),
-                                     headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, json.loads(response.read()), int(response.headers["X-Served-By"])
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read()), int(exc.headers["X-Served-By"])
+    headers: dict = {}
+    status, answer = http_json(method or ("POST" if body is not None else "GET"), server.url + path, body,
+                               response_headers=headers)
+    return status, answer, int(headers["X-Served-By"])
 
 
 @pytest.fixture
@@ -132,13 +124,13 @@ def test_a_dead_worker_is_replaced(server):
 
 
 def _wait_for_replacement(server: LiveServer, victim: int) -> set[int]:
-    """The worker pids once ``victim`` is gone and another took its place (or as they are after 20 s)."""
-    for _ in range(400):
+    """The worker pids once ``victim`` is gone and another took its place (gunicorn's master replaces it; no
+    event to wait on from outside)."""
+    def replaced():
         now = _children(server)
-        if len(now) == 2 and victim not in now:
-            break
-        time.sleep(0.05)  # gunicorn's master replaces it; no event to wait on from outside
-    return now
+        return now if len(now) == 2 and victim not in now else None
+
+    return wait_until(replaced, timeout=20, interval=0.05, message=f"worker {victim} not replaced")
 
 
 def _until_served_by_both(server: LiveServer, call, tries: int = 200) -> dict[int, tuple[int, dict]]:

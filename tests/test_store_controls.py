@@ -142,7 +142,7 @@ def test_ids_are_unique_across_stores_until_the_controls_are_cleared(tmp_path):
 def test_a_row_with_fields_this_build_does_not_know_still_loads(tmp_path):
     store = Store(tmp_path / "db")
     store.add_fault("f-9", target="api", tenant=None, times=1, spec={"id": "f-9", "target": "api", "status": 500,
-                                                                   "preset": "flaky"})
+                                                                   "flavour": "flaky"})
     assert FaultRegistry(store).all() == [Fault(id="f-9", target="api", times=1, status=500)]
 
 

@@ -84,14 +84,14 @@ def test_a_body_over_the_limit_is_refused_with_the_adapters_json_body(served):
         answer = _exchange(sock, b"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 10737418240\r\n\r\n{")
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 413 ") and b"Content-Type: application/json" in head
-    assert json.loads(body)["fault"]["detail"]["code"] == "refused_413"
+    assert json.loads(body)["error"]["code"] == "refused_413"
 
 
 def test_a_malformed_request_is_refused_with_the_adapters_json_body(served):
     with served.connect() as sock:
         answer = _exchange(sock, b"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n")
     head, _, body = answer.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 400 ") and json.loads(body)["fault"]["detail"]["code"] == "refused_400"
+    assert head.startswith(b"HTTP/1.1 400 ") and json.loads(body)["error"]["code"] == "refused_400"
 
 
 def test_drain_lets_the_request_in_flight_finish_and_stops_accepting(served):
