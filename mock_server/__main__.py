@@ -68,6 +68,12 @@ def serve(config: ServerConfig, *, sock: socket.socket | None = None, parent: in
         if preload_at_start(config, state):
             state.runner.stop(timeout=1.0)
             return 2
+    realtime = None
+    if config.grpc_port is not None and sock is None:   # one process only: see serve_processes
+        realtime = _start_realtime(config, state)
+        if realtime is None:
+            state.runner.stop(timeout=1.0)
+            return 2
     socket_map: dict = {}
     where = {"sockets": [sock]} if sock is not None else {"host": config.host, "port": config.port}
     # waitress refuses bodies over max_request_body_size itself, from the Content-Length header or, for chunked
@@ -80,9 +86,12 @@ def serve(config: ServerConfig, *, sock: socket.socket | None = None, parent: in
     if sock is None:
         host = config.host if ":" not in config.host else f"[{config.host}]"
         url = f"http://{host}:{server.effective_port}"
+        grpc_line = f"grpc={realtime.target}\n" if realtime else ""
         if config.url_file:
-            config.url_file.write_text(url + "\n")
+            config.url_file.write_text(url + "\n" + grpc_line)   # one write: readers never see half of it
         print(f"speaker-id-mock listening on {url}", flush=True)
+        if realtime:
+            print(f"speaker-id-mock realtime gRPC listening on {realtime.target}", flush=True)
 
     stopping = stopping or threading.Event()
 
@@ -96,7 +105,25 @@ def serve(config: ServerConfig, *, sock: socket.socket | None = None, parent: in
         if parent is not None and os.getppid() != parent:
             log.warning("supervisor %d went away; stopping", parent)
             stopping.set()
-    return _drain(server, socket_map, state, config)
+    stopper = None
+    if realtime:    # open streams drain alongside the REST requests, within the same --drain-seconds
+        stopper = threading.Thread(target=realtime.stop, args=(config.drain_seconds,), name="drain-grpc", daemon=True)
+        stopper.start()
+    code = _drain(server, socket_map, state, config)
+    if stopper:
+        stopper.join(config.drain_seconds + 5.0)
+    return code
+
+
+def _start_realtime(config: ServerConfig, state):
+    """The realtime gRPC server (mock_server/realtime) over the app's state; None (logged) if it cannot listen."""
+    from .realtime.server import start_realtime_server
+    try:
+        return start_realtime_server(state, host=config.host, port=config.grpc_port,
+                                     max_streams=config.grpc_max_streams, max_message_bytes=config.max_body_bytes)
+    except OSError as exc:
+        log.error("%s; choose another --grpc-port (0 picks a free one) or pass --no-grpc", exc)
+        return None
 
 
 def _drain(server, socket_map: dict, state, config: ServerConfig) -> int:
@@ -210,6 +237,10 @@ def serve_processes(config: ServerConfig) -> int:
         config.url_file.write_text(url + "\n")
     print(f"speaker-id-mock listening on {url} with {config.processes} processes "
           f"({', '.join(map(str, children))})", flush=True)
+    if config.grpc_port is not None:
+        # gRPC cannot share the forked children's socket the way waitress does; say so rather than half-serve it
+        print("speaker-id-mock: realtime gRPC is not served with --processes > 1; run a --processes 1 server "
+              "for realtime streams", flush=True)
     code = 0
     while not stopping.is_set():
         time.sleep(LOOP_TICK_SECONDS)
