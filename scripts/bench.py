@@ -109,14 +109,14 @@ def cold_start(data_dir: Path, probe: dict, *, fresh_bytecode: bool) -> tuple[fl
         while time.perf_counter() - started < 60:
             if url_file.exists() and url_file.read_text().strip():
                 try:
-                    with urllib.request.urlopen(url_file.read_text().strip() + "/health", timeout=1) as r:
+                    with urllib.request.urlopen(url_file.read_text().split()[0] + "/health", timeout=1) as r:
                         if r.status == 200:
                             health = time.perf_counter() - started
                             break
                 except OSError:
                     pass
             time.sleep(0.005)
-        base = url_file.read_text().strip()
+        base = url_file.read_text().split()[0]  # line 2 is "grpc=HOST:PORT"
         post(f"{base}/audio/generic/api/v2/sync/diarization/identify?apikey=bench", probe)
         return health, time.perf_counter() - started
     finally:
