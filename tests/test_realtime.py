@@ -2,9 +2,14 @@
 over real gRPC with the vendor's own generated stubs (in a subprocess) and with the mock's."""
 from __future__ import annotations
 
+import base64
+import urllib.request
+
 import grpc
 import pytest
+from google.protobuf import descriptor_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from conftest import FIXTURES
 from mock_server.pytest_plugin import SpeakerIdServer
@@ -76,7 +81,6 @@ def test_sdk_sized_chunks_are_answered_after_each_chunk(api, voices):
 @pytest.mark.parametrize("name, encoding, rate", [("conversation_8k.flac", "FLAC", 0), ("conversation.ogg", "OGG", 0),
                                                   ("conversation.raw", "LINEAR16", 16000)])
 def test_any_encoding_rest_accepts(api, voices, name, encoding, rate):
-    import base64
     chunk = pb.SegmentChunk(content=base64.b64encode((FIXTURES / name).read_bytes()).decode("ascii"),
                             encoding=encoding, sampleRate=rate)
     with grpc.insecure_channel(api.grpc_target) as channel:
@@ -106,7 +110,6 @@ def test_emotion_methods_are_declared_but_unimplemented(live):
 
 
 def test_health_and_reflection(live):
-    from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
     with grpc.insecure_channel(live.grpc_target) as channel:
         health = health_pb2_grpc.HealthStub(channel)
         for service in ("", "deepaffectsrealtime.DeepAffectsRealtime"):
@@ -119,7 +122,6 @@ def test_health_and_reflection(live):
         listed, described = list(reflect.ServerReflectionInfo(iter(requests), timeout=10))
     names = {s.name for s in listed.list_services_response.service}
     assert {"deepaffectsrealtime.DeepAffectsRealtime", "grpc.health.v1.Health"} <= names
-    from google.protobuf import descriptor_pb2
     proto = descriptor_pb2.FileDescriptorProto.FromString(described.file_descriptor_response.file_descriptor_proto[0])
     assert proto.package == "deepaffectsrealtime"
     assert {m.name for m in proto.service[0].method} == {"IdentifySpeaker", "IdentifyEmotion", "DiarizeEmotion"}
@@ -133,3 +135,12 @@ def test_no_grpc_and_a_busy_port(tmp_path):
             busy.start()
         busy.close()
     assert "exited with 2" in str(error.value) and "cannot listen for gRPC" in str(error.value)
+
+
+def test_the_dashboard_draws_a_timeline_per_stream(api):
+    result = api.stream(FIXTURES / "conversation.wav", SPEAKERS, chunk_seconds=5)
+    with urllib.request.urlopen(api.url + "/_mock/ui", timeout=30) as response:
+        page = response.read().decode("utf-8")
+    card = page.split("GRPC /deepaffectsrealtime.DeepAffectsRealtime/IdentifySpeaker", 1)[1].split("</svg>", 1)[0]
+    drawn = card.count('class="segment"')
+    assert drawn == len(result.segments) and all(f'data-speaker="{s}"' in card for s in SPEAKERS)
