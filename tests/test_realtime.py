@@ -3,6 +3,10 @@ over real gRPC with the vendor's own generated stubs (in a subprocess) and with 
 from __future__ import annotations
 
 import base64
+import os
+import re
+import subprocess
+import sys
 import urllib.request
 
 import grpc
@@ -144,3 +148,34 @@ def test_the_dashboard_draws_a_timeline_per_stream(api):
     card = page.split("GRPC /deepaffectsrealtime.DeepAffectsRealtime/IdentifySpeaker", 1)[1].split("</svg>", 1)[0]
     drawn = card.count('class="segment"')
     assert drawn == len(result.segments) and all(f'data-speaker="{s}"' in card for s in SPEAKERS)
+
+
+def test_the_readme_session_prints_what_the_readme_shows(tmp_path):
+    """The README's realtime session, run as written (vendor stubs, its own process) against a mock with the
+    fixture voices preloaded under "sandbox", as scripts/serve has them; its printed answers match the README's."""
+    readme = (FIXTURES.parent / "README.md").read_text()
+    section = readme.split("## Realtime (gRPC)", 1)[1]
+    code, shown = re.search(r"```python\n(.*?)```\n```\n(.*?)```", section, re.S).groups()
+    with LiveServer("--preload", str(FIXTURES / "speakers"), "--log-level", "WARNING") as server:
+        script = tmp_path / "realtime_demo.py"
+        script.write_text(code.replace("127.0.0.1:50051", server.grpc_target))
+        env = dict(os.environ, PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION="python", PYTHONPATH=str(FIXTURES.parent))
+        done = subprocess.run([sys.executable, str(script)], cwd=FIXTURES.parent, env=env, capture_output=True,
+                              text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert [line.split() for line in done.stdout.splitlines()] == [line.split() for line in shown.splitlines()]
+
+
+def test_several_processes_say_plainly_that_grpc_is_not_served():
+    with LiveServer("--processes", "2", "--log-level", "WARNING") as server:
+        assert server.grpc_target == ""
+        assert "realtime gRPC is not served with --processes > 1" in server.log()
+
+
+def test_the_plugin_fixture_streams_a_bundled_clip(speaker_id_server, enrolled_speakers):
+    from mock_server.pytest_plugin import clip_path
+    assert speaker_id_server.grpc_target
+    result = speaker_id_server.stream(clip_path("conversation.ogg"), ["alice", "bob", "carol"], chunk_seconds=5)
+    sync = speaker_id_server.identify(clip_path("conversation.ogg"), ["alice", "bob", "carol"])["segments"]
+    assert result.segments and ier(sync, result.segments) <= 0.05
+    assert any(e["method"] == "GRPC" for e in speaker_id_server.requests())
