@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 import urllib.request
 
 import grpc
@@ -179,3 +180,34 @@ def test_the_plugin_fixture_streams_a_bundled_clip(speaker_id_server, enrolled_s
     sync = speaker_id_server.identify(clip_path("conversation.ogg"), ["alice", "bob", "carol"])["segments"]
     assert result.segments and ier(sync, result.segments) <= 0.05
     assert any(e["method"] == "GRPC" for e in speaker_id_server.requests())
+
+
+def test_sigterm_lets_an_open_stream_finish_then_exits_0(voices):
+    import threading
+    with LiveServer("--drain-seconds", "30", "--log-level", "WARNING") as server:
+        api = SpeakerIdServer(server.url, "drain", grpc_target=server.grpc_target)
+        for speaker in SPEAKERS:
+            api.enroll_voice(speaker)
+        pieces, out = wav_pieces(CONVERSATION, 4.0), {}
+        first = threading.Event()
+
+        def chunks():
+            for i, p in enumerate(pieces):
+                if i == 2:
+                    first.set()                       # two chunks in: the stream is open inside the servicer
+                    time.sleep(0.5)
+                yield pb.SegmentChunk(content=p.content, encoding="wav", segmentOffset=p.offset)
+
+        def run():
+            with grpc.insecure_channel(server.grpc_target) as channel:
+                out["answers"] = list(pb_grpc.DeepAffectsRealtimeStub(channel).IdentifySpeaker(
+                    chunks(), 60, metadata=[("apikey", api.api_key), ("speakerids", ",".join(SPEAKERS))]))
+
+        client = threading.Thread(target=run)
+        client.start()
+        assert first.wait(30)
+        server.process.terminate()                    # SIGTERM while the stream is open
+        client.join(60)
+        code = server.stop()
+    assert code == 0
+    assert len(out.get("answers", [])) == len(voices["tests"]["conversation"]["segments"])
