@@ -88,13 +88,6 @@ class RealtimeServicer(pb_grpc.DeepAffectsRealtimeServicer):
         self.config = state.config
         self.max_streams = max_streams
         self._slots = threading.BoundedSemaphore(max_streams)
-        self._active = 0
-        self._lock = threading.Lock()
-
-    @property
-    def active_streams(self) -> int:
-        with self._lock:
-            return self._active
 
     def IdentifySpeaker(self, request_iterator, context):
         started = time.perf_counter()
@@ -104,8 +97,6 @@ class RealtimeServicer(pb_grpc.DeepAffectsRealtimeServicer):
                 f"{self.max_streams} realtime streams are already open (--grpc-max-streams); close one or retry "
                 "later."), record, started)
             return
-        with self._lock:
-            self._active += 1
         cancelled = threading.Event()
         context.add_callback(cancelled.set)     # runs when the call ends for any reason, the client's cancel included
         try:
@@ -121,8 +112,6 @@ class RealtimeServicer(pb_grpc.DeepAffectsRealtimeServicer):
         else:
             self._journal(record, started)
         finally:
-            with self._lock:
-                self._active -= 1
             self._slots.release()
 
     def _identify(self, request_iterator, context, cancelled: threading.Event, record: dict):
