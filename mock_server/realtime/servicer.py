@@ -102,7 +102,9 @@ class RealtimeServicer(pb_grpc.DeepAffectsRealtimeServicer):
         try:
             yield from self._identify(request_iterator, context, cancelled, record)
         except Exception as exc:  # noqa: BLE001 - every failure leaves through _status
-            if cancelled.is_set() and not context.is_active():
+            # gRPC's request iterator raises a bare RpcError once the client cancelled or its connection dropped,
+            # sometimes before the call's callbacks ran
+            if isinstance(exc, grpc.RpcError) or (cancelled.is_set() and not context.is_active()):
                 exc = Cancelled("the client cancelled the stream or went away.")
             yield from self._fail(context, exc, record, started)
         except GeneratorExit:                   # gRPC closed the answer stream: the client is gone
