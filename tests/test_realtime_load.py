@@ -99,3 +99,26 @@ def test_fuzzed_chunk_fields_get_answers_or_client_errors_never_a_crash(api, chu
         assert 0.0 <= a.identification_score <= 1.0
         previous = a.end
     assert api.call("GET", "/health")[0] == 200
+
+
+_ascii = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7e), max_size=24)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(key=st.one_of(st.none(), _ascii, st.just("realtime-load")),
+       speakers=st.one_of(st.none(), _ascii, st.sampled_from(["alice", "alice,bob", " alice , ,bob ", "eve"])),
+       encoding=st.one_of(st.none(), _ascii, st.just("wav")), rate=st.one_of(st.none(), _ascii))
+def test_fuzzed_metadata_gets_a_client_status_or_answers(api, key, speakers, encoding, rate):
+    metadata = [(k, v) for k, v in (("apikey", key), ("speakerids", speakers), ("encoding", encoding),
+                                    ("samplerate", rate)) if v is not None]
+    with grpc.insecure_channel(api.grpc_target) as channel:
+        call = pb_grpc.DeepAffectsRealtimeStub(channel).IdentifySpeaker(
+            iter([pb.SegmentChunk(content=_WAV, encoding="wav")]), 60, metadata=metadata)
+        try:
+            answers = list(call)
+        except grpc.RpcError as exc:
+            assert exc.code() in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.INVALID_ARGUMENT), exc
+            if not (key or "").strip():
+                assert exc.code() == grpc.StatusCode.UNAUTHENTICATED
+            return
+    assert (key or "").strip() and [a.id for a in answers] == list(range(len(answers)))
