@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from flask import Flask, current_app, g
 
@@ -40,6 +40,7 @@ class MockState:
     request_ids: RequestIds = field(default_factory=RequestIds)
     started: float = field(default_factory=time.time)
     admin: AdminState | None = None        # set by the admin plug-in; None with --no-admin
+    call_hooks: CallHooks | None = None    # what doors outside Flask (gRPC) tell a plug-in about their calls
     rate_limiter: RateLimiter | None = None  # the vendor's rate limits, with --rate-limit
 
     @classmethod
@@ -67,6 +68,30 @@ def state_of(app: Flask) -> MockState:
 def current_state() -> MockState:
     """The state of the app serving the current request."""
     return current_app.extensions[STATE_KEY]
+
+
+@dataclass(frozen=True)
+class CallSummary:
+    """One finished call of a door that is not a Flask route (the gRPC stream), for the journal."""
+
+    method: str                           # "GRPC"
+    path: str                             # the RPC's full method name
+    key: str | None                       # masked
+    tenant: str | None
+    status: int                           # the HTTP-equivalent status (200, 4xx, 499 cancelled, 5xx)
+    duration_ms: float
+    speaker_ids: list[str] | None = None
+    segments: list[dict] | None = None
+
+
+class CallHooks(Protocol):
+    """Installed by the admin plug-in: faults before a call, the journal after it."""
+
+    def before_call(self, method: str, path: str, tenant: str | None) -> None:
+        """Apply an armed fault (sleep for its delay, raise its ApiError), or return."""
+
+    def after_call(self, call: CallSummary) -> None:
+        """Record a finished call."""
 
 
 @dataclass

@@ -2,6 +2,7 @@
 """Speed, memory and cold-start benchmark of the mock, through its HTTP API; medians over repeated runs.
 
     scripts/bench.py [--manifest ../shared/speech-dev] [--runs 5] [--report reports/bench.json] [--check]
+    scripts/bench.py --realtime [--runs 3]     realtime gRPC stream only (realtime_bench): answer latency, CPU
 
 Figures (targets from the pipeline issue, checked with --check):
 - cold start: `python -m mock_server` to /health answering (< 1 s) and to the first answered identify (< 2 s),
@@ -111,14 +112,14 @@ def cold_start(data_dir: Path, probe: dict, *, fresh_bytecode: bool) -> tuple[fl
         while time.perf_counter() - started < 60:
             if url_file.exists() and url_file.read_text().strip():
                 try:
-                    with urllib.request.urlopen(url_file.read_text().strip() + "/health", timeout=1) as r:
+                    with urllib.request.urlopen(url_file.read_text().split()[0] + "/health", timeout=1) as r:
                         if r.status == 200:
                             health = time.perf_counter() - started
                             break
                 except OSError:
                     pass
             time.sleep(0.005)
-        base = url_file.read_text().strip()
+        base = url_file.read_text().split()[0]  # line 2 is "grpc=HOST:PORT"
         post(f"{base}/audio/generic/api/v2/sync/diarization/identify?apikey=bench", probe)
         return health, time.perf_counter() - started
     finally:
@@ -140,7 +141,11 @@ def main(argv=None) -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--report", type=Path, default=ROOT / "reports" / "bench.json")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument("--realtime", action="store_true",
+                        help="measure the realtime gRPC stream instead (realtime_bench): answer latency, CPU")
     args = parser.parse_args(argv)
+    if args.realtime:
+        return realtime_main(args)
 
     speakers, tests = workload(args.manifest)
     data_dir = Path(tempfile.mkdtemp(prefix="bench-"))
@@ -223,6 +228,63 @@ def main(argv=None) -> int:
     args.report.write_text(json.dumps(report, indent=1))
     print(f"report: {args.report}")
     return 1 if (args.check and failed) else 0
+
+
+# --- realtime gRPC (issue 12) ------------------------------------------------------------------------------------
+
+def realtime_bench(runs: int = 3, chunk_seconds: float = 4.0, cpu_streams: int = 10) -> dict:
+    """Latency and CPU of the realtime IdentifySpeaker stream, fixtures/conversation.wav, SDK-style WAV chunks.
+
+    Latency: each run streams the file paced like a live source at real time; for every answer, the seconds
+    from the moment the end of its turn was recorded (the stream start + the answer's ``end``) to the answer's
+    arrival (this includes waiting for the chunk holding that audio and the 1 s settle rule), and from the
+    chunk that carried the decision to the answer (the server's own time). CPU: ``cpu_streams`` unpaced streams;
+    the server process's user+system CPU seconds per streamed audio second (/proc/PID/stat, Linux only).
+    Returns medians and 95th percentiles in seconds.
+    """
+    from mock_server.testing.realtime_client import stream_file
+
+    audio = ROOT / "fixtures" / "conversation.wav"
+    ids = ["alice", "bob", "carol"]
+    with LiveServer("--log-level", "WARNING") as server:
+        for speaker in ("alice", "bob", "carol", "dave"):
+            for clip in sorted((ROOT / "fixtures" / "speakers" / speaker).glob("*.wav")):
+                post(f"{server.url}/audio/generic/api/v2/sync/diarization/enroll?apikey=bench",
+                     {"content": b64(clip.read_bytes()), "speakerId": speaker})
+        turn_latency, server_latency = [], []
+        for _ in range(runs):
+            result = stream_file(server.grpc_target, audio, api_key="bench", speaker_ids=ids,
+                                 chunk_seconds=chunk_seconds, speed=1.0)
+            for answer in result.answers:
+                turn_latency.append(answer["received"] - answer["end"])
+                server_latency.append(answer["received"] - max(t for t in result.sent if t <= answer["received"]))
+        cpu_before = _cpu_seconds(server.process.pid)
+        streamed = 0.0
+        for _ in range(cpu_streams):
+            stream_file(server.grpc_target, audio, api_key="bench", speaker_ids=ids, chunk_seconds=chunk_seconds)
+            streamed += soundfile.info(str(audio)).duration
+        cpu = _cpu_seconds(server.process.pid) - cpu_before
+    pct = lambda xs, q: float(np.percentile(xs, q))  # noqa: E731
+    return {"chunk_seconds": chunk_seconds, "answers": len(turn_latency),
+            "turn_end_to_answer_median_s": statistics.median(turn_latency), "turn_end_to_answer_p95_s": pct(turn_latency, 95),
+            "chunk_to_answer_median_s": statistics.median(server_latency), "chunk_to_answer_p95_s": pct(server_latency, 95),
+            "cpu_seconds_per_streamed_second": cpu / streamed, "streamed_seconds": streamed}
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")   # utime + stime
+
+
+def realtime_main(args) -> int:
+    report = realtime_bench(runs=max(1, min(args.runs, 3)))
+    for key, value in report.items():
+        print(f"{key:<34} {value:>10.4f}" if isinstance(value, float) else f"{key:<34} {value:>10}")
+    path = args.report.with_name(args.report.stem + "-realtime.json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=1))
+    print(f"report: {path}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from mock_server.admin.faults import FaultRegistry, StubRegistry
 from mock_server.admin.journal import Journal, JournalEntry
 from mock_server.api.openapi import extend_docs
 from mock_server.core import auth, errors
-from mock_server.state import MockState, current_call, current_state
+from mock_server.state import CallSummary, MockState, current_call, current_state
 from mock_server.store import Store
 
 API_PREFIX = "/audio/generic/api/"
@@ -47,6 +47,23 @@ class AdminState:
             time.sleep(fault.delay_ms / 1000)
         return fault.attempt()
 
+    def before_call(self, method: str, path: str, tenant: str | None) -> None:
+        """CallHooks: the oldest armed fault matching a non-REST call (delay, then raise its error)."""
+        fault = self.faults.take_api(method, path, tenant)
+        if fault is None:
+            return
+        if fault.delay_ms:
+            time.sleep(fault.delay_ms / 1000)
+        error = fault.api_error()
+        if error is not None:
+            raise error
+
+    def after_call(self, call: CallSummary) -> None:
+        """CallHooks: journal a finished non-REST call."""
+        self.journal.record(JournalEntry(
+            time=time.time(), method=call.method, path=call.path, key=call.key, tenant=call.tenant,
+            status=call.status, duration_ms=call.duration_ms, speaker_ids=call.speaker_ids, segments=call.segments))
+
     def reset(self, tenant: str | None = None) -> None:
         self.journal.reset(tenant)
         self.faults.reset(tenant)
@@ -58,7 +75,7 @@ def init_app(app: Flask, state: MockState) -> AdminState:
     from mock_server.admin import routes, schemas
     from mock_server.admin.dashboard import register_dashboard
 
-    admin = state.admin = AdminState.over(state.store)
+    admin = state.admin = state.call_hooks = AdminState.over(state.store)
     state.service.stub_lookup = admin.stubbed_segments
     state.runner.before_delivery = admin.before_delivery
     app.register_blueprint(routes.admin)

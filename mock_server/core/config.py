@@ -47,6 +47,8 @@ class ServerConfig:
     url_file: Path | None = None            # write the base URL here once listening
     drain_seconds: float = 10.0             # SIGTERM: time allowed for in-flight work
     processes: int = 1                      # worker processes sharing one listening socket and one store
+    grpc_port: int | None = 50051           # realtime gRPC (mock_server/realtime); 0 = a free port, None = off
+    grpc_max_streams: int = 16              # concurrent realtime streams before RESOURCE_EXHAUSTED
 
     @property
     def db_path(self) -> Path:
@@ -124,6 +126,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--drain-seconds", type=float, default=d.drain_seconds)
     p.add_argument("--processes", type=int, default=int(_env("PROCESSES", d.processes)),
                    help="serve from N processes over one socket and one store (POSIX only)")
+    p.add_argument("--grpc-port", type=int, default=_env("GRPC_PORT", None),
+                   help="realtime gRPC port (default 50051, or a free one when --port is 0); 0 picks a free port, "
+                        "printed and written to --url-file as a second line 'grpc=HOST:PORT'")
+    p.add_argument("--no-grpc", action="store_true", help="do not serve the realtime gRPC API")
+    p.add_argument("--grpc-max-streams", type=int, default=d.grpc_max_streams,
+                   help="concurrent realtime streams; more get RESOURCE_EXHAUSTED")
     return p
 
 
@@ -149,6 +157,12 @@ def config_from_args(argv: list[str] | None = None) -> ServerConfig:
         rate_limits = parse_rate_limits(a.rate_limit)
     except ValueError as exc:
         parser.error(f"--rate-limit: {exc}")
+    if a.grpc_max_streams < 1:
+        parser.error("--grpc-max-streams must be at least 1")
+    # an ephemeral REST port means "a throwaway server" (tests, scripts): its gRPC port must not collide either
+    grpc_port = None if a.no_grpc else int(a.grpc_port) if a.grpc_port is not None else (0 if a.port == 0 else 50051)
+    if grpc_port is not None and not 0 <= grpc_port <= 65535:
+        parser.error("--grpc-port must be between 0 and 65535")
     keys = tuple(a.api_keys or [k for k in _env("API_KEYS", "").split(",") if k])
     return ServerConfig(
         host=a.host, port=a.port, data_dir=a.data_dir, api_keys=keys, log_level=a.log_level,
@@ -162,5 +176,5 @@ def config_from_args(argv: list[str] | None = None) -> ServerConfig:
         sync_max_audio_seconds=a.sync_max_audio_seconds,
         admin=not a.no_admin, admin_remote=a.admin_remote, preload_dir=a.preload,
         preload_api_key=a.preload_api_key, url_file=a.url_file, drain_seconds=a.drain_seconds,
-        processes=a.processes,
+        processes=a.processes, grpc_port=grpc_port, grpc_max_streams=a.grpc_max_streams,
     )

@@ -194,15 +194,25 @@ class SpeakerService:
         return self.identify_samples(tenant, speaker_ids, samples)
 
     def identify_samples(self, tenant: str, speaker_ids: Sequence[str], samples: np.ndarray) -> list[dict]:
+        """Who speaks when among ``speaker_ids`` in decoded samples; unknown speech is UNKNOWN_SPEAKER."""
+        voiceprints, cohort = self.voiceprints(tenant, speaker_ids)
+        segments = pipeline.identify_segments(samples, voiceprints, cohort=cohort)
+        wanted = set(speaker_ids)
+        return [{"speaker_id": s.speaker_id if s.speaker_id in wanted else UNKNOWN_SPEAKER, "start": s.start,
+                 "end": s.end} for s in segments]
+
+    def voiceprints(self, tenant: str, speaker_ids: Sequence[str]
+                    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """(requested id -> voiceprint, the account's other complete voices -> voiceprint): what identify
+        compares a recording with; also used per pass by the realtime stream. Raises UnknownSpeakers or
+        IncompleteEnrollment like check_speakers."""
         records = self._current(tenant, self.store.speakers(tenant))
         self._check(speaker_ids, records)  # again: a delete may have raced the audio download
         wanted = set(speaker_ids)
         voiceprints = {s: self._voiceprint(records[s].voiceprint) for s in speaker_ids}
         cohort = {s: self._voiceprint(r.voiceprint) for s, r in records.items()
                   if s not in wanted and self.is_complete(r)}
-        segments = pipeline.identify_segments(samples, voiceprints, cohort=cohort)
-        return [{"speaker_id": s.speaker_id if s.speaker_id in wanted else UNKNOWN_SPEAKER, "start": s.start,
-                 "end": s.end} for s in segments]
+        return voiceprints, cohort
 
     def _voiceprint(self, blob: bytes) -> np.ndarray:
         """A stored voiceprint, parsed once per distinct blob: np.load's header parsing costs ~70 us and every

@@ -58,15 +58,24 @@ def serve(config: ServerConfig, *, stopping: threading.Event | None = None) -> i
         if preload_at_start(config, state):
             state.runner.stop(timeout=1.0)
             return 2
+    realtime = None
+    if config.grpc_port is not None:
+        realtime = _start_realtime(config, state)
+        if realtime is None:
+            state.runner.stop(timeout=1.0)
+            return 2
     server = WaitressServer(served_by(app), host=config.host, port=config.port, threads=config.threads,
                             max_body_bytes=config.max_body_bytes, refusal=_refusal_body(config),
                             ident="speaker-id-mock", channel_timeout=120, clear_untrusted_proxy_headers=True,
                             recv_bytes=65536, inbuf_overflow=4 * 2**20)
     host = config.host if ":" not in config.host else f"[{config.host}]"
     url = f"http://{host}:{server.port}"
+    grpc_line = f"grpc={realtime.target}\n" if realtime else ""
     if config.url_file:
-        config.url_file.write_text(url + "\n")
+        config.url_file.write_text(url + "\n" + grpc_line)  # one write: readers never see half of it
     print(f"speaker-id-mock listening on {url}", flush=True)
+    if realtime:
+        print(f"speaker-id-mock realtime gRPC listening on {realtime.target}", flush=True)
 
     stopping = stopping or threading.Event()
 
@@ -76,7 +85,26 @@ def serve(config: ServerConfig, *, stopping: threading.Event | None = None) -> i
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     server.serve_until(stopping, tick=LOOP_TICK_SECONDS)
-    return _drain(server, state, config)
+    stopper = None
+    if realtime:  # open streams drain alongside the REST requests, within the same --drain-seconds
+        stopper = threading.Thread(target=realtime.stop, args=(config.drain_seconds,), name="drain-grpc",
+                                   daemon=True)
+        stopper.start()
+    code = _drain(server, state, config)
+    if stopper:
+        stopper.join(config.drain_seconds + 5.0)
+    return code
+
+
+def _start_realtime(config: ServerConfig, state):
+    """The realtime gRPC server (mock_server/realtime) over the app's state; None (logged) if it cannot listen."""
+    from mock_server.realtime.server import start_realtime_server
+    try:
+        return start_realtime_server(state, host=config.host, port=config.grpc_port,
+                                     max_streams=config.grpc_max_streams, max_message_bytes=config.max_body_bytes)
+    except OSError as exc:
+        log.error("%s; choose another --grpc-port (0 picks a free one) or pass --no-grpc", exc)
+        return None
 
 
 def _drain(server, state, config: ServerConfig) -> int:

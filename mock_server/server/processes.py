@@ -109,6 +109,10 @@ class MockApplication(BaseApplication):
             self.config.url_file.write_text(self.url + "\n")
         print(f"speaker-id-mock listening on {self.url} with {self.config.processes} processes "
               f"(gunicorn gthread, {self.config.threads} threads each)", flush=True)
+        if self.config.grpc_port is not None:
+            # one gRPC server cannot be shared by forked workers the way the REST socket is; say so plainly
+            print("speaker-id-mock: realtime gRPC is not served with --processes > 1; run a --processes 1 server "
+                  "for realtime streams", flush=True)
 
     def _post_worker_init(self, worker) -> None:
         """Worker, app built, before it serves: start the job runner (it resumes unfinished jobs from the

@@ -84,6 +84,7 @@ class LiveServer:
         self.env = env
         self.process: subprocess.Popen | None = None
         self.url = ""
+        self.grpc_target = ""       # "127.0.0.1:PORT" of the realtime gRPC API; "" with --no-grpc
         self.log_path = self.data_dir / "server.log"
 
     def start(self, timeout: float = 60.0) -> "LiveServer":
@@ -98,8 +99,10 @@ class LiveServer:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"mock server exited with {self.process.returncode}:\n{self.log()}")
-            if url_file.exists() and url_file.read_text().strip():
-                self.url = url_file.read_text().strip()
+            lines = url_file.read_text().split() if url_file.exists() else []
+            if lines:   # the REST url, then "grpc=HOST:PORT" when the realtime API is served
+                self.url = lines[0]
+                self.grpc_target = next((x.split("=", 1)[1] for x in lines[1:] if x.startswith("grpc=")), "")
                 if self._healthy():
                     return self
             time.sleep(0.02)

@@ -6,7 +6,8 @@ Fixtures:
   with the ini option ``speaker_id_mock_url`` / env ``SPEAKER_ID_MOCK_URL``), seen through a fresh api key
   per test, so tests never see each other's speakers, jobs, journal, faults or stubs; that key's state is reset
   when the test ends. Has ``.url``, ``.api_key``, ``.api_url`` and helpers (``enroll``, ``identify``, ``list``,
-  ``delete``, ``requests``, ``webhooks``, ``jobs``, ``fault``, ``stub``, ``reset``, ``url_for``).
+  ``delete``, ``requests``, ``webhooks``, ``jobs``, ``fault``, ``stub``, ``reset``, ``url_for``); the realtime
+  gRPC API at ``.grpc_target`` and ``stream(path, speaker_ids, chunk_seconds=30)`` streaming a file SDK-style.
 - ``webhook_receiver``: a real HTTP endpoint on 127.0.0.1 recording POSTs; ``wait_for(request_id, timeout)``.
 - ``enrolled_speakers``: the bundled voices (alice, bob, carol, dave) enrolled under the test's key; their ids.
 
@@ -74,10 +75,25 @@ def bundled_voices() -> list[str]:
 class SpeakerIdServer:
     """The mock as one test sees it: its url, its own api key, and helpers speaking the vendor's API."""
 
-    def __init__(self, url: str, api_key: str, *, version: str = API_VERSION):
+    def __init__(self, url: str, api_key: str, *, version: str = API_VERSION, grpc_target: str = ""):
         self.url = url.rstrip("/")
         self.api_key = api_key
         self.api_url = f"{self.url}/audio/generic/api/{version}"  # the base url to give your own client
+        self.grpc_target = grpc_target  # "127.0.0.1:PORT" of the realtime gRPC API, for your own channel
+
+    # --- the realtime gRPC API ------------------------------------------------------------------------------
+
+    def stream(self, audio, speaker_ids: list[str], *, chunk_seconds: float = 30.0, speed: float = 0.0):
+        """Stream a file over the realtime gRPC API the way the vendor's SDK does (WAV pieces of
+        ``chunk_seconds``, this key and ``speaker_ids`` in the metadata); ``speed`` > 0 paces it like a live
+        source at that multiple of real time. Returns a testing.realtime_client.StreamResult (``.answers``,
+        ``.segments``, ``.sent``); raises grpc.RpcError when the call fails."""
+        from mock_server.testing.realtime_client import stream_file
+        if not self.grpc_target:
+            raise RuntimeError("this mock serves no realtime gRPC API (--no-grpc, --processes > 1, or an external "
+                               "server without SPEAKER_ID_MOCK_GRPC_TARGET)")
+        return stream_file(self.grpc_target, audio, api_key=self.api_key, speaker_ids=list(speaker_ids),
+                           chunk_seconds=chunk_seconds, speed=speed, timeout=TIMEOUT)
 
     # --- plumbing -------------------------------------------------------------------------------------------
 
@@ -213,8 +229,9 @@ def pytest_addoption(parser):
 class _RunningServer:
     """A mock someone else started (e.g. CI, once for all xdist workers): used, never stopped."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, grpc_target: str = ""):
         self.url = url.rstrip("/")
+        self.grpc_target = grpc_target
 
 
 @pytest.fixture(scope="session")
@@ -223,7 +240,7 @@ def speaker_id_mock_process(request, tmp_path_factory):
     prefer ``speaker_id_server``."""
     url = os.environ.get("SPEAKER_ID_MOCK_URL") or request.config.getini("speaker_id_mock_url")
     if url:
-        yield _RunningServer(url)
+        yield _RunningServer(url, os.environ.get("SPEAKER_ID_MOCK_GRPC_TARGET", ""))
         return
     args = [*DEFAULT_ARGS, *shlex.split(request.config.getini("speaker_id_mock_args") or "")]
     profile = request.config.getini("speaker_id_mock_profile")
@@ -238,7 +255,8 @@ def speaker_id_mock_process(request, tmp_path_factory):
 @pytest.fixture
 def speaker_id_server(speaker_id_mock_process) -> SpeakerIdServer:
     """The mock, seen through an api key of this test's own; that key's state is reset afterwards."""
-    server = SpeakerIdServer(speaker_id_mock_process.url, f"pytest-{uuid.uuid4().hex}")
+    server = SpeakerIdServer(speaker_id_mock_process.url, f"pytest-{uuid.uuid4().hex}",
+                             grpc_target=getattr(speaker_id_mock_process, "grpc_target", ""))
     yield server
     server.reset()
 

@@ -1,0 +1,190 @@
+"""The gRPC servicer of deepaffectsrealtime.DeepAffectsRealtime: one live IdentifySpeaker stream per call.
+
+Flow of a call: take a stream slot (--grpc-max-streams) -> check the ``apikey`` metadata -> apply an armed
+/_mock fault -> check ``speakerids`` against the store -> for every chunk: decode it, hand it to a
+StreamIdentifier, send the turns decided now -> on half-close send the rest -> journal the stream.
+
+Every failure is an API error (mock_server.errors) until ``_status``, the one place that maps them to gRPC
+status codes. A chunk that cannot be used (bad base64, undecodable audio, impossible segmentOffset) is not a
+call failure: it gets an answer with ``Error`` set and the stream goes on.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import grpc
+import numpy as np
+
+from mock_server import pipeline
+from mock_server.core import auth, errors
+from mock_server.core.profiles import UNKNOWN_SPEAKER
+from mock_server.realtime import chunks
+from mock_server.state import CallSummary
+from . import deepaffects_realtime_pb2 as pb
+from . import deepaffects_realtime_pb2_grpc as pb_grpc
+from .score import identification_score
+from .stream import Answer, StreamIdentifier
+
+log = logging.getLogger("mock_server.realtime")
+
+SERVICE = "deepaffectsrealtime.DeepAffectsRealtime"
+IDENTIFY_PATH = f"/{SERVICE}/IdentifySpeaker"
+GRPC_METHOD = "GRPC"            # the journal's "method" for realtime calls (REST calls have GET/POST)
+NOT_SERVED = ("this mock serves speaker identification only (IdentifySpeaker); {} is declared for "
+              "compatibility with the vendor's SDK but not implemented.")
+
+# HTTP status of an API error -> gRPC status code (https://grpc.github.io/grpc/core/md_doc_statuscodes.html)
+_CODES = {400: grpc.StatusCode.INVALID_ARGUMENT, 401: grpc.StatusCode.UNAUTHENTICATED,
+          403: grpc.StatusCode.PERMISSION_DENIED, 404: grpc.StatusCode.NOT_FOUND,
+          408: grpc.StatusCode.DEADLINE_EXCEEDED, 409: grpc.StatusCode.ABORTED,
+          413: grpc.StatusCode.RESOURCE_EXHAUSTED, 429: grpc.StatusCode.RESOURCE_EXHAUSTED,
+          499: grpc.StatusCode.CANCELLED, 501: grpc.StatusCode.UNIMPLEMENTED,
+          503: grpc.StatusCode.UNAVAILABLE, 504: grpc.StatusCode.DEADLINE_EXCEEDED}
+
+
+class TooManyStreams(errors.ApiError):
+    """More concurrent IdentifySpeaker streams than --grpc-max-streams."""
+
+    status = 429
+    code = "too_many_streams"
+
+
+class Cancelled(errors.ApiError):
+    """The client cancelled the call or went away (journalled as 499, like nginx's "client closed")."""
+
+    status = 499
+    code = "cancelled"
+
+
+def _status(exc: BaseException) -> tuple[grpc.StatusCode, str, int]:
+    """(gRPC code, message, HTTP-equivalent status for the journal) of any failure: the one mapping."""
+    if isinstance(exc, errors.ApiError):
+        code = _CODES.get(exc.status) or (grpc.StatusCode.INTERNAL if exc.status >= 500
+                                          else grpc.StatusCode.FAILED_PRECONDITION)
+        return code, f"{exc.code}: {exc.message}", exc.status
+    log.exception("realtime stream failed")
+    return grpc.StatusCode.INTERNAL, f"internal error: {type(exc).__name__}; see the mock's log.", 500
+
+
+class _Judge:
+    """One pass of the pipeline with the voiceprints stored now (enrollments may change mid-stream)."""
+
+    def __init__(self, service, tenant: str, speaker_ids):
+        self.voiceprints, self.cohort = service.voiceprints(tenant, speaker_ids)
+
+    def segments(self, samples: np.ndarray):
+        return [(s.speaker_id, s.start, s.end)
+                for s in pipeline.identify_segments(samples, self.voiceprints, cohort=self.cohort)]
+
+    def score(self, samples: np.ndarray, speaker_id: str) -> float:
+        return identification_score(samples, speaker_id, self.voiceprints, self.cohort)
+
+
+class RealtimeServicer(pb_grpc.DeepAffectsRealtimeServicer):
+    """Serves the vendor's realtime service over the mock's state (store, service, faults, journal)."""
+
+    def __init__(self, state, *, max_streams: int):
+        self.state = state
+        self.config = state.config
+        self.max_streams = max_streams
+        self._slots = threading.BoundedSemaphore(max_streams)
+
+    def IdentifySpeaker(self, request_iterator, context):
+        started = time.perf_counter()
+        record = {"key": None, "tenant": None, "speaker_ids": None, "segments": [], "status": 200}
+        if not self._slots.acquire(blocking=False):
+            yield from self._fail(context, TooManyStreams(
+                f"{self.max_streams} realtime streams are already open (--grpc-max-streams); close one or retry "
+                "later."), record, started)
+            return
+        cancelled = threading.Event()
+        context.add_callback(cancelled.set)     # runs when the call ends for any reason, the client's cancel included
+        try:
+            yield from self._identify(request_iterator, context, cancelled, record)
+        except Exception as exc:  # noqa: BLE001 - every failure leaves through _status
+            # gRPC's request iterator raises a bare RpcError once the client cancelled or its connection dropped,
+            # sometimes before the call's callbacks ran
+            if isinstance(exc, grpc.RpcError) or (cancelled.is_set() and not context.is_active()):
+                exc = Cancelled("the client cancelled the stream or went away.")
+            yield from self._fail(context, exc, record, started)
+        except GeneratorExit:                   # gRPC closed the answer stream: the client is gone
+            record["status"] = Cancelled.status
+            self._journal(record, started)
+            raise
+        else:
+            self._journal(record, started)
+        finally:
+            self._slots.release()
+
+    def _identify(self, request_iterator, context, cancelled: threading.Event, record: dict):
+        metadata = {k.lower(): v for k, v in context.invocation_metadata() if isinstance(v, str)}
+        key = chunks.api_key(metadata, self.config.api_keys)
+        record.update(key=auth.mask_key(key), tenant=auth.tenant_of(key))
+        self._apply_fault(record["tenant"])
+        settings = chunks.call_settings(metadata, self.config.api_keys)
+        record["speaker_ids"] = list(settings.speaker_ids)
+        service = self.state.service
+        service.check_speakers(settings.tenant, settings.speaker_ids)
+        stream = StreamIdentifier()
+        count = 0
+        for chunk in request_iterator:
+            if cancelled.is_set():
+                raise Cancelled("the client cancelled the stream or went away.")
+            try:
+                offset = chunks.chunk_offset(chunk.segmentOffset)
+                samples = chunks.decode_chunk(chunk, settings, target_rate=service.sample_rate,
+                                              max_seconds=self.config.max_audio_seconds)
+            except (errors.AudioTooLong, errors.PayloadTooLarge):
+                raise
+            except errors.ApiError as exc:           # this chunk is lost; the stream goes on
+                yield pb.SegmentSpeaker(id=count, Error=f"{exc.code}: {exc.message}")
+                count += 1
+                continue
+            if stream.received_seconds + len(samples) / service.sample_rate > self.config.max_audio_seconds:
+                raise errors.AudioTooLong(
+                    f"the stream would exceed {self.config.max_audio_seconds:.0f} s of audio (--max-audio-seconds); "
+                    "open a new stream for the rest.")
+            for answer in stream.add(samples, offset, _Judge(service, settings.tenant, settings.speaker_ids)):
+                yield self._message(answer, count, record, settings.speaker_ids)
+                count += 1
+        if cancelled.is_set() and not context.is_active():
+            raise Cancelled("the client cancelled the stream or went away.")
+        for answer in stream.finish(_Judge(service, settings.tenant, settings.speaker_ids)):
+            yield self._message(answer, count, record, settings.speaker_ids)
+            count += 1
+
+    @staticmethod
+    def _message(answer: Answer, count: int, record: dict, requested):
+        # speech none of the requested voices fits has the REST answers' label (the vendor's UserNotIdentified)
+        speaker_id = answer.speaker_id if answer.speaker_id in requested else UNKNOWN_SPEAKER
+        record["segments"].append({"speaker_id": speaker_id, "start": answer.start, "end": answer.end})
+        return pb.SegmentSpeaker(id=count, speaker_id=speaker_id, start=answer.start, end=answer.end,
+                                 identification_score=answer.score)
+
+    def _apply_fault(self, tenant: str) -> None:
+        """An armed /_mock fault matching this call (method "GRPC", path IDENTIFY_PATH): delay, then fail."""
+        if self.state.call_hooks is not None:
+            self.state.call_hooks.before_call(GRPC_METHOD, IDENTIFY_PATH, tenant)
+
+    def _fail(self, context, exc: BaseException, record: dict, started: float):
+        code, message, status = _status(exc)
+        record["status"] = status
+        self._journal(record, started)
+        context.abort(code, message)
+        yield  # pragma: no cover - abort raises; this makes _fail a generator for `yield from`
+
+    def _journal(self, record: dict, started: float) -> None:
+        if self.state.call_hooks is None:
+            return
+        self.state.call_hooks.after_call(CallSummary(
+            method=GRPC_METHOD, path=IDENTIFY_PATH, key=record["key"], tenant=record["tenant"],
+            status=record["status"], duration_ms=round((time.perf_counter() - started) * 1000, 1),
+            speaker_ids=record["speaker_ids"], segments=record["segments"]))
+
+    def IdentifyEmotion(self, request_iterator, context):
+        context.abort(grpc.StatusCode.UNIMPLEMENTED, NOT_SERVED.format("IdentifyEmotion"))
+
+    def DiarizeEmotion(self, request_iterator, context):
+        context.abort(grpc.StatusCode.UNIMPLEMENTED, NOT_SERVED.format("DiarizeEmotion"))

@@ -1,0 +1,213 @@
+"""The realtime gRPC door end to end: a live mock on ephemeral ports, speakers enrolled over REST, audio streamed
+over real gRPC with the vendor's own generated stubs (in a subprocess) and with the mock's."""
+from __future__ import annotations
+
+import base64
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+
+import grpc
+import pytest
+from google.protobuf import descriptor_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from conftest import FIXTURES
+from mock_server.testing.pytest_plugin import SpeakerIdServer
+from mock_server.realtime import deepaffects_realtime_pb2 as pb
+from mock_server.realtime import deepaffects_realtime_pb2_grpc as pb_grpc
+from mock_server.testing.realtime_client import stream_pieces, wav_pieces
+from mock_server.testing import LiveServer
+from realtime_helpers import check_answers, ier, vendor_stream
+
+SPEAKERS = ["alice", "bob", "carol"]
+CONVERSATION = FIXTURES / "conversation.wav"
+
+
+@pytest.fixture(scope="module")
+def live():
+    with LiveServer("--log-level", "WARNING") as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def api(live):
+    """One key with the four fixture voices enrolled over REST."""
+    api = SpeakerIdServer(live.url, "realtime-e2e", grpc_target=live.grpc_target)
+    for speaker in ("alice", "bob", "carol", "dave"):
+        api.enroll_voice(speaker)
+    return api
+
+
+def test_the_vendor_stubs_stream_a_live_conversation(api, voices):
+    """4 s chunks paced like a live source (4x real time): answers arrive while audio still goes out, once per
+    turn, with absolute times, and as accurate as sync identify on the same recording."""
+    result = vendor_stream(api.grpc_target, CONVERSATION, api.api_key, SPEAKERS, chunk_seconds=4, speed=4)
+    answers, sent = result["answers"], result["sent"]
+    truth = voices["tests"]["conversation"]
+    check_answers(answers, set(SPEAKERS), truth["duration"])
+    assert not any(a["Error"] for a in answers)
+    early = [a for a in answers if a["received"] < sent[-1]]
+    assert len(early) >= len(answers) // 2, (sent, answers)          # live, not all at the end
+    streamed = [{k: a[k] for k in ("speaker_id", "start", "end")} for a in answers]
+    sync = api.identify(CONVERSATION, SPEAKERS)["segments"]
+    assert abs(ier(truth["segments"], streamed) - ier(truth["segments"], sync)) <= 0.05
+    assert ier(sync, streamed) <= 0.05
+    assert len(answers) == len(truth["segments"])                     # a turn across a chunk boundary: one answer
+    assert all(a["identification_score"] > 0.5 for a in answers)      # enrolled voices, clearly theirs
+    entry = next(e for e in api.requests() if e["method"] == "GRPC")
+    assert entry["status"] == 200
+    assert entry["path"] == "/deepaffectsrealtime.DeepAffectsRealtime/IdentifySpeaker"
+    assert entry["segments"] == streamed and entry["speakerIds"] == SPEAKERS
+
+
+def test_sdk_sized_chunks_are_answered_after_each_chunk(api, voices):
+    """The SDK's 30 s pieces: two pieces here (file doubled by offset), the first one's turns answered before
+    the second is sent, the second's times shifted by its segmentOffset."""
+    pieces = wav_pieces(CONVERSATION, 30.0)
+    assert len(pieces) == 1
+    second = type(pieces[0])(pieces[0].content, pieces[0].duration, pieces[0].duration, pieces[0].rate)
+    with grpc.insecure_channel(api.grpc_target) as channel:
+        result = stream_pieces(pb_grpc.DeepAffectsRealtimeStub(channel), pb.SegmentChunk, [pieces[0], second],
+                               api_key=api.api_key, speaker_ids=SPEAKERS, speed=8)
+    duration = voices["tests"]["conversation"]["duration"]
+    check_answers(result.answers, set(SPEAKERS), 2 * duration)
+    first = [a for a in result.answers if a["end"] <= duration]
+    assert first and all(a["received"] < result.sent[1] for a in first[:-1])
+    shifted = [dict(s, start=round(s["start"] - duration, 2), end=round(s["end"] - duration, 2))
+               for s in result.segments if s["start"] >= duration]
+    assert ier(voices["tests"]["conversation"]["segments"], shifted) <= 0.1
+
+
+@pytest.mark.parametrize("name, encoding, rate", [("conversation_8k.flac", "FLAC", 0), ("conversation.ogg", "OGG", 0),
+                                                  ("conversation.raw", "LINEAR16", 16000)])
+def test_any_encoding_rest_accepts(api, voices, name, encoding, rate):
+    chunk = pb.SegmentChunk(content=base64.b64encode((FIXTURES / name).read_bytes()).decode("ascii"),
+                            encoding=encoding, sampleRate=rate)
+    with grpc.insecure_channel(api.grpc_target) as channel:
+        answers = list(pb_grpc.DeepAffectsRealtimeStub(channel).IdentifySpeaker(
+            iter([chunk]), 60, metadata=[("apikey", api.api_key), ("speakerids", ",".join(SPEAKERS))]))
+    segments = [{"speaker_id": a.speaker_id, "start": a.start, "end": a.end} for a in answers]
+    assert segments and not any(a.Error for a in answers)
+    assert ier(voices["tests"]["conversation"]["segments"], segments) <= 0.1
+
+
+def test_a_stranger_is_unknown_with_a_high_unknown_score(api, voices):
+    result = api.stream(FIXTURES / "stranger_conversation.flac", ["alice", "dave"], chunk_seconds=4)
+    sync = api.identify(FIXTURES / "stranger_conversation.flac", ["alice", "dave"])["segments"]
+    assert "UserNotIdentified" in {a["speaker_id"] for a in result.answers}
+    assert ier(sync, result.segments) <= 0.05
+    assert all(0 <= a["identification_score"] <= 1 for a in result.answers)
+
+
+def test_emotion_methods_are_declared_but_unimplemented(live):
+    with grpc.insecure_channel(live.grpc_target) as channel:
+        stub = pb_grpc.DeepAffectsRealtimeStub(channel)
+        for method in (stub.IdentifyEmotion, stub.DiarizeEmotion):
+            with pytest.raises(grpc.RpcError) as error:
+                list(method(iter([pb.SegmentChunk()]), 10, metadata=[("apikey", "k")]))
+            assert error.value.code() == grpc.StatusCode.UNIMPLEMENTED
+            assert "speaker identification only" in error.value.details()
+
+
+def test_health_and_reflection(live):
+    with grpc.insecure_channel(live.grpc_target) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        for service in ("", "deepaffectsrealtime.DeepAffectsRealtime"):
+            status = health.Check(health_pb2.HealthCheckRequest(service=service), timeout=10).status
+            assert status == health_pb2.HealthCheckResponse.SERVING
+        reflect = reflection_pb2_grpc.ServerReflectionStub(channel)
+        requests = [reflection_pb2.ServerReflectionRequest(list_services=""),
+                    reflection_pb2.ServerReflectionRequest(
+                        file_containing_symbol="deepaffectsrealtime.DeepAffectsRealtime")]
+        listed, described = list(reflect.ServerReflectionInfo(iter(requests), timeout=10))
+    names = {s.name for s in listed.list_services_response.service}
+    assert {"deepaffectsrealtime.DeepAffectsRealtime", "grpc.health.v1.Health"} <= names
+    proto = descriptor_pb2.FileDescriptorProto.FromString(described.file_descriptor_response.file_descriptor_proto[0])
+    assert proto.package == "deepaffectsrealtime"
+    assert {m.name for m in proto.service[0].method} == {"IdentifySpeaker", "IdentifyEmotion", "DiarizeEmotion"}
+
+
+def test_no_grpc_and_a_busy_port(tmp_path):
+    with LiveServer("--no-grpc") as server:
+        assert server.url and server.grpc_target == ""
+        busy = LiveServer("--grpc-port", server.url.rsplit(":", 1)[1])   # the REST port: taken
+        with pytest.raises(RuntimeError) as error:
+            busy.start()
+        busy.close()
+    assert "exited with 2" in str(error.value) and "cannot listen for gRPC" in str(error.value)
+
+
+def test_the_dashboard_draws_a_timeline_per_stream(api):
+    result = api.stream(FIXTURES / "conversation.wav", SPEAKERS, chunk_seconds=5)
+    with urllib.request.urlopen(api.url + "/_mock/ui", timeout=30) as response:
+        page = response.read().decode("utf-8")
+    card = page.split("GRPC /deepaffectsrealtime.DeepAffectsRealtime/IdentifySpeaker", 1)[1].split("</svg>", 1)[0]
+    drawn = card.count('class="segment"')
+    assert drawn == len(result.segments) and all(f'data-speaker="{s}"' in card for s in SPEAKERS)
+
+
+def test_the_readme_session_prints_what_the_readme_shows(tmp_path):
+    """The README's realtime session, run as written (vendor stubs, its own process) against a mock with the
+    fixture voices preloaded under "sandbox", as scripts/serve has them; its printed answers match the README's."""
+    readme = (FIXTURES.parent / "README.md").read_text()
+    section = readme.split("## Realtime (gRPC)", 1)[1]
+    code, shown = re.search(r"```python\n(.*?)```\n```\n(.*?)```", section, re.S).groups()
+    with LiveServer("--preload", str(FIXTURES / "speakers"), "--log-level", "WARNING") as server:
+        script = tmp_path / "realtime_demo.py"
+        script.write_text(code.replace("127.0.0.1:50051", server.grpc_target))
+        env = dict(os.environ, PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION="python", PYTHONPATH=str(FIXTURES.parent))
+        done = subprocess.run([sys.executable, str(script)], cwd=FIXTURES.parent, env=env, capture_output=True,
+                              text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert [line.split() for line in done.stdout.splitlines()] == [line.split() for line in shown.splitlines()]
+
+
+def test_several_processes_say_plainly_that_grpc_is_not_served():
+    with LiveServer("--processes", "2", "--log-level", "WARNING") as server:
+        assert server.grpc_target == ""
+        assert "realtime gRPC is not served with --processes > 1" in server.log()
+
+
+def test_the_plugin_fixture_streams_a_bundled_clip(speaker_id_server, enrolled_speakers):
+    from mock_server.testing.pytest_plugin import clip_path
+    assert speaker_id_server.grpc_target
+    result = speaker_id_server.stream(clip_path("conversation.ogg"), ["alice", "bob", "carol"], chunk_seconds=5)
+    sync = speaker_id_server.identify(clip_path("conversation.ogg"), ["alice", "bob", "carol"])["segments"]
+    assert result.segments and ier(sync, result.segments) <= 0.05
+    assert any(e["method"] == "GRPC" for e in speaker_id_server.requests())
+
+
+def test_sigterm_lets_an_open_stream_finish_then_exits_0(voices):
+    import threading
+    with LiveServer("--drain-seconds", "30", "--log-level", "WARNING") as server:
+        api = SpeakerIdServer(server.url, "drain", grpc_target=server.grpc_target)
+        for speaker in SPEAKERS:
+            api.enroll_voice(speaker)
+        pieces, out = wav_pieces(CONVERSATION, 4.0), {}
+        first = threading.Event()
+
+        def chunks():
+            for i, p in enumerate(pieces):
+                if i == 2:
+                    first.set()                       # two chunks in: the stream is open inside the servicer
+                    time.sleep(0.5)
+                yield pb.SegmentChunk(content=p.content, encoding="wav", segmentOffset=p.offset)
+
+        def run():
+            with grpc.insecure_channel(server.grpc_target) as channel:
+                out["answers"] = list(pb_grpc.DeepAffectsRealtimeStub(channel).IdentifySpeaker(
+                    chunks(), 60, metadata=[("apikey", api.api_key), ("speakerids", ",".join(SPEAKERS))]))
+
+        client = threading.Thread(target=run)
+        client.start()
+        assert first.wait(30)
+        server.process.terminate()                    # SIGTERM while the stream is open
+        client.join(60)
+        code = server.stop()
+    assert code == 0
+    assert len(out.get("answers", [])) == len(voices["tests"]["conversation"]["segments"])

@@ -1,0 +1,208 @@
+"""Realtime errors a client can act on, over real gRPC against a mock with small limits: status codes, the
+Error field on a bad chunk (the stream goes on), stream slots, cancellation, faults."""
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import grpc
+import pytest
+
+from conftest import FIXTURES
+from mock_server.testing.pytest_plugin import SpeakerIdServer
+from mock_server.realtime import deepaffects_realtime_pb2 as pb
+from mock_server.realtime import deepaffects_realtime_pb2_grpc as pb_grpc
+from mock_server.testing.realtime_client import stream_pieces, wav_pieces
+from mock_server.testing import LiveServer
+from realtime_helpers import check_answers, vendor_stream
+
+KEY = "good-key"
+MAX_STREAMS = 2
+SPEAKERS = ["alice", "bob", "carol"]
+
+
+@pytest.fixture(scope="module")
+def live():
+    args = ["--api-key", KEY, "--max-audio-seconds", "40", "--max-body-mb", "1", "--grpc-max-streams",
+            str(MAX_STREAMS), "--enrollments-required", "2", "--log-level", "WARNING"]
+    with LiveServer(*args) as server:
+        api = SpeakerIdServer(server.url, KEY, grpc_target=server.grpc_target)
+        for speaker in ("alice", "bob", "carol"):
+            api.enroll_voice(speaker)
+        api.enroll("thin", FIXTURES / "speakers" / "dave" / "enroll1.wav")   # 1 of 2 enrollments
+        yield server
+
+
+@pytest.fixture
+def stub(live):
+    with grpc.insecure_channel(live.grpc_target) as channel:
+        yield pb_grpc.DeepAffectsRealtimeStub(channel)
+
+
+def piece(name: str = "conversation.wav", seconds: float = 4.0, index: int = 0):
+    return wav_pieces(FIXTURES / name, seconds)[index]
+
+
+def chunk(p=None, **fields) -> pb.SegmentChunk:
+    p = p or piece()
+    base = {"content": p.content, "encoding": "wav", "sampleRate": p.rate, "duration": p.duration,
+            "segmentOffset": p.offset}
+    return pb.SegmentChunk(**{**base, **fields})
+
+
+def call(stub, chunks, metadata, timeout=60):
+    """(answers, None) or (answers so far, the RpcError)."""
+    answers = []
+    try:
+        for answer in stub.IdentifySpeaker(iter(chunks), timeout, metadata=metadata):
+            answers.append(answer)
+    except grpc.RpcError as exc:
+        return answers, exc
+    return answers, None
+
+
+def meta(key=KEY, speakers="alice,bob,carol"):
+    return [(k, v) for k, v in (("apikey", key), ("speakerids", speakers)) if v is not None]
+
+
+@pytest.mark.parametrize("key", [None, "", "wrong-key"])
+def test_no_or_invalid_key_is_unauthenticated(stub, key):
+    _, error = call(stub, [chunk()], meta(key=key))
+    assert error.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert ("api key" in error.details()) and "wrong-key" not in error.details()
+
+
+@pytest.mark.parametrize("speakers, named", [(None, "speakerids"), ("", "speakerids"),
+                                             ("alice,nobody,ghost", "'nobody', 'ghost'"), ("alice,thin", "'thin'")])
+def test_missing_unknown_or_incomplete_speakers_are_invalid_arguments_naming_them(stub, speakers, named):
+    _, error = call(stub, [chunk()], meta(speakers=speakers))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert named in error.details()
+
+
+def test_an_undecodable_chunk_gets_an_error_answer_and_the_stream_goes_on(stub):
+    pieces = wav_pieces(FIXTURES / "conversation.wav", 4.0)
+    junk = [chunk(pieces[0]), chunk(content="not base64 !!"), chunk(content=base64.b64encode(b"RIFF junk").decode()),
+            chunk(pieces[1], segmentOffset=float("nan")),
+            # a label decides only for headerless bytes (as in REST): an unknown one on raw bytes is refused
+            chunk(content=base64.b64encode(bytes(3200)).decode(), encoding="speex")]
+    rest = [chunk(p) for p in pieces[1:]]
+    answers, error = call(stub, junk + rest, meta())
+    assert error is None
+    errors = [a.Error for a in answers if a.Error]
+    assert len(errors) == 4
+    assert any("invalid_base64" in e for e in errors) and any("segmentOffset" in e for e in errors)
+    # the junk RIFF and the raw bytes under an unknown label: each refused with what FFmpeg saw, as in REST
+    assert sum("could not be decoded" in e for e in errors) == 2
+    turns = [a for a in answers if not a.Error]
+    assert {a.speaker_id for a in turns} == set(SPEAKERS) and len(turns) == 8
+    check_answers([{"id": a.id, "speaker_id": a.speaker_id, "start": a.start, "end": a.end, "Error": a.Error,
+                    "identification_score": a.identification_score} for a in answers], set(SPEAKERS), 30.0)
+
+
+def test_a_stream_over_max_audio_seconds_is_resource_exhausted_after_its_answers(stub):
+    pieces = wav_pieces(FIXTURES / "conversation.wav", 4.0)      # 29 s; two of them exceed 40 s
+    second = [chunk(p, segmentOffset=p.offset + 29.33) for p in pieces]
+    answers, error = call(stub, [chunk(p) for p in pieces] + second, meta())
+    assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and "--max-audio-seconds" in error.details()
+    assert len(answers) >= 6                                      # what was decided before went out
+
+
+def test_a_message_over_the_size_limit_is_resource_exhausted(stub):
+    big = piece("conversation_stereo.wav", 10.0)                   # 10 s of 44.1 kHz stereo: ~2.3 MB base64
+    _, error = call(stub, [chunk(big)], meta())
+    assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+def _held_stream(stub, release: threading.Event, first_sent: threading.Event, out: dict, key: str = KEY):
+    def chunks():
+        yield chunk()
+        first_sent.set()
+        release.wait(30)
+
+    out["answers"], out["error"] = call(stub, chunks(), meta(key=key))
+
+
+def test_more_streams_than_the_limit_are_resource_exhausted_and_slots_come_back(stub, live):
+    release, threads, outs = threading.Event(), [], []
+    for _ in range(MAX_STREAMS):
+        sent, out = threading.Event(), {}
+        threads.append(threading.Thread(target=_held_stream, args=(stub, release, sent, out)))
+        outs.append(out)
+        threads[-1].start()
+        assert sent.wait(10)
+    time.sleep(0.3)                 # the held streams are inside the servicer, waiting for their next chunk
+    _, error = call(stub, [chunk()], meta())
+    release.set()
+    for t in threads:
+        t.join(30)
+    assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and "--grpc-max-streams" in error.details()
+    assert all(out["error"] is None for out in outs)
+    answers, error = call(stub, [chunk(p) for p in wav_pieces(FIXTURES / "conversation.wav", 4.0)], meta())
+    assert error is None and len(answers) == 8
+
+
+VANISHING_CLIENT = """
+import sys, time, grpc
+from mock_server.realtime import deepaffects_realtime_pb2 as pb, deepaffects_realtime_pb2_grpc as g
+target, key, path = sys.argv[1:4]
+def chunks():
+    yield pb.SegmentChunk(content=open(path).read(), encoding="wav")
+    print("sent", flush=True)
+    time.sleep(60)
+list(g.DeepAffectsRealtimeStub(grpc.insecure_channel(target)).IdentifySpeaker(
+    chunks(), 90, metadata=[("apikey", key), ("speakerids", "alice")]))
+"""
+
+
+def test_a_cancelled_or_vanished_client_frees_its_stream_slot(stub, live, tmp_path):
+    for _ in range(MAX_STREAMS):                                  # cancel as many streams as there are slots
+        result = vendor_stream(live.grpc_target, FIXTURES / "conversation.wav", KEY, SPEAKERS, chunk_seconds=4,
+                               speed=4, cancel_after=2)
+        assert result["error"]["code"] == "CANCELLED"
+    content = tmp_path / "chunk.b64"
+    content.write_text(piece().content)
+    for _ in range(MAX_STREAMS):                                  # client processes killed mid-stream
+        child = subprocess.Popen([sys.executable, "-c", VANISHING_CLIENT, live.grpc_target, KEY, str(content)],
+                                 stdout=subprocess.PIPE, text=True, cwd=FIXTURES.parent)
+        assert child.stdout.readline().strip() == "sent"
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(10)
+        child.stdout.close()
+    deadline = time.monotonic() + 10
+    while True:                                                   # every slot is free again
+        release, threads, outs = threading.Event(), [], []
+        for _ in range(MAX_STREAMS):
+            sent, out = threading.Event(), {}
+            threads.append(threading.Thread(target=_held_stream, args=(stub, release, sent, out)))
+            outs.append(out)
+            threads[-1].start()
+            sent.wait(10)
+        time.sleep(0.3)
+        release.set()
+        for t in threads:
+            t.join(30)
+        if all(out["error"] is None for out in outs) or time.monotonic() > deadline:
+            break
+    assert all(out["error"] is None for out in outs), [out["error"] for out in outs]
+    api = SpeakerIdServer(live.url, KEY)
+    statuses = [e["status"] for e in api.requests(limit=50) if e["method"] == "GRPC"]
+    assert statuses.count(499) >= 2 * MAX_STREAMS
+
+
+def test_faults_fail_or_delay_realtime_calls(stub, live):
+    api = SpeakerIdServer(live.url, KEY)
+    api.fault(method="GRPC", path="IdentifySpeaker", status=503, message="vendor realtime is down")
+    _, error = call(stub, [chunk()], meta())
+    assert error.code() == grpc.StatusCode.UNAVAILABLE and "vendor realtime is down" in error.details()
+    api.fault(method="GRPC", path="IdentifySpeaker", delay_ms=1200)
+    started = time.monotonic()
+    answers, error = call(stub, [chunk()], meta())
+    assert error is None and answers and time.monotonic() - started >= 1.2
+    entries = [e for e in api.requests(limit=20) if e["method"] == "GRPC"]
+    assert entries[0]["status"] == 200 and entries[0]["duration_ms"] >= 1200 and entries[1]["status"] == 503
