@@ -8,7 +8,6 @@ import av
 import numpy as np
 import soundfile
 from av.audio.resampler import AudioResampler
-
 from conftest import fixture_bytes
 
 

@@ -15,7 +15,8 @@ import json
 import os
 import sys
 
-assert os.environ.get("PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION") == "python", "set PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION"
+assert os.environ.get("PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION") == "python", \
+    "set PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION"
 
 import grpc  # noqa: E402
 from deepaffects.realtime import deepaffects_realtime_pb2_grpc as vendor_grpc  # noqa: E402

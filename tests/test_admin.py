@@ -1,13 +1,13 @@
 """The /_mock admin API through the Flask test client: access, reset, journal, faults, stubs, jobs and seeds."""
 import dataclasses
+import json
 import subprocess
 import sys
-import json
 import time
 
 import pytest
-
 from conftest import Api
+
 from mock_server.app import state_of
 from mock_server.testing import WebhookReceiver, wait_until
 
@@ -78,7 +78,8 @@ def test_no_admin_never_imports_the_admin_package(tmp_path):
 @pytest.mark.parametrize("addr", ["10.0.0.5", "192.168.1.20", "2001:db8::1"])
 def test_remote_clients_are_refused(client, method, path, addr):
     status, body = admin(client, method, path, {}, REMOTE_ADDR=addr)
-    assert status == 403 and body["fault"]["detail"]["code"] == "admin_forbidden" and "--admin-remote" in body["fault"]["detail"]["message"]
+    error = body["fault"]["detail"]
+    assert status == 403 and error["code"] == "admin_forbidden" and "--admin-remote" in error["message"]
 
 
 @pytest.mark.parametrize("addr", ["127.0.0.1", "127.0.0.2", "::1", "::ffff:127.0.0.1"])

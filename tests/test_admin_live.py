@@ -2,8 +2,8 @@
 import time
 
 import pytest
-
 from conftest import b64
+
 from mock_server.testing import LiveServer, WebhookReceiver, http_json, wait_until
 
 KEY = "live-admin"

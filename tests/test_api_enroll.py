@@ -1,10 +1,9 @@
 """Enroll, list and delete through HTTP, under v1 and v2."""
 import pytest
-
-from mock_server.core.profiles import UNKNOWN_SPEAKER as UNKNOWN
 from conftest import ENROLLED, Api
 
 from mock_server.app import state_of
+from mock_server.core.profiles import UNKNOWN_SPEAKER as UNKNOWN
 
 
 @pytest.fixture

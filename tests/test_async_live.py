@@ -2,11 +2,11 @@
 import re
 
 import pytest
+from conftest import b64, fixture_bytes
+from timeline import check_shape
 
 from mock_server.core.profiles import UNKNOWN_SPEAKER as UNKNOWN
-from conftest import b64, fixture_bytes
 from mock_server.testing import LiveServer, WebhookReceiver, http_json
-from timeline import check_shape
 
 pytestmark = pytest.mark.live  # every test here talks to a mock server process
 

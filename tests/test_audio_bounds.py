@@ -11,14 +11,13 @@ import tracemalloc
 import numpy as np
 import pytest
 import soundfile
-
 from answers import error_of
 from conftest import Api, fixture_speech
 from media import encode
-from mock_server.app import create_app
+from test_audio_formats import media
+
 from mock_server.audio import limits
 from mock_server.core.config import ServerConfig
-from test_audio_formats import media
 
 MB = 2**20
 

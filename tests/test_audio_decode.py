@@ -8,8 +8,8 @@ import io
 import numpy as np
 import pytest
 import soundfile
-
 from conftest import fixture_bytes
+
 from mock_server.audio import decode_audio, decode_base64
 
 

@@ -9,7 +9,6 @@ import io
 import numpy as np
 import pytest
 import soundfile
-
 from answers import UNKNOWN_LABELS, error_of
 from conftest import fixture_bytes
 from media import encode, id3_tag_then_zeros, speech

@@ -10,9 +10,9 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-
 from answers import error_of
 from conftest import fixture_bytes
+
 from mock_server.testing import WebhookReceiver
 
 USER, PASSWORD = "ann", "p@ss w:rd/é"  # needs percent-encoding inside a url: @ : / space and non-ASCII

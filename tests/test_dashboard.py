@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 import requests
-
 from conftest import CHROMIUM, FIXTURES
-from mock_server.core.config import ServerConfig
+
 from mock_server.admin.dashboard import PALETTE, Timeline
+from mock_server.core.config import ServerConfig
 from mock_server.testing import LiveServer, WebhookReceiver
 
 SPEAKERS = ("alice", "bob", "carol")

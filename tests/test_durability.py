@@ -13,10 +13,10 @@ import threading
 import time
 
 import pytest
-
 from conftest import b64
-from mock_server.testing import LiveServer, WebhookReceiver, http_json
 from test_limits import AudioHost
+
+from mock_server.testing import LiveServer, WebhookReceiver, http_json
 
 KEY = "test-key"  # the key enrolled_db's speakers are under
 

@@ -3,7 +3,6 @@ and how-to-fix message ride in fault.detail."""
 import base64
 
 import pytest
-
 from conftest import b64, fixture_bytes
 
 ENROLL = "/audio/generic/api/v2/sync/diarization/enroll?apikey=k"

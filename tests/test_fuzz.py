@@ -16,10 +16,10 @@ import struct
 import numpy as np
 import pytest
 import soundfile
+from conftest import ENROLLED, Api, fixture_bytes, running_app
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import ENROLLED, Api, fixture_bytes, running_app
 from mock_server.core.config import ServerConfig
 from mock_server.testing import WebhookReceiver
 

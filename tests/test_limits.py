@@ -10,8 +10,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-
 from conftest import Api, b64, fixture_bytes
+
 from mock_server.core.config import ServerConfig
 from mock_server.testing import LiveServer, WebhookReceiver, http_json
 
@@ -258,7 +258,8 @@ def test_audio_urls_must_be_http_or_https(limited_api, url):
     api = limited_api()
     response = _identify_url(api, url)
     assert response.status_code == 400
-    assert response.get_json()["fault"]["detail"]["code"] in ("invalid_url", "audio_source_conflict", "invalid_parameter")
+    assert response.get_json()["fault"]["detail"]["code"] in (
+        "invalid_url", "audio_source_conflict", "invalid_parameter")
 
 
 @pytest.mark.parametrize("url", [u for u in BAD_URLS if u.strip()])

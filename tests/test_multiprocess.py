@@ -10,13 +10,16 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-
 from conftest import b64
-from mock_server.testing import LiveServer, WebhookReceiver, http_json, wait_until
-from test_limits import AudioHost
+
 # The body-limit checks of test_limits, run again here against gunicorn (small_server below is a 2-worker one).
-from test_limits import (test_a_chunked_body_is_cut_off_at_the_limit,  # noqa: F401
-                         test_a_huge_content_length_is_refused_at_once_without_reading_the_body)  # noqa: F401
+from test_limits import (  # noqa: F401
+    AudioHost,
+    test_a_chunked_body_is_cut_off_at_the_limit,
+    test_a_huge_content_length_is_refused_at_once_without_reading_the_body,  # noqa: F401
+)
+
+from mock_server.testing import LiveServer, WebhookReceiver, http_json, wait_until
 
 KEY = "test-key"
 BASE = "/audio/generic/api/v2/sync/diarization"

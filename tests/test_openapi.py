@@ -5,15 +5,14 @@ import re
 from html.parser import HTMLParser
 
 import pytest
+from conftest import b64
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate as validate_openapi
 
 from mock_server.app import state_of
 from mock_server.core.config import ServerConfig
-from mock_server.testing import WebhookReceiver, wait_until
-
 from mock_server.core.profiles import UNKNOWN_SPEAKER as UNKNOWN
-from conftest import b64
+from mock_server.testing import WebhookReceiver, wait_until
 
 METHODS = {"GET", "POST", "PUT", "DELETE", "PATCH"}
 

@@ -2,8 +2,8 @@
 from importlib.metadata import entry_points
 
 import pytest
-
 from conftest import FIXTURES
+
 from mock_server.testing import pytest_plugin
 
 pytest_plugins = ["pytester"]

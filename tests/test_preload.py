@@ -4,8 +4,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import FIXTURES
+
 from mock_server.testing import LiveServer, http_json
 
 pytestmark = pytest.mark.live  # every test here talks to a mock server process

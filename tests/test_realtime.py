@@ -12,17 +12,17 @@ import urllib.request
 
 import grpc
 import pytest
+from conftest import FIXTURES
 from google.protobuf import descriptor_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from realtime_helpers import check_answers, ier, vendor_stream
 
-from conftest import FIXTURES
-from mock_server.testing.pytest_plugin import SpeakerIdServer
 from mock_server.realtime import deepaffects_realtime_pb2 as pb
 from mock_server.realtime import deepaffects_realtime_pb2_grpc as pb_grpc
-from mock_server.testing.realtime_client import stream_pieces, wav_pieces
 from mock_server.testing import LiveServer
-from realtime_helpers import check_answers, ier, vendor_stream
+from mock_server.testing.pytest_plugin import SpeakerIdServer
+from mock_server.testing.realtime_client import stream_pieces, wav_pieces
 
 SPEAKERS = ["alice", "bob", "carol"]
 CONVERSATION = FIXTURES / "conversation.wav"

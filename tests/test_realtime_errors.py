@@ -12,14 +12,14 @@ import time
 
 import grpc
 import pytest
-
 from conftest import FIXTURES
-from mock_server.testing.pytest_plugin import SpeakerIdServer
+from realtime_helpers import check_answers, vendor_stream
+
 from mock_server.realtime import deepaffects_realtime_pb2 as pb
 from mock_server.realtime import deepaffects_realtime_pb2_grpc as pb_grpc
-from mock_server.testing.realtime_client import stream_pieces, wav_pieces
 from mock_server.testing import LiveServer
-from realtime_helpers import check_answers, vendor_stream
+from mock_server.testing.pytest_plugin import SpeakerIdServer
+from mock_server.testing.realtime_client import wav_pieces
 
 KEY = "good-key"
 MAX_STREAMS = 2

@@ -8,16 +8,16 @@ import threading
 
 import grpc
 import pytest
+from conftest import FIXTURES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from realtime_helpers import check_answers, ier
 
-from conftest import FIXTURES
-from mock_server.testing.pytest_plugin import SpeakerIdServer
 from mock_server.realtime import deepaffects_realtime_pb2 as pb
 from mock_server.realtime import deepaffects_realtime_pb2_grpc as pb_grpc
-from mock_server.testing.realtime_client import stream_file, wav_pieces
 from mock_server.testing import LiveServer
-from realtime_helpers import check_answers, ier
+from mock_server.testing.pytest_plugin import SpeakerIdServer
+from mock_server.testing.realtime_client import stream_file, wav_pieces
 
 SPEAKERS = ["alice", "bob", "carol"]
 STREAMS = 8

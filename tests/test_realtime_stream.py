@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from conftest import fixture_samples
+from realtime_helpers import ier
+
 from mock_server import pipeline
 from mock_server.realtime.score import identification_score
 from mock_server.realtime.stream import RATE, StreamIdentifier
-from realtime_helpers import ier
 
 SPEAKERS = ("alice", "bob", "carol")
 

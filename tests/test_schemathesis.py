@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 import schemathesis
+from conftest import running_app
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error, response_schema_conformance
 
-from conftest import running_app
 from mock_server.core.config import ServerConfig
 from mock_server.testing import WebhookReceiver
 

@@ -5,8 +5,8 @@ import json
 import shutil
 
 import pytest
-
 from conftest import Api, b64
+
 from mock_server.testing import LiveServer, WebhookReceiver, http_json
 
 SECRET = "sk-live-9f8e7d6c5b4a-DISTINCTIVE"

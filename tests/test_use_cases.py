@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 from conftest import Api
+
 from mock_server.app import state_of
 from mock_server.core.auth import tenant_of
 from mock_server.testing import WebhookReceiver

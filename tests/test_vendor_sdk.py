@@ -8,8 +8,8 @@ documented path, the `UserSecurity` query-key auth setting, and the SDK's own mo
 import base64
 
 import pytest
-
 from conftest import FIXTURES
+
 from mock_server.testing import LiveServer, WebhookReceiver
 
 deepaffects = pytest.importorskip(

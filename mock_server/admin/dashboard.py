@@ -10,9 +10,8 @@ import math
 import time
 from dataclasses import dataclass
 
-from flask import Blueprint, Flask, render_template, request
+from flask import Blueprint, Flask, render_template
 
-from mock_server.core import errors
 from mock_server.admin.journal import JournalEntry
 from mock_server.admin.plugin import admin_state, require_loopback
 from mock_server.state import current_state

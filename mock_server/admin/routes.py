@@ -117,7 +117,8 @@ def add_fault():
     API: ``{"match": {"path": substring, "method": "POST", "apikey": KEY}, "times": 1, "status": 500,
     "code": "injected_fault", "message": "...", "delay_ms": 0}``; with only ``delay_ms`` the call is delayed
     then served; ``"preset": "rate_limit" | "quota_exceeded" | ...`` (faults.PRESETS) instead of status and
-    code answers one of the vendor's documented errors. Webhooks: ``{"target": "webhook", "match": {"apikey": KEY, "request_id": ID}, "times": 1,
+    code answers one of the vendor's documented errors. Webhooks: ``{"target": "webhook", "match": {"apikey": KEY,
+    "request_id": ID}, "times": 1,
     "status": 503 | "error": "connection" | "timeout", "delay_ms": 0}``. Answers ``{"fault": {..., "id"}}``."""
     faults = admin_state().faults
     fault = _parse_fault(_body(schemas.FAULT_SCHEMA, "fault"), faults.new_id())

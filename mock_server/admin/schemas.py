@@ -3,9 +3,16 @@
 ``/openapi.json`` lists while the plug-in is mounted."""
 from __future__ import annotations
 
-from mock_server.api.openapi import (SEGMENTS_EXAMPLE, DocExtension, error_refs, error_response, json_response, ref,
-                                     request_body)
 from mock_server.admin.faults import PRESETS, WEBHOOK_ERRORS
+from mock_server.api.openapi import (
+    SEGMENTS_EXAMPLE,
+    DocExtension,
+    error_refs,
+    error_response,
+    json_response,
+    ref,
+    request_body,
+)
 
 MAX_DELAY_MS = 60_000       # an injected delay longer than a minute is a typo, not a test
 MAX_TIMES = 1_000_000

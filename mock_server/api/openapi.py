@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import copy
 import json
-
 from dataclasses import dataclass, field
 
 from flask import Blueprint, Flask, current_app, jsonify, render_template
 
 from mock_server import __version__, audio
 from mock_server.api.parsing import MAX_ID_LENGTH
-from mock_server.core.errors import fault_body
 from mock_server.api.routes import API_VERSIONS, ASYNC_API_NAME, MAX_SPEAKER_IDS
+from mock_server.core.errors import fault_body
 
 docs = Blueprint("docs", __name__, template_folder="templates")
 
@@ -253,7 +252,8 @@ def _public_paths(version: str) -> dict:
             "parameters": [{"name": "speakerId", "in": "query", "required": True, "schema": SPEAKER_ID}],
             "responses": {"200": json_response("The speaker's status.", ref("SpeakerStatus"), {
                 "speaker_id": "alice", "enrollment_complete": True, "total_speech_duration": 20.0,
-                "total_enroll_duration": 30.0, "enroll_quality": "average"}), **error_refs(400, 401, 402, 404, 405, 429)},
+                "total_enroll_duration": 30.0, "enroll_quality": "average"}),
+                **error_refs(400, 401, 402, 404, 405, 429)},
         }, "post": {
             "operationId": f"enroll_{version}", "tags": tag, "summary": "Enroll one recording of a speaker",
             "description": "Each call adds one enrollment; the speaker is usable for identification once the "

@@ -7,7 +7,7 @@ from flask import Blueprint, Flask, jsonify, request
 from werkzeug.exceptions import MethodNotAllowed
 
 from mock_server import audio
-from mock_server.api.parsing import MAX_ID_LENGTH, check_id, json_body, json_type
+from mock_server.api.parsing import check_id, json_body, json_type
 from mock_server.audio import AudioSource
 from mock_server.core import auth, errors, webhooks
 from mock_server.state import current_call, current_state

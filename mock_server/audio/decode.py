@@ -14,6 +14,7 @@ import numpy as np
 import soxr
 
 from mock_server.core import errors
+
 from . import limits as limits_module
 from . import sniff
 from .ffmpeg import NotOpened, decode_ffmpeg

@@ -17,6 +17,7 @@ import numpy as np
 import soxr
 
 from mock_server.core import errors
+
 from .limits import DecodeLimits
 from .pcm import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
 

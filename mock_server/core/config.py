@@ -167,7 +167,8 @@ def config_from_args(argv: list[str] | None = None) -> ServerConfig:
     return ServerConfig(
         host=a.host, port=a.port, data_dir=a.data_dir, api_keys=keys, log_level=a.log_level,
         api_profile=a.api_profile, enrollments_required=a.enrollments_required,
-        min_enroll_speech_seconds=a.min_enroll_speech, complete_speech_seconds=a.complete_speech, max_body_bytes=int(a.max_body_mb * 2**20),
+        min_enroll_speech_seconds=a.min_enroll_speech, complete_speech_seconds=a.complete_speech,
+        max_body_bytes=int(a.max_body_mb * 2**20),
         max_audio_seconds=a.max_audio_seconds, url_timeout_seconds=a.url_timeout,
         url_max_bytes=int(a.url_max_mb * 2**20), threads=a.threads, job_workers=a.job_workers,
         job_queue_size=a.job_queue_size, webhook_timeout_seconds=a.webhook_timeout,

@@ -4,16 +4,15 @@ One service whose enrollment changed: the 2020 docs (vendor-docs-2020.md, "Enrol
 2018-19 docs (speaker-enrollment-api.md) count recordings. Everything else (fault bodies,
 ``UserNotIdentified``, 202 for async, the webhook policy, the sync limit) holds in both profiles.
 
-| behaviour                      | 2020 (default)                                   | 2019                               |
-|--------------------------------|--------------------------------------------------|------------------------------------|
-| enroll answer                  | message, speaker_id, enrollment_complete (bool), | {"message": "Success" / "Complete"}|
-|                                | enroll_quality, total_speech/enroll_duration     |                                    |
-| one enrollment needs           | >= 6 s of speech (--min-enroll-speech)           | any speech                         |
-| a speaker is complete at       | 12 s of speech in total (--complete-speech)      | N enrollments (--enrollments-required) |
-| speakerId                      | [a-zA-Z0-9_]+                                    | any id (<= 256 characters)         |
-| GET .../enroll?speakerId=      | the speaker's status                             | 405                                |
-| get_enrolled_speakers          | complete speakers (getAllSpeakers=True: all),    | every speaker, "True"/"False"      |
-|                                | booleans and durations                           | strings                            |
+- enroll answer: 2020 ``message``, ``speaker_id``, ``enrollment_complete`` (bool), ``enroll_quality``,
+  ``total_speech_duration``, ``total_enroll_duration``; 2019 ``{"message": "Success" | "Complete"}``.
+- one enrollment needs: 2020 >= 6 s of speech (--min-enroll-speech); 2019 any speech.
+- a speaker is complete at: 2020 12 s of speech in total (--complete-speech); 2019 N enrollments
+  (--enrollments-required).
+- speakerId: 2020 ``[a-zA-Z0-9_]+``; 2019 any id (<= 256 characters).
+- ``GET .../enroll?speakerId=``: 2020 the speaker's status; 2019 405 (no such call).
+- get_enrolled_speakers: 2020 complete speakers (``getAllSpeakers=True``: all), booleans and durations;
+  2019 every speaker, "True"/"False" strings.
 """
 from __future__ import annotations
 

@@ -22,6 +22,7 @@ from mock_server.core import auth, errors
 from mock_server.core.profiles import UNKNOWN_SPEAKER
 from mock_server.realtime import chunks
 from mock_server.state import CallSummary
+
 from . import deepaffects_realtime_pb2 as pb
 from . import deepaffects_realtime_pb2_grpc as pb_grpc
 from .score import identification_score

@@ -18,7 +18,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (tenant TEXT NOT NULL, api TEXT NOT NULL, time REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS calls_by_api ON calls (tenant, api, time);
