@@ -15,7 +15,8 @@ import soundfile
 from conftest import Api, fixture_samples
 
 from mock_server.app import create_app
-from mock_server.core.config import ServerConfig, config_from_args
+from mock_server.core.config import ServerConfig
+from mock_server.server.cli import config_from_args
 from mock_server.store.ratelimit import RateLimiter
 from mock_server.testing import LiveServer, WebhookReceiver, http_json
 from mock_server.testing.pytest_plugin import MockApiError, SpeakerIdServer

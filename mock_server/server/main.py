@@ -11,7 +11,8 @@ import sys
 import threading
 import time
 
-from mock_server.core.config import ServerConfig, config_from_args
+from mock_server.core.config import ServerConfig
+from mock_server.server.cli import config_from_args
 from mock_server.server.wsgi import error_body, served_by, too_large_message
 
 log = logging.getLogger("mock_server")
