@@ -51,7 +51,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--pid", type=int, help="that server's pid, for the RSS check")
     p.add_argument("--server-arg", action="append", default=[], help="extra flag for the started server")
     p.add_argument("--rss-tolerance", type=float, default=0.15)
-    p.add_argument("--report", type=Path, default=Path("loadtest-report.json"))
+    p.add_argument("--report", type=Path, default=Path("reports/loadtest.json"))
     p.add_argument("--seed", type=int, default=1)
     args = p.parse_args(argv)
     if args.url and urllib.parse.urlsplit(args.url).hostname not in ("127.0.0.1", "localhost", "::1"):
@@ -127,11 +127,11 @@ class Load:
             seq += 1
             op = rng.choices([m for m, _ in MIX], [w for _, w in MIX])[0]
             started = time.perf_counter()
-            if op == "enroll":
-                clip = rng.choice(self.clips[rng.choice((5, 15))])
+            if op == "enroll":  # 15 s clips: the 2020 rules refuse an enrollment with under 6 s of speech
+                clip = rng.choice(self.clips[15])
                 status, body, headers = call(f"{self.base}/sync/diarization/enroll?apikey={ENROLL_KEY}",
                                              {"content": clip, "encoding": "FLAC",
-                                              "speakerId": f"load-{n}-{seq % 7}"})
+                                              "speakerId": f"load_{n}_{seq % 7}"})
             else:
                 clip = rng.choice(self.clips[rng.choice((5, 15, 30, 60))])
                 body_in = {"content": clip, "encoding": "FLAC", "speakerIds": rng.sample(SPEAKERS, rng.randint(1, 4))}
@@ -142,7 +142,7 @@ class Load:
                     request_id = f"load-{n}-{seq}"
                     status, body, headers = call(f"{self.base}/async/diarization/identify?apikey={IDENTIFY_KEY}"
                                                  f"&webhook={self.webhook}&request_id={request_id}", body_in)
-                    if status == 200:
+                    if status == 202:
                         with self.lock:
                             self.async_ids.append(request_id)
             elapsed = time.perf_counter() - started

@@ -211,3 +211,15 @@ def test_sigterm_lets_an_open_stream_finish_then_exits_0(voices):
         code = server.stop()
     assert code == 0
     assert len(out.get("answers", [])) == len(voices["tests"]["conversation"]["segments"])
+
+
+def test_a_stub_answers_the_stream_as_it_answers_sync_and_async(speaker_id_server):
+    """Stub, check, identify in the same order on every door: a stub for speakers nobody enrolled answers the
+    stream too (its audio taken, not listened to), each turn with identification_score 1."""
+    from mock_server.testing.pytest_plugin import clip_path
+    segments = [{"speaker_id": "ghost", "start": 0.5, "end": 2.25}, {"speaker_id": "ghost", "start": 3.0, "end": 4.0}]
+    speaker_id_server.stub(segments, speaker_ids=["ghost"])
+    result = speaker_id_server.stream(clip_path("conversation.ogg"), ["ghost"], chunk_seconds=5)
+    assert result.segments == segments
+    assert [a["identification_score"] for a in result.answers] == [1.0, 1.0]
+    assert speaker_id_server.identify(clip_path("conversation.ogg"), ["ghost"]) == {"segments": segments}

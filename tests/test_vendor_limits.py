@@ -127,9 +127,14 @@ def test_presets_answer_the_vendors_documented_errors(tmp_path, preset, status, 
     assert armed.status_code == 200
     fault = armed.get_json()["fault"]
     assert (fault["preset"], fault["status"], fault["code"]) == (preset, status, code)
+    gateway = preset in ("rate_limit", "quota_exceeded", "invalid_api_key", "unknown_route")
     for _ in range(2):
         answer = api.list()
         assert answer.status_code == status and code_of(answer.get_json()) == code
+        fault = answer.get_json()["fault"]
+        # the vendor's gateway answers keys, limits, quota and routes; its service the rest (vendor-docs-2020.md)
+        assert ("faultstring" in fault and "errorcode" in fault["detail"]) is gateway
+        assert ("fault_string" in fault and "error_code" in fault["detail"]) is not gateway
     if preset == "rate_limit":
         assert answer.headers["Retry-After"] == "60"
     assert api.list().status_code == 200  # used up

@@ -196,8 +196,9 @@ SCHEMAS: dict = {
     },
     "WebhookPayload": {
         "type": "object", "required": ["request_id", "response"],
-        "description": "POSTed to the webhook url once the async job is done; retried with backoff until "
-                       "the receiver answers 2xx.",
+        "description": "POSTed to the webhook url once the async job is done; anything but HTTP 200 (any 2xx "
+                       "with --webhook-success 2xx) is retried with exponential backoff, 5 attempts in all by "
+                       "default.",
         "properties": {"request_id": {"type": "string"},
                        "response": {"oneOf": [ref("IdentifyResponse"), ref("Error")]}},
     },
@@ -256,8 +257,9 @@ def _public_paths(version: str) -> dict:
                 **error_refs(400, 401, 402, 404, 405, 429)},
         }, "post": {
             "operationId": f"enroll_{version}", "tags": tag, "summary": "Enroll one recording of a speaker",
-            "description": "Each call adds one enrollment; the speaker is usable for identification once the "
-                           "answer is \"Complete\".",
+            "description": "Each call adds one enrollment. 2020 profile (default): at least 6 s of speech per "
+                           "enrollment; the speaker is usable for identification once enrollment_complete is "
+                           "true (12 s of speech in total). 2019 profile: once the answer is \"Complete\".",
             "requestBody": request_body(ref("EnrollRequest"), {**EXAMPLE_AUDIO, "speakerId": "alice"}),
             "responses": {"200": json_response("Enrollment stored.", ref("EnrollResponse"),
                                                 {"message": "Success"}), **error_refs(400, 401, 402, 413, 429)},

@@ -233,6 +233,13 @@ class NotFound(ApiError):
     code = "not_found"
 
 
+class UnknownRoute(NotFound):
+    """A path the vendor's gateway routes nowhere (the /_mock/faults preset; a real unknown path answers the same)."""
+
+    gateway = True
+    vendor_code = UNKNOWN_ROUTE_CODE
+
+
 class AdminForbidden(ApiError):
     """The /_mock admin API only answers loopback clients unless the server runs with --admin-remote."""
 

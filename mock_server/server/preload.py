@@ -61,17 +61,17 @@ def preload(state, directory: Path, api_key: str) -> PreloadReport:
             continue
         if status == "incomplete":
             service.delete(tenant, speaker_id)  # half-done by an interrupted earlier run: redo
-        added, answer = 0, None
+        added = 0
         for path in files:
             try:
-                answer = service.enroll(tenant, speaker_id, AudioSource(content=path.read_bytes()))
+                service.enroll(tenant, speaker_id, AudioSource(content=path.read_bytes()))
                 added += 1
             except (errors.ApiError, OSError) as exc:
                 report.failed[str(path)] = getattr(exc, "message", None) or str(exc)
                 log.warning("preload: could not enroll %s as %r: %s", path, speaker_id, report.failed[str(path)])
         if added:
             report.enrolled[speaker_id] = added
-            if answer != "Complete":
+            if service.speaker_status(tenant, speaker_id) != "complete":
                 log.warning("preload: %r is not complete after %d enrollment(s); identify will refuse it",
                             speaker_id, added)
     report.seconds = time.perf_counter() - started
