@@ -12,8 +12,9 @@ import pytest
 from conftest import b64
 
 from mock_server.core.config import ServerConfig
-from mock_server.core.webhooks import backoff_delay, check_webhook_url, mask_url
+from mock_server.core.webhooks import backoff_delay, check_webhook_url
 from mock_server.testing import LiveServer, Reply, WebhookReceiver, http_json
+from mock_server.urls import mask_url
 
 pytestmark = pytest.mark.live  # every test here talks to a mock server process
 

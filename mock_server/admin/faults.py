@@ -27,8 +27,8 @@ PRESETS: dict[str, tuple[type[errors.ApiError], str]] = {
                                               "does not know or has revoked; check the key."),
     "params_invalid": (errors.InvalidParameter, "invalid parameters (preset fault): the vendor refuses a request whose "
                                                 "fields it cannot use; check the body against the docs."),
-    "unknown_route": (errors.UnknownRoute, "unknown route (preset fault): the vendor's gateway knows no such API; check "
-                                       "the path and version."),
+    "unknown_route": (errors.UnknownRoute, "unknown route (preset fault): the vendor's gateway knows no such API; "
+                                           "check the path and version."),
     "api_error": (errors.InternalError, "internal error (preset fault): the vendor answers 50X when its service fails; "
                                         "retry later."),
 }

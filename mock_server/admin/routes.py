@@ -22,8 +22,8 @@ from mock_server.admin.journal import DEFAULT_LIMIT, JournalEntry
 from mock_server.admin.plugin import admin_state, require_loopback
 from mock_server.api.parsing import check_spec, json_body, optional_string, query_int
 from mock_server.core import auth, errors
-from mock_server.core.webhooks import mask_url
 from mock_server.state import MockState, current_state
+from mock_server.urls import mask_url
 
 admin = Blueprint("admin", __name__, url_prefix="/_mock")
 

@@ -16,6 +16,7 @@ import urllib.parse
 from typing import TYPE_CHECKING
 
 from mock_server.core import errors
+from mock_server.urls import basic_auth, mask_url, origin, split_credentials
 
 if TYPE_CHECKING:
     import requests
@@ -50,26 +51,6 @@ def check_http_url(url: str, *, field: str) -> str:
     return text
 
 
-def mask_url(url: str) -> str:
-    """The url with the password of any ``user:password@`` replaced by ``***`` (for messages and logs)."""
-    return re.sub(r"^([a-zA-Z][a-zA-Z0-9+.-]*://[^/?#@:]*):[^/?#]*@", r"\1:***@", url)
-
-
-def split_credentials(url: str) -> tuple[str, tuple[bytes, bytes] | None]:
-    """(the url without its ``user:password@``, (user, password) or None when there are none).
-
-    The credentials are percent-decoded to the bytes they encode (UTF-8 for non-ASCII, as curl sends them);
-    requests would otherwise encode str credentials as Latin-1.
-    """
-    parts = urllib.parse.urlsplit(url)
-    if "@" not in parts.netloc:
-        return url, None
-    userinfo, _, hostport = parts.netloc.rpartition("@")
-    user, _, password = userinfo.partition(":")
-    bare = urllib.parse.urlunsplit(parts._replace(netloc=hostport))
-    return bare, (urllib.parse.unquote_to_bytes(user), urllib.parse.unquote_to_bytes(password))
-
-
 def encode_url(url: str) -> str:
     """Percent-encode what a url may not carry raw (spaces, non-ASCII as UTF-8); existing %XX escapes are kept.
 
@@ -87,7 +68,8 @@ def fetch_url(url: str, *, timeout: float, max_bytes: int) -> bytes:
     non-2xx, too slow, too many redirects), errors.PayloadTooLarge (413), errors.EmptyAudio (400).
     """
     import requests
-    target, auth = split_credentials(check_http_url(url, field="url"))
+    target, credentials = split_credentials(check_http_url(url, field="url"))
+    auth = basic_auth(credentials)
     deadline = time.monotonic() + timeout
     with requests.Session() as session:
         # No environment: requests would otherwise send this machine's ~/.netrc credentials to whatever host a
@@ -123,10 +105,11 @@ def _get_following_redirects(session: requests.Session, target: str, auth: tuple
         location = response.headers["Location"]
         response.close()
         following = urllib.parse.urljoin(target, location)
-        following, given = split_credentials(check_http_url(following, field="url (after a redirect)"))
+        following, given_credentials = split_credentials(check_http_url(following, field="url (after a redirect)"))
+        given = basic_auth(given_credentials)
         if given is not None:
             auth = given
-        elif _origin(following) != _origin(target):
+        elif origin(following) != origin(target):
             auth = None  # credentials belong to the origin they were given for
         target = following
     raise errors.UrlFetchFailed(f"downloading url failed: more than {MAX_REDIRECTS} redirects; point the url at "
@@ -164,12 +147,6 @@ def _read_body(response: requests.Response, deadline: float, timeout: float, max
     if not size:
         raise errors.EmptyAudio("the url answered with an empty body; point it at an audio file.")
     return b"".join(chunks)
-
-
-def _origin(url: str) -> tuple[str, str | None, int | None]:
-    parts = urllib.parse.urlsplit(url)
-    default = {"http": 80, "https": 443}.get(parts.scheme.lower())
-    return parts.scheme.lower(), parts.hostname, parts.port or default
 
 
 def _too_slow(timeout: float) -> errors.UrlFetchFailed:

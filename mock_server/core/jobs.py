@@ -19,8 +19,9 @@ from mock_server.audio import AudioSource
 from mock_server.core import errors
 from mock_server.core.config import ServerConfig
 from mock_server.core.service import SpeakerService
-from mock_server.core.webhooks import Attempt, backoff_delay, deliver_webhook, mask_url
+from mock_server.core.webhooks import Attempt, backoff_delay, deliver_webhook
 from mock_server.store import Job, Store
+from mock_server.urls import mask_url
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 
 import requests
 
-from . import errors
+from mock_server.core import errors
+from mock_server.urls import basic_auth, origin, split_credentials
 
 SUCCESS_POLICIES = ("200", "2xx")
 MAX_REDIRECTS = 5
@@ -82,28 +83,6 @@ def check_webhook_url(url: str) -> str:
                                     urllib.parse.quote(parts.query, safe=_SAFE_QUERY), ""))
 
 
-def split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
-    """The url without its ``user:pass@`` part, and that part decoded as a (user, password) pair for Basic auth."""
-    parts = urllib.parse.urlsplit(url)
-    if "@" not in parts.netloc:
-        return url, None
-    userinfo, _, hostport = parts.netloc.rpartition("@")
-    user, _, password = userinfo.partition(":")
-    bare = urllib.parse.urlunsplit((parts.scheme, hostport, parts.path, parts.query, parts.fragment))
-    return bare, (urllib.parse.unquote(user), urllib.parse.unquote(password))
-
-
-def mask_url(url: str) -> str:
-    """The url as it may be shown or logged: a password becomes ``***``; a user alone (often a token) too."""
-    parts = urllib.parse.urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    userinfo, _, hostport = parts.netloc.rpartition("@")
-    user, colon, _ = userinfo.partition(":")
-    shown = f"{user}:***" if colon else "***"
-    return urllib.parse.urlunsplit((parts.scheme, f"{shown}@{hostport}", parts.path, parts.query, parts.fragment))
-
-
 def deliver_webhook(url: str, payload: dict, *, timeout: float, success: str = "200") -> Attempt:
     """POST ``payload`` as JSON to ``url`` once (following 307/308); never raises for network trouble.
 
@@ -112,12 +91,11 @@ def deliver_webhook(url: str, payload: dict, *, timeout: float, success: str = "
     body = json.dumps(payload).encode("utf-8")
     target, credentials = split_credentials(url)
     secret = credentials[1] if credentials and credentials[1] else None
-    origin = _origin(target)
+    home = origin(target)
     with requests.Session() as session:
         for _ in range(MAX_REDIRECTS + 1):
-            # Never hand the password to another host; UTF-8 bytes, as requests would try latin-1 on a str.
-            auth = tuple(c.encode("utf-8") for c in credentials) if credentials and _origin(target) == origin \
-                else None
+            # Never hand the password to another host.
+            auth = basic_auth(credentials) if origin(target) == home else None
             try:
                 # stream=True: return once the status line and headers are in; the body is never read.
                 response = session.post(target, data=body, headers=HEADERS, auth=auth, timeout=timeout,
@@ -141,12 +119,6 @@ def deliver_webhook(url: str, payload: dict, *, timeout: float, success: str = "
                 return Attempt(status, f"HTTP {status}")
             return Attempt(status, None)
     return Attempt(status, f"HTTP {status}: more than {MAX_REDIRECTS} redirects")
-
-
-def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urllib.parse.urlsplit(url)
-    return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port or {"http": 80, "https": 443}.get(
-        parts.scheme.lower())
 
 
 def _describe(exc: Exception, secret: str | None) -> str:

@@ -1,0 +1,47 @@
+"""Credentials in urls, shared by the two places the mock makes HTTP calls (audio url downloads, webhook
+deliveries): ``user:pass@`` is taken out to go as Basic auth, and every url that is shown or logged is masked.
+Pure functions on strings; the callers check the scheme and raise their own errors."""
+from __future__ import annotations
+
+import re
+import urllib.parse
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
+    """(the url without its ``user:password@``, (user, password) percent-decoded, or None when there are none)."""
+    parts = urllib.parse.urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, None
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    bare = urllib.parse.urlunsplit(parts._replace(netloc=hostport))
+    return bare, (urllib.parse.unquote(user), urllib.parse.unquote(password))
+
+
+def basic_auth(credentials: tuple[str, str] | None) -> tuple[bytes, bytes] | None:
+    """Credentials as UTF-8 bytes for requests' Basic auth (it would encode a str as Latin-1, as curl does not)."""
+    return tuple(c.encode("utf-8") for c in credentials) if credentials else None  # type: ignore[return-value]
+
+
+def mask_url(url: str) -> str:
+    """The url as it may be shown or logged: a password becomes ``***``; a user alone (often a token) too.
+    A url too malformed to parse (it is being refused) has everything before an ``@`` masked."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:  # e.g. "http://[::1": an unclosed IPv6 bracket
+        return re.sub(r"//[^/?#]*@", "//***@", url)
+    if "@" not in parts.netloc:
+        return url
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user, colon, _ = userinfo.partition(":")
+    shown = f"{user}:***" if colon else "***"
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{shown}@{hostport}"))
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) with the scheme's default port: credentials go only where they came from."""
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or DEFAULT_PORTS.get(scheme)
