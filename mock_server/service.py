@@ -105,11 +105,10 @@ class SpeakerService:
     def identify_samples(self, tenant: str, speaker_ids: Sequence[str], samples: np.ndarray) -> list[dict]:
         records = self._current(tenant, self.store.speakers(tenant))
         self._check(speaker_ids, records)  # again: a delete may have raced the audio download
-        wanted = set(speaker_ids)
+        # Only the requested voices are scored (against the model's fixed background voices): the account's other
+        # voices must neither veto a requested one nor cost anything.
         voiceprints = {s: self._voiceprint(records[s].voiceprint) for s in speaker_ids}
-        cohort = {s: self._voiceprint(r.voiceprint) for s, r in records.items()
-                  if s not in wanted and r.enrollments >= self.config.enrollments_required}
-        segments = pipeline.identify_segments(samples, voiceprints, cohort=cohort)
+        segments = pipeline.identify_segments(samples, voiceprints)
         return [{"speaker_id": s.speaker_id, "start": s.start, "end": s.end} for s in segments]
 
     def _voiceprint(self, blob: bytes) -> np.ndarray:

@@ -1,37 +1,22 @@
-"""Speaker decisions: closed-set labels per frame, short-turn removal, open-set check per turn.
+"""Speaker decisions, one per turn: who (if anyone) of the requested speakers speaks in each turn.
 
-1. Every speech frame (scores smoothed over ~1.5 s of speech) gets the requested speaker
-   whose model explains it best (closed_set_labels); flickers shorter than min_turn are
-   absorbed (absorb_short_runs). This yields turns.
-2. Each turn is then checked as a whole (open_set_turns): its margin is how many nats/frame
-   the chosen model beats the best *other* enrolled voice (other requested speakers and the
-   account's cohort). A voice nobody enrolled fits several models about equally badly, so
-   its margin is small. "Small" is judged per request: relative to the clearest turn of the
-   same speaker in this very recording (rel_margin), with an absolute floor (min_margin) for
-   speakers with no clear turn. So the threshold adapts to how distinct the enrolled voices
-   are and to the channel, instead of being a constant fitted to one data set.
-   A turn ends at a pause (new speech region) and also where the voice changes without a pause
-   (voice_changes), so a stranger who talks on right after an enrolled speaker is judged apart.
-3. When every requested speaker but one has been found, the missing one was enrolled from a few
-   seconds of speech only (config.thin_enrollment), and unknown speech remains, that speech is
-   named as the missing speaker (name_leftover_voice): the caller asked about that speaker, and a
-   thin enrollment that fails to match (meetings) is the likelier story than an absent speaker.
+1. A turn is a stretch of speech with no pause (a speech region, speech.py) and no change of voice inside
+   (voice_changes). Every turn is decided on its own from all of its frames, however short: a 0.4 s answer
+   between two turns of another voice is judged, not absorbed into its neighbours.
+2. decide_turns: each turn goes to the requested speaker with the highest S-norm score (ubm.py) if that
+   score reaches config.accept_threshold, else to nobody (UNKNOWN). S-norm scores are measured against
+   fixed background voices, so the same threshold means the same for every voice and channel, and no other
+   voice of the account can veto a requested one (Kenny 2010; the prototype in
+   ../shared/notes/listening-prototype.md: competing against the account's voices did not help).
+3. name_leftover_voice (off by default, config.leftover_voice; kept only to measure it): unknown speech
+   given to the one requested speaker not found when all others were.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .config import PipelineConfig
-
 UNKNOWN = -1
-
-
-def closed_set_labels(scores: np.ndarray, n_requested: int) -> np.ndarray:
-    """Best requested speaker per row of scores (n, n_models); columns < n_requested are requested."""
-    if len(scores) == 0:
-        return np.zeros(0, dtype=np.int64)
-    return np.argmax(scores[:, :n_requested], axis=1).astype(np.int64)
 
 
 def runs(labels: np.ndarray) -> list[tuple[int, int]]:
@@ -44,41 +29,16 @@ def runs(labels: np.ndarray) -> list[tuple[int, int]]:
     return [(int(s), int(e)) for s, e in zip(starts, ends)]
 
 
-def turn_margins(labels: np.ndarray, loglik: np.ndarray, regions: np.ndarray) -> list[tuple[int, int, float, int]]:
-    """(start, end, margin, weight) per turn; margin = mean log-lik of the turn's speaker minus
-    that of the best other model, in nats/frame. loglik: (n, n_models) unsmoothed.
+def decide_turns(scores: np.ndarray, threshold: float) -> np.ndarray:
+    """Per turn, the requested speaker with the best normalised score, or UNKNOWN below threshold.
 
-    A turn is a run of one label inside one speech region (regions: (n,) region index), so a
-    stranger who talks after a pause is judged apart from the enrolled voice before the pause
-    even when both got the same closed-set label.
+    scores: (n_turns, n_requested) S-norm scores (dimensionless); returns (n_turns,) int64.
     """
-    out = []
-    for s, e in runs(labels * (int(regions.max(initial=0)) + 1) + regions):
-        lab = int(labels[s])
-        mean = loglik[s:e].mean(axis=0)
-        others = np.delete(mean, lab)
-        out.append((s, e, float(mean[lab] - others.max()) if len(others) else float("inf"), e - s))
-    return out
-
-
-def open_set_turns(labels: np.ndarray, loglik: np.ndarray, regions: np.ndarray,
-                   config: PipelineConfig) -> np.ndarray:
-    """Relabel as UNKNOWN the turns whose margin is too small (see module doc). Returns new labels.
-
-    labels: (n,) closed-set labels of the scored frames; loglik: (n, n_models) unsmoothed;
-    regions: (n,) index of the speech region each frame lies in.
-    """
-    out = labels.copy()
-    turns = turn_margins(labels, loglik, regions)
-    best: dict[int, float] = {}
-    for s, e, m, w in turns:                                   # clearest turn per speaker
-        if w >= config.min_reference_turn * config.frames_per_second_scored:
-            best[int(labels[s])] = max(best.get(int(labels[s]), -np.inf), m)
-    for s, e, m, w in turns:
-        ref = best.get(int(labels[s]), m)
-        if m < max(config.min_margin, config.rel_margin * ref):
-            out[s:e] = UNKNOWN
-    return out
+    if scores.size == 0:
+        return np.full(len(scores), UNKNOWN, dtype=np.int64)
+    best = np.argmax(scores, axis=1)
+    ok = scores[np.arange(len(scores)), best] >= threshold
+    return np.where(ok, best, UNKNOWN).astype(np.int64)
 
 
 def name_leftover_voice(labels: np.ndarray, thin: np.ndarray, min_frames: int) -> np.ndarray:
@@ -138,22 +98,3 @@ def voice_changes(loglik: np.ndarray, width: int, factor: float, *, block: int =
     return np.cumsum(out)
 
 
-def absorb_short_runs(labels: np.ndarray, min_len: int) -> np.ndarray:
-    """Relabel runs shorter than min_len with the label of the longer neighbouring run.
-
-    Repeats from the shortest run up, so a flicker inside one turn disappears while two
-    real turns keep their boundary. labels: (n,) ints; returns a new array.
-    """
-    lab = labels.copy()
-    while True:
-        bounds = runs(lab)
-        if len(bounds) <= 1:
-            return lab
-        lengths = np.array([e - s for s, e in bounds])
-        i = int(np.argmin(lengths))
-        if lengths[i] >= min_len:
-            return lab
-        left = lengths[i - 1] if i > 0 else -1
-        right = lengths[i + 1] if i + 1 < len(bounds) else -1
-        j = i - 1 if left >= right else i + 1
-        lab[bounds[i][0]:bounds[i][1]] = lab[bounds[j][0]]

@@ -1,0 +1,143 @@
+"""The model of voices in general: a universal background model (UBM), MAP adaptation, scoring, S-norm.
+
+Standard GMM-UBM speaker recognition (Reynolds, Quatieri & Dunn 2000, "Speaker verification using adapted
+Gaussian mixture models", DSP 10) with the usual fast approximations:
+  * top-C scoring: each frame is explained only by its TOP_C most likely UBM Gaussians (same paper, sec. 4.2),
+    so a frame costs one UBM evaluation whatever the number of voices;
+  * Baum-Welch statistics in the UBM's whitened space: for a group of frames, N_c = sum_t g_tc and
+    F_c = sum_t g_tc (x_t - mu_c) / sigma_c (g: the top-C posteriors); they add up over frames, so a
+    speaker's enrollments, a turn's blocks, etc. combine exactly by summing;
+  * MAP adaptation of the means with relevance factor RELEVANCE (Reynolds 2000, eq. 14): a speaker is the
+    offset e_c = F_c / (N_c + r) of its adapted means from the UBM's, in units of the UBM's std. deviation;
+  * linear scoring (Glembek et al. 2009, "Comparison of scoring methods used in speaker recognition with joint
+    factor analysis", ICASSP): the log-likelihood ratio of frames under the adapted model against the UBM,
+    with the UBM's posteriors held fixed, is sum_c (e_c . F_c - 0.5 N_c |e_c|^2), reported per frame (nats);
+  * S-norm (Kenny 2010, "Bayesian speaker verification with heavy-tailed priors", Odyssey): a score minus
+    its mean, over its standard deviation, against a fixed set of background voices from both sides
+    (Z: the speaker against background test segments; T: the test segment against background speakers),
+    averaged. The background voices are fixed in the model file, so the scale of a score means the same
+    for every speaker and channel, and no voice of the account takes part.
+The model file is made by scripts/train_voice_model.py from ../shared/speech-background (121 voices).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+COMPONENTS = 128       # Gaussians in the UBM (the prototype: 64-128 work, 128 slightly better)
+RELEVANCE = 16.0       # MAP relevance factor, Reynolds et al. 2000 (their value)
+TOP_C = 5              # Gaussians per frame kept for scoring, Reynolds et al. 2000 (their value)
+MODEL_FILE = Path(__file__).resolve().parent / "models" / "voices.npz"
+_LOG2PI = float(np.log(2.0 * np.pi))
+
+
+class VoiceModel:
+    """A UBM (weights (C,), means (C, D), variances (C, D)) plus fixed background voices for S-norm:
+    tnorm (B, C, D) MAP offsets of background speakers; znorm_counts (Z, C) and znorm_stats (Z, C, D)
+    statistics of background test segments (absent while training)."""
+
+    def __init__(self, weights, means, variances, tnorm=None, znorm_counts=None, znorm_stats=None):
+        self.weights = np.asarray(weights, dtype=np.float32)
+        self.means = np.asarray(means, dtype=np.float32)
+        self.variances = np.asarray(variances, dtype=np.float32)
+        self.components, self.dim = self.means.shape
+        self.inv_sd = (1.0 / np.sqrt(self.variances)).astype(np.float32)
+        prec = 1.0 / self.variances.astype(np.float64)
+        w = np.empty((2 * self.dim + 1, self.components))
+        w[:self.dim] = (-0.5 * prec).T
+        w[self.dim:2 * self.dim] = (self.means * prec).T
+        w[-1] = (np.log(self.weights) - 0.5 * (np.log(self.variances).sum(1) + (self.means ** 2 * prec).sum(1)
+                                                + self.dim * _LOG2PI))
+        self._w = w.astype(np.float32)                        # [x^2, x, 1] @ _w = log w_c N(x | c)
+        flat = self.components * self.dim
+        self.tnorm = None if tnorm is None else np.asarray(tnorm, np.float32).reshape(-1, flat)
+        self.tnorm_q = None if tnorm is None else np.square(self.tnorm).reshape(-1, self.components,
+                                                                                self.dim).sum(2)
+        self.znorm_counts = None if znorm_counts is None else np.asarray(znorm_counts, np.float32)
+        self.znorm_stats = None if znorm_stats is None else np.asarray(znorm_stats, np.float32).reshape(-1, flat)
+
+    @classmethod
+    def from_arrays(cls, weights, means, variances) -> "VoiceModel":
+        return cls(weights, means, variances)
+
+    # ---- frames -> statistics ---------------------------------------------------------------
+
+    def top_posteriors(self, x: np.ndarray, *, block: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+        """For frames x (T, D): the TOP_C best UBM Gaussians per frame (T, TOP_C) int64 and their posteriors
+        renormalised over those (T, TOP_C) float32."""
+        t = len(x)
+        k = min(TOP_C, self.components)
+        idx = np.empty((t, k), dtype=np.int64)
+        post = np.empty((t, k), dtype=np.float32)
+        for s in range(0, t, block):
+            xb = np.asarray(x[s:s + block], dtype=np.float32)
+            ll = np.square(xb) @ self._w[:self.dim] + xb @ self._w[self.dim:2 * self.dim] + self._w[-1]
+            top = np.argpartition(ll, -k, axis=1)[:, -k:]
+            v = np.take_along_axis(ll, top, axis=1)
+            v = np.exp(v - v.max(axis=1, keepdims=True))
+            idx[s:s + block] = top
+            post[s:s + block] = v / v.sum(axis=1, keepdims=True)
+        return idx, post
+
+    def stats(self, x: np.ndarray, groups: np.ndarray | None = None, n_groups: int = 1):
+        """Whitened Baum-Welch statistics of frames x (T, D).
+
+        groups: (T,) group index in [0, n_groups) per frame, or None for one group. Returns N (n_groups, C)
+        and F (n_groups, C, D) float32; with groups None, N (C,) and F (C, D).
+        """
+        single = groups is None
+        if single:
+            groups = np.zeros(len(x), dtype=np.int64)
+        c, d = self.components, self.dim
+        n = np.zeros((n_groups * c,), dtype=np.float64)
+        f = np.zeros((n_groups * c, d), dtype=np.float64)
+        if len(x):
+            idx, post = self.top_posteriors(x)
+            flat = (np.asarray(groups, dtype=np.int64)[:, None] * c + idx).ravel()    # (T * TOP_C,)
+            p = post.ravel()
+            n += np.bincount(flat, weights=p, minlength=n_groups * c)
+            xs = np.repeat(np.asarray(x, dtype=np.float32), idx.shape[1], axis=0)    # (T * TOP_C, D)
+            cc = idx.ravel()
+            # (x - mu_c) / sigma_c weighted by the posterior, summed per (group, Gaussian)
+            np.add.at(f, flat, (xs - self.means[cc]) * self.inv_sd[cc] * p[:, None])
+        n = n.reshape(n_groups, c).astype(np.float32)
+        f = f.reshape(n_groups, c, d).astype(np.float32)
+        return (n[0], f[0]) if single else (n, f)
+
+    # ---- statistics -> speakers and scores ----------------------------------------------------
+
+    @staticmethod
+    def map_offsets(n: np.ndarray, f: np.ndarray) -> np.ndarray:
+        """MAP-adapted mean offsets e = F / (N + r), shape like f ((C, D) or (G, C, D)), whitened units."""
+        return (f / (n[..., None] + RELEVANCE)).astype(np.float32)
+
+    @staticmethod
+    def llr(offsets: np.ndarray, n: np.ndarray, f: np.ndarray) -> np.ndarray:
+        """Linear-scoring log-likelihood ratio per frame: models offsets (M, C, D) against frame groups
+        with statistics n (G, C), f (G, C, D); shape (G, M) float32, nats per frame (0 for empty groups)."""
+        m = offsets.reshape(len(offsets), -1)
+        q = np.square(offsets).sum(axis=2)                                   # (M, C)
+        total = np.maximum(n.sum(axis=1), 1e-6)[:, None]
+        return ((f.reshape(len(f), -1) @ m.T - 0.5 * (n @ q.T)) / total).astype(np.float32)
+
+    def tnorm_scores(self, n: np.ndarray, f: np.ndarray, models: slice = slice(None)) -> np.ndarray:
+        """Scores of frame groups (n (G, C), f (G, C, D)) against the fixed background speakers, (G, B)."""
+        m, q = self.tnorm[models], self.tnorm_q[models]
+        total = np.maximum(n.sum(axis=1), 1e-6)[:, None]
+        return ((f.reshape(len(f), -1) @ m.T - 0.5 * (n @ q.T)) / total).astype(np.float32)
+
+    def znorm(self, offsets: np.ndarray) -> tuple[float, float]:
+        """Mean and standard deviation of a speaker's (offsets (C, D)) scores on the background test segments."""
+        s = self.llr(offsets[None], self.znorm_counts, self.znorm_stats.reshape(-1, self.components, self.dim))
+        return float(s.mean()), float(max(s.std(), 1e-3))
+
+
+@lru_cache(maxsize=1)
+def voice_model() -> VoiceModel:
+    """The committed model (MODEL_FILE), loaded once per process (~10 ms)."""
+    with np.load(MODEL_FILE, allow_pickle=False) as z:
+        return VoiceModel(z["weights"], z["means"], z["variances"], z["tnorm_offsets"], z["znorm_counts"],
+                          z["znorm_stats"])
