@@ -12,8 +12,9 @@ S-norm: Kenny 2010, "Bayesian speaker verification with heavy-tailed priors"):
   2. a universal background model (UBM): a diagonal-covariance GMM of `--components` Gaussians fitted by
      scikit-learn's EM (k-means init, fixed random_state, one BLAS/OpenMP thread) on all those speech frames;
   3. score-normalisation sets, both from the same 121 fixed voices, through the runtime code
-     (mock_server.pipeline.ubm): every voice MAP-adapted from its whole (original) utterance gives the
-     T-norm models; a 2 s piece of speech from the middle of every utterance gives the Z-norm test segments.
+     (mock_server.pipeline.ubm): the statistics of every voice's whole (original) utterance give the T-norm
+     speakers (MAP-adapted at run time with the pipeline's relevance factor); a 2 s piece of speech from the
+     middle of every utterance gives the Z-norm test segments.
 The result is written as an .npz whose bytes depend only on the inputs (sorted files, fixed seeds, fixed zip
 timestamps), so running the script twice gives the same file; --check compares with the committed file instead
 of writing. Needs the `train` extra (scikit-learn).
@@ -107,19 +108,20 @@ def train(background: Path, components: int) -> dict[str, np.ndarray]:
     print(f"UBM: {components} diagonal Gaussians on {len(frames)} frames", file=sys.stderr)
     weights, means, variances = fit_ubm(frames, components)
     model = ubm.VoiceModel.from_arrays(weights, means, variances)
-    tnorm, zn, zf = [], [], []
+    tn, tf, zn, zf = [], [], [], []
     for own in per_voice:
         n, f = model.stats(own)
-        tnorm.append(model.map_offsets(n, f))
+        tn.append(n)
+        tf.append(f)
         mid, half = len(own) // 2, int(ZNORM_SECONDS * 50)
         n, f = model.stats(own[max(0, mid - half):mid + half])
         zn.append(n)
         zf.append(f)
     meta = {"source": background.name, "files": len(files), "components": components,
-            "relevance": ubm.RELEVANCE, "top_c": ubm.TOP_C, "znorm_seconds": ZNORM_SECONDS,
+            "top_c": ubm.TOP_C, "znorm_seconds": ZNORM_SECONDS,
             "inputs_sha256": hashlib.sha256(b"".join(p.read_bytes() for p in files)).hexdigest()}
     return {"weights": weights, "means": means, "variances": variances,
-            "tnorm_offsets": np.stack(tnorm).astype(np.float16),
+            "tnorm_counts": np.stack(tn).astype(np.float32), "tnorm_stats": np.stack(tf).astype(np.float16),
             "znorm_counts": np.stack(zn).astype(np.float32), "znorm_stats": np.stack(zf).astype(np.float16),
             "meta": np.array(json.dumps(meta, sort_keys=True))}
 

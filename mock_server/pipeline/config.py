@@ -45,15 +45,21 @@ class PipelineConfig:
     cmn_window: float = 0.0           # s; sliding cepstral mean normalisation window, 0 = off
 
     # ---- voiceprint and decision (voiceprint.py, ubm.py, identify.py, decision.py) ------------
-    # The UBM size, MAP relevance and top-C are properties of the trained model file (ubm.py).
+    # The UBM size and top-C are properties of the trained model file (ubm.py).
+    relevance: float = 16.0           # MAP relevance factor r (Reynolds et al. 2000 use 16): a Gaussian moves
+                                      # N / (N + r) of the way to its frames' mean, 4 .. 32
     min_enroll_speech: float = 0.2    # s of detected speech an enrollment needs, 0.1 .. 3
-    accept_threshold: float = 2.0     # S-norm score a turn's best requested speaker needs, else "unknown";
+    accept_threshold: float = 1.5     # S-norm score a turn's best requested speaker needs, else "unknown";
                                       # dimensionless (background-voice standard deviations), 1 .. 4
+    frame_decimation: int = 2         # every n-th speech frame is scored (speed; 10 ms frames overlap), 1 .. 4
     block: float = 0.1                # s of speech per block: the resolution of turn boundaries, 0.05 .. 0.5
     change_window: float = 1.0        # s of speech each side compared when looking for a change of voice
                                       # inside a speech region (decision.voice_changes), 0.5 .. 2
-    change_factor: float = 3.0        # a change of voice is a peak of the change score above this many times
+    change_factor: float = 2.0        # a change of voice is a peak of the change score above this many times
                                       # the recording's median score; 0 = never split, 2 .. 6
+    label_changes: bool = True        # also cut where the best requested voice changes (decision.requested_voice_changes)
+    label_window: float = 1.0         # s of speech the requested voices are compared over for that, 0.5 .. 3
+    min_label_run: float = 1.0        # s; shorter runs of one best voice inside continuous speech are absorbed
     change_background_voices: int = 32   # fixed background voices in the change-detection profile, 0 .. 121
     leftover_voice: bool = False      # decision.name_leftover_voice: off (it did not help on both halves)
     thin_enrollment: float = 3.0      # s; ... applies to a missing speaker enrolled from less speech than this

@@ -98,3 +98,53 @@ def voice_changes(loglik: np.ndarray, width: int, factor: float, *, block: int =
     return np.cumsum(out)
 
 
+
+
+def absorb_short_runs(labels: np.ndarray, min_len: int) -> np.ndarray:
+    """Relabel runs shorter than min_len with the label of the longer neighbouring run, shortest first, so a
+    flicker inside one voice's speech disappears while two real turns keep their boundary. (n,) ints -> new array."""
+    lab = labels.copy()
+    while True:
+        bounds = runs(lab)
+        if len(bounds) <= 1:
+            return lab
+        lengths = np.array([e - s for s, e in bounds])
+        i = int(np.argmin(lengths))
+        if lengths[i] >= min_len:
+            return lab
+        left = lengths[i - 1] if i > 0 else -1
+        right = lengths[i + 1] if i + 1 < len(bounds) else -1
+        j = i - 1 if left >= right else i + 1
+        lab[bounds[i][0]:bounds[i][1]] = lab[bounds[j][0]]
+
+
+def requested_voice_changes(block_llr: np.ndarray, weights: np.ndarray, z: np.ndarray, regions: np.ndarray,
+                            half_width: int, min_run: int) -> np.ndarray:
+    """Where, inside continuous speech, the best of several requested voices changes; stretch index per block.
+
+    block_llr: (G, S) per-frame LLR of each block against each requested speaker; weights: (G,) frames per block;
+    z: (S, 2) the speakers' Z-norm mean and std; regions: (G,) speech region per block. Each block gets the
+    requested speaker with the best Z-normalised score over +-half_width blocks of its region (scores are linear
+    in the statistics, so a window's score is the frame-weighted mean of its blocks'); runs shorter than min_run
+    blocks are absorbed (a flicker is not a turn; turns separated by pauses are regions and never absorbed).
+    A new stretch starts wherever region or surviving label changes. Returns (G,) int64, non-decreasing.
+    """
+    g, s = block_llr.shape
+    if g == 0 or s < 2:
+        return np.zeros(g, dtype=np.int64)
+    w = np.asarray(weights, dtype=np.float64)
+    cs_w = np.concatenate([[0.0], np.cumsum(w)])
+    cs_s = np.concatenate([np.zeros((1, s)), np.cumsum(block_llr * w[:, None], axis=0)])
+    first = np.flatnonzero(np.diff(np.concatenate([[-1], regions])) != 0)
+    last = np.append(first[1:], g)                                   # region bounds, per region
+    reg_index = np.cumsum(np.diff(np.concatenate([[-1], regions])) != 0) - 1
+    i = np.arange(g)
+    lo = np.maximum(i - half_width, first[reg_index])
+    hi = np.minimum(i + half_width + 1, last[reg_index])
+    mean = (cs_s[hi] - cs_s[lo]) / np.maximum(cs_w[hi] - cs_w[lo], 1e-6)[:, None]
+    labels = np.argmax((mean - z[:, 0]) / z[:, 1], axis=1)
+    out = np.empty(g, dtype=np.int64)
+    for a, b in zip(first, last):
+        out[a:b] = absorb_short_runs(labels[a:b], min_run)
+    key = reg_index * (s + 1) + out
+    return np.cumsum(np.concatenate([[0], np.diff(key) != 0]))

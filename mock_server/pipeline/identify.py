@@ -18,7 +18,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from .config import DEFAULT_CONFIG, PipelineConfig
-from .decision import UNKNOWN, decide_turns, name_leftover_voice, voice_changes
+from .decision import UNKNOWN, decide_turns, name_leftover_voice, requested_voice_changes, voice_changes
 from .segments import Segment, label_runs, to_segments
 from .threads import single_threaded_blas
 from .ubm import VoiceModel, voice_model
@@ -38,11 +38,12 @@ def _blocks(speech: np.ndarray, block_frames: int) -> tuple[np.ndarray, np.ndarr
     return block, block_region
 
 
-def snorm_scores(model: VoiceModel, offsets: np.ndarray, z: np.ndarray, n: np.ndarray, f: np.ndarray) -> np.ndarray:
+def snorm_scores(model: VoiceModel, offsets: np.ndarray, z: np.ndarray, n: np.ndarray, f: np.ndarray,
+                 relevance: float) -> np.ndarray:
     """S-norm scores (G, S) of frame groups (n (G, C), f (G, C, D)) for speakers offsets (S, C, D) with Z-norm
     statistics z (S, 2): 0.5 * ((s - z_mean) / z_std + (s - t_mean) / t_std), t_* over the background voices."""
     raw = model.llr(offsets, n, f)
-    t = model.tnorm_scores(n, f)
+    t = model.tnorm_scores(n, f, relevance)
     t_mean, t_std = t.mean(axis=1, keepdims=True), np.maximum(t.std(axis=1, keepdims=True), 1e-3)
     return 0.5 * ((raw - z[:, 0]) / z[:, 1] + (raw - t_mean) / t_std)
 
@@ -76,18 +77,26 @@ def identify_segments(samples: np.ndarray, voiceprints: Mapping[str, np.ndarray]
     z = np.array([[u[1], u[2]] for u in unpacked], dtype=np.float32)               # (S, 2)
 
     block, block_region = _blocks(speech, int(round(c.block * frames_per_s)))
-    n_b, f_b = model.stats(feats[speech], block, len(block_region))
+    # every frame_decimation-th speech frame carries the statistics: 10 ms frames of 25 ms windows overlap, so
+    # their neighbours add little evidence but the same cost
+    step = max(1, c.frame_decimation)
+    n_b, f_b = model.stats(feats[speech][::step], block[::step], len(block_region))
 
     # turns: a region, cut where the voice changes (profile: fit to the requested and some background voices)
     width = int(round(c.change_window / c.block))
     profile = np.concatenate([model.llr(offsets, n_b, f_b),
-                              model.tnorm_scores(n_b, f_b, slice(0, c.change_background_voices))], axis=1)
+                              model.tnorm_scores(n_b, f_b, c.relevance, slice(0, c.change_background_voices))], axis=1)
     stretch = block_region * (len(block_region) + 1) + voice_changes(profile, width, c.change_factor)
+    if c.label_changes:
+        half = int(round(c.label_window / 2 / c.block))
+        closed = requested_voice_changes(profile[:, :len(names)], n_b.sum(axis=1), z, block_region, half,
+                                         int(round(c.min_label_run / c.block)))
+        stretch = stretch * (len(block_region) + 1) + closed
     turn = np.cumsum(np.concatenate([[0], np.diff(stretch) != 0]))               # (n_blocks,)
     starts = np.flatnonzero(np.diff(np.concatenate([[-1], turn])) != 0)
     n_u, f_u = np.add.reduceat(n_b, starts, axis=0), np.add.reduceat(f_b, starts, axis=0)
 
-    labels_turn = decide_turns(snorm_scores(model, offsets, z, n_u, f_u), c.accept_threshold)
+    labels_turn = decide_turns(snorm_scores(model, offsets, z, n_u, f_u, c.relevance), c.accept_threshold)
     labels_speech = labels_turn[turn[block]]
     if c.leftover_voice:
         thin = np.array([u[0].size and voiceprints[k][-1, 2] < c.thin_enrollment for k, u in zip(names, unpacked)])

@@ -7,7 +7,7 @@ Gaussian mixture models", DSP 10) with the usual fast approximations:
   * Baum-Welch statistics in the UBM's whitened space: for a group of frames, N_c = sum_t g_tc and
     F_c = sum_t g_tc (x_t - mu_c) / sigma_c (g: the top-C posteriors); they add up over frames, so a
     speaker's enrollments, a turn's blocks, etc. combine exactly by summing;
-  * MAP adaptation of the means with relevance factor RELEVANCE (Reynolds 2000, eq. 14): a speaker is the
+  * MAP adaptation of the means with relevance factor r (config.relevance; Reynolds 2000, eq. 14): a speaker is the
     offset e_c = F_c / (N_c + r) of its adapted means from the UBM's, in units of the UBM's std. deviation;
   * linear scoring (Glembek et al. 2009, "Comparison of scoring methods used in speaker recognition with joint
     factor analysis", ICASSP): the log-likelihood ratio of frames under the adapted model against the UBM,
@@ -28,7 +28,6 @@ from pathlib import Path
 import numpy as np
 
 COMPONENTS = 128       # Gaussians in the UBM (the prototype: 64-128 work, 128 slightly better)
-RELEVANCE = 16.0       # MAP relevance factor, Reynolds et al. 2000 (their value)
 TOP_C = 5              # Gaussians per frame kept for scoring, Reynolds et al. 2000 (their value)
 MODEL_FILE = Path(__file__).resolve().parent / "models" / "voices.npz"
 _LOG2PI = float(np.log(2.0 * np.pi))
@@ -36,10 +35,12 @@ _LOG2PI = float(np.log(2.0 * np.pi))
 
 class VoiceModel:
     """A UBM (weights (C,), means (C, D), variances (C, D)) plus fixed background voices for S-norm:
-    tnorm (B, C, D) MAP offsets of background speakers; znorm_counts (Z, C) and znorm_stats (Z, C, D)
-    statistics of background test segments (absent while training)."""
+    tnorm_counts (B, C) and tnorm_stats (B, C, D), statistics of background speakers (MAP-adapted on use, with
+    the relevance asked for); znorm_counts (Z, C) and znorm_stats (Z, C, D), statistics of background test
+    segments (all absent while training)."""
 
-    def __init__(self, weights, means, variances, tnorm=None, znorm_counts=None, znorm_stats=None):
+    def __init__(self, weights, means, variances, tnorm_counts=None, tnorm_stats=None, znorm_counts=None,
+                 znorm_stats=None):
         self.weights = np.asarray(weights, dtype=np.float32)
         self.means = np.asarray(means, dtype=np.float32)
         self.variances = np.asarray(variances, dtype=np.float32)
@@ -53,9 +54,9 @@ class VoiceModel:
                                                 + self.dim * _LOG2PI))
         self._w = w.astype(np.float32)                        # [x^2, x, 1] @ _w = log w_c N(x | c)
         flat = self.components * self.dim
-        self.tnorm = None if tnorm is None else np.asarray(tnorm, np.float32).reshape(-1, flat)
-        self.tnorm_q = None if tnorm is None else np.square(self.tnorm).reshape(-1, self.components,
-                                                                                self.dim).sum(2)
+        self.tnorm_counts = None if tnorm_counts is None else np.asarray(tnorm_counts, np.float32)
+        self.tnorm_stats = None if tnorm_stats is None else np.asarray(tnorm_stats, np.float32)
+        self._tnorm: dict[float, tuple[np.ndarray, np.ndarray]] = {}
         self.znorm_counts = None if znorm_counts is None else np.asarray(znorm_counts, np.float32)
         self.znorm_stats = None if znorm_stats is None else np.asarray(znorm_stats, np.float32).reshape(-1, flat)
 
@@ -92,27 +93,42 @@ class VoiceModel:
         if single:
             groups = np.zeros(len(x), dtype=np.int64)
         c, d = self.components, self.dim
-        n = np.zeros((n_groups * c,), dtype=np.float64)
-        f = np.zeros((n_groups * c, d), dtype=np.float64)
+        n = np.zeros((n_groups * c,), dtype=np.float32)
+        f = np.zeros((n_groups * c, d), dtype=np.float32)
         if len(x):
+            x = np.asarray(x, dtype=np.float32)
             idx, post = self.top_posteriors(x)
+            k = idx.shape[1]
             flat = (np.asarray(groups, dtype=np.int64)[:, None] * c + idx).ravel()    # (T * TOP_C,)
-            p = post.ravel()
-            n += np.bincount(flat, weights=p, minlength=n_groups * c)
-            xs = np.repeat(np.asarray(x, dtype=np.float32), idx.shape[1], axis=0)    # (T * TOP_C, D)
-            cc = idx.ravel()
-            # (x - mu_c) / sigma_c weighted by the posterior, summed per (group, Gaussian)
-            np.add.at(f, flat, (xs - self.means[cc]) * self.inv_sd[cc] * p[:, None])
-        n = n.reshape(n_groups, c).astype(np.float32)
-        f = f.reshape(n_groups, c, d).astype(np.float32)
+            order = np.argsort(flat, kind="stable")                                # same (group, Gaussian) together
+            keys = flat[order]
+            first = np.flatnonzero(np.diff(np.concatenate([[-1], keys])) != 0)
+            used = keys[first]
+            p = post.ravel()[order]
+            n[used] = np.add.reduceat(p, first)
+            weighted = x[order // k]
+            weighted *= p[:, None]                                                 # posterior-weighted frames
+            # centre on the UBM means and whiten, only where a Gaussian was used: sum_t g_tc (x_t - mu_c) / sigma_c
+            comp = used % c
+            f[used] = (np.add.reduceat(weighted, first, axis=0) - n[used, None] * self.means[comp]) * self.inv_sd[comp]
+        n, f = n.reshape(n_groups, c), f.reshape(n_groups, c, d)
         return (n[0], f[0]) if single else (n, f)
 
     # ---- statistics -> speakers and scores ----------------------------------------------------
 
     @staticmethod
-    def map_offsets(n: np.ndarray, f: np.ndarray) -> np.ndarray:
+    def map_offsets(n: np.ndarray, f: np.ndarray, relevance: float) -> np.ndarray:
         """MAP-adapted mean offsets e = F / (N + r), shape like f ((C, D) or (G, C, D)), whitened units."""
-        return (f / (n[..., None] + RELEVANCE)).astype(np.float32)
+        return (f / (n[..., None] + np.float32(relevance))).astype(np.float32)
+
+    def background_speakers(self, relevance: float) -> tuple[np.ndarray, np.ndarray]:
+        """The background speakers' MAP offsets, flattened (B, C * D), and |e_c|^2 (B, C); computed once per r."""
+        got = self._tnorm.get(relevance)
+        if got is None:
+            e = self.map_offsets(self.tnorm_counts, self.tnorm_stats, relevance)
+            got = (np.ascontiguousarray(e.reshape(len(e), -1)), np.square(e).sum(axis=2))
+            self._tnorm[relevance] = got
+        return got
 
     @staticmethod
     def llr(offsets: np.ndarray, n: np.ndarray, f: np.ndarray) -> np.ndarray:
@@ -123,9 +139,10 @@ class VoiceModel:
         total = np.maximum(n.sum(axis=1), 1e-6)[:, None]
         return ((f.reshape(len(f), -1) @ m.T - 0.5 * (n @ q.T)) / total).astype(np.float32)
 
-    def tnorm_scores(self, n: np.ndarray, f: np.ndarray, models: slice = slice(None)) -> np.ndarray:
+    def tnorm_scores(self, n: np.ndarray, f: np.ndarray, relevance: float, models: slice = slice(None)) -> np.ndarray:
         """Scores of frame groups (n (G, C), f (G, C, D)) against the fixed background speakers, (G, B)."""
-        m, q = self.tnorm[models], self.tnorm_q[models]
+        m, q = self.background_speakers(relevance)
+        m, q = m[models], q[models]
         total = np.maximum(n.sum(axis=1), 1e-6)[:, None]
         return ((f.reshape(len(f), -1) @ m.T - 0.5 * (n @ q.T)) / total).astype(np.float32)
 
@@ -139,5 +156,5 @@ class VoiceModel:
 def voice_model() -> VoiceModel:
     """The committed model (MODEL_FILE), loaded once per process (~10 ms)."""
     with np.load(MODEL_FILE, allow_pickle=False) as z:
-        return VoiceModel(z["weights"], z["means"], z["variances"], z["tnorm_offsets"], z["znorm_counts"],
-                          z["znorm_stats"])
+        return VoiceModel(z["weights"], z["means"], z["variances"], z["tnorm_counts"], z["tnorm_stats"],
+                          z["znorm_counts"], z["znorm_stats"])

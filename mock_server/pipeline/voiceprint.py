@@ -74,7 +74,7 @@ def speaker_voiceprint(enrollments: Sequence[np.ndarray], *, config: PipelineCon
     if any(s.shape != shape for s in stats):
         raise ValueError(f"enrollment voiceprints must have shape {shape}: made by another model version")
     total = np.sum(stats, axis=0, dtype=np.float64)
-    offsets = model.map_offsets(total[:, 0].astype(np.float32), total[:, 1:].astype(np.float32))
+    offsets = model.map_offsets(total[:, 0].astype(np.float32), total[:, 1:].astype(np.float32), config.relevance)
     z_mean, z_std = model.znorm(offsets)
     extra = np.zeros((1, model.dim), dtype=np.float32)
     extra[0, :3] = (z_mean, z_std, total[:, 0].sum() * config.hop_length / config.sample_rate)
