@@ -9,9 +9,13 @@ S-norm: Kenny 2010, "Bayesian speaker verification with heavy-tailed priors"):
   1. every background utterance (sorted by name), and a copy of it after an 8 kHz telephone round trip
      (augmentation: the API takes 8 kHz audio), goes through the pipeline's own level normalisation, speech
      detection and speaker features (mock_server.pipeline), so training sees exactly what the server sees;
+     augmentation with synthetic speech: SYNTHETIC_VOICES espeak-ng voices (accents x variants x pitch x speed,
+     none of them a voice of fixtures/) read sentences of SENTENCES, so that text-to-speech voices, which
+     developers feed a mock with, have impostors of their own kind (without them every synthetic voice looks
+     closer to every other than any human background voice does, and one espeak voice is taken for another);
   2. a universal background model (UBM): a diagonal-covariance GMM of `--components` Gaussians fitted by
      scikit-learn's EM (k-means init, fixed random_state, one BLAS/OpenMP thread) on all those speech frames;
-  3. score-normalisation sets, both from the same 121 fixed voices, through the runtime code
+  3. score-normalisation sets, from the same fixed voices (121 people and the synthetic ones), through the runtime code
      (mock_server.pipeline.ubm): the statistics of every voice's whole (original) utterance give the T-norm
      speakers (MAP-adapted at run time with the pipeline's relevance factor); a 2 s piece of speech from the
      middle of every utterance gives the Z-norm test segments.
@@ -26,6 +30,7 @@ import hashlib
 import io
 import json
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -38,12 +43,52 @@ sys.path.insert(0, str(ROOT))
 
 from mock_server.pipeline import ubm  # noqa: E402
 from mock_server.pipeline.config import DEFAULT_CONFIG  # noqa: E402
-from mock_server.pipeline.features import speaker_features  # noqa: E402
-from mock_server.pipeline.level import normalise_level  # noqa: E402
-from mock_server.pipeline.voiceprint import speech_frame_mask  # noqa: E402
+from mock_server.pipeline import voiceprint  # noqa: E402
 
 DEFAULT_OUT = ROOT / "mock_server" / "pipeline" / "models" / "voices.npz"
 ZNORM_SECONDS = 2.0
+SYNTHETIC_VOICES = 48
+ACCENTS = ["en-us", "en-gb", "en-gb-scotland", "en-029", "en-gb-x-rp", "en-us-nyc", "en-gb-x-gbclan",
+           "en-gb-x-gbcwmd"]
+# espeak-ng variants; f1, f3, f5, m3 and m7 are left out because fixtures/ voices use them
+VARIANTS = ["m1", "m2", "m4", "m5", "m6", "m8", "f2", "f4", "klatt", "klatt3", "Andy", "Annie", "adam", "linda",
+            "max", "michel"]
+SENTENCES = [
+    "A quiet river runs past the old mill at the edge of town.",
+    "Please remember to water the plants while we are away.",
+    "The committee will publish its findings early next spring.",
+    "He counted seven red boats drifting slowly across the bay.",
+    "Our train was delayed for nearly an hour by heavy snow.",
+    "She painted the kitchen a warm shade of yellow last weekend.",
+    "Nobody expected the small bakery to become so popular.",
+    "The museum opens its new wing to visitors on Saturday.",
+    "Bring a torch, because the path through the woods is dark.",
+    "They argued for hours about the best route up the mountain.",
+    "My neighbour keeps bees in three white hives behind the shed.",
+    "The results of the survey surprised almost everyone involved.",
+    "Turn left at the church and follow the road to the harbour.",
+    "Fresh bread and strong coffee make a very good breakfast.",
+    "The orchestra rehearsed the final movement one more time.",
+    "A sudden gust of wind scattered the papers across the floor.",
+]
+
+
+def synthetic_voice(i: int, tmp: Path, sr: int) -> np.ndarray:
+    """The i-th synthetic background voice reading four sentences (espeak-ng), 16 kHz float32 with 0.3 s pauses."""
+    import subprocess
+    accent, variant = ACCENTS[i % len(ACCENTS)], VARIANTS[(i * 5) % len(VARIANTS)]
+    pitch, speed = 10 + (i * 37) % 85, 125 + (i * 17) % 60
+    parts = []
+    for k in range(4):
+        wav = tmp / f"v{i}-{k}.wav"
+        text = SENTENCES[(i * 3 + k * 5) % len(SENTENCES)]
+        subprocess.run(["espeak-ng", "-v", f"{accent}+{variant}", "-p", str(pitch), "-s", str(speed), "-w", str(wav),
+                        text], check=True, capture_output=True)
+        y, rate = sf.read(str(wav), dtype="float32")
+        parts += [soxr.resample(y, rate, sr).astype(np.float32), np.zeros(int(0.3 * sr), np.float32)]
+    x = np.concatenate(parts)
+    noise = np.random.default_rng(i).standard_normal(len(x)).astype(np.float32) * 10 ** (-70 / 20)
+    return x * np.float32(0.1 / max(float(np.sqrt(np.mean(x ** 2))), 1e-9)) + noise
 
 
 def load(path: Path, sr: int) -> np.ndarray:
@@ -58,9 +103,8 @@ def telephone(x: np.ndarray, sr: int) -> np.ndarray:
 
 def speech_features(x: np.ndarray) -> np.ndarray:
     """The server's view of a recording: speech frames of the speaker features, shape (n, dim)."""
-    x = normalise_level(x, DEFAULT_CONFIG)
-    feats = speaker_features(x, DEFAULT_CONFIG)
-    return feats[speech_frame_mask(len(feats), x, DEFAULT_CONFIG)]
+    feats, speech = voiceprint.speech_features(x, DEFAULT_CONFIG)
+    return feats[speech]
 
 
 def fit_ubm(frames: np.ndarray, components: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -98,12 +142,14 @@ def train(background: Path, components: int) -> dict[str, np.ndarray]:
     if not files:
         raise SystemExit(f"no .flac files in {background}")
     per_voice, pool = [], []
-    for path in files:
-        x = load(path, sr)
+    recordings = [(path.name, load(path, sr)) for path in files]
+    with tempfile.TemporaryDirectory() as tmp:
+        recordings += [(f"espeak-ng voice {i}", synthetic_voice(i, Path(tmp), sr)) for i in range(SYNTHETIC_VOICES)]
+    for name, x in recordings:
         own = speech_features(x)
         per_voice.append(own)
         pool += [own, speech_features(telephone(x, sr))]
-        print(f"  {path.name}: {len(own) / 100:.1f} s of speech", file=sys.stderr)
+        print(f"  {name}: {len(own) / 100:.1f} s of speech", file=sys.stderr)
     frames = np.concatenate(pool)
     print(f"UBM: {components} diagonal Gaussians on {len(frames)} frames", file=sys.stderr)
     weights, means, variances = fit_ubm(frames, components)
@@ -117,7 +163,8 @@ def train(background: Path, components: int) -> dict[str, np.ndarray]:
         n, f = model.stats(own[max(0, mid - half):mid + half])
         zn.append(n)
         zf.append(f)
-    meta = {"source": background.name, "files": len(files), "components": components,
+    meta = {"source": background.name, "files": len(files), "synthetic_voices": SYNTHETIC_VOICES,
+            "components": components,
             "top_c": ubm.TOP_C, "znorm_seconds": ZNORM_SECONDS,
             "inputs_sha256": hashlib.sha256(b"".join(p.read_bytes() for p in files)).hexdigest()}
     return {"weights": weights, "means": means, "variances": variances,

@@ -27,6 +27,8 @@ class PipelineConfig:
                                       # for speech, judged against the recording itself
     vad_min_range: float = 6.0        # dB the speech level must exceed the floor by for any speech at all
                                       # (a recording of steady noise has no speech), 3 .. 20
+    vad_dynamic_range: float = 50.0   # dB below the recording's speech level where nothing counts as speech
+                                      # (e.g. the rounding noise of a quiet 16-bit recording), 30 .. 60
     level_top_seconds: float = 1.0    # s; the speech level is that of the loudest second of frames (level.py)
     level_target_db: float = -26.0    # dBFS the speech level is brought to before speech detection and features
 
@@ -49,7 +51,9 @@ class PipelineConfig:
     relevance: float = 16.0           # MAP relevance factor r (Reynolds et al. 2000 use 16): a Gaussian moves
                                       # N / (N + r) of the way to its frames' mean, 4 .. 32
     min_enroll_speech: float = 0.2    # s of detected speech an enrollment needs, 0.1 .. 3
-    accept_threshold: float = 1.5     # S-norm score a turn's best requested speaker needs, else "unknown";
+    snorm_top: int = 60                # adaptive S-norm: background voices (the closest) that set each score's
+                                      # scale, 0 = all of them (ubm.top_stats), 0 .. 169
+    accept_threshold: float = 1.0     # S-norm score a turn's best requested speaker needs, else "unknown";
                                       # dimensionless (background-voice standard deviations), 1 .. 4
     frame_decimation: int = 2         # every n-th speech frame is scored (speed; 10 ms frames overlap), 1 .. 4
     block: float = 0.1                # s of speech per block: the resolution of turn boundaries, 0.05 .. 0.5
@@ -60,10 +64,9 @@ class PipelineConfig:
     label_changes: bool = True        # also cut where the best requested voice changes (decision.requested_voice_changes)
     label_window: float = 1.0         # s of speech the requested voices are compared over for that, 0.5 .. 3
     min_label_run: float = 1.0        # s; shorter runs of one best voice inside continuous speech are absorbed
+    snap_radius: float = 0.3          # s; a cut inside continuous speech moves to the quietest block this near
+                                      # (decision.snap_to_pauses), 0 = off, 0 .. 1
     change_background_voices: int = 32   # fixed background voices in the change-detection profile, 0 .. 121
-    leftover_voice: bool = False      # decision.name_leftover_voice: off (it did not help on both halves)
-    thin_enrollment: float = 3.0      # s; ... applies to a missing speaker enrolled from less speech than this
-    min_found: float = 2.0            # s; ... and only once every other requested speaker holds this much
 
     # ---- output (segments.py) ----------------------------------------------------------
     max_pause: float = 0.6            # s; a same-speaker pause shorter than this does not split a segment

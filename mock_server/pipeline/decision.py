@@ -8,8 +8,9 @@
    fixed background voices, so the same threshold means the same for every voice and channel, and no other
    voice of the account can veto a requested one (Kenny 2010; the prototype in
    ../shared/notes/listening-prototype.md: competing against the account's voices did not help).
-3. name_leftover_voice (off by default, config.leftover_voice; kept only to measure it): unknown speech
-   given to the one requested speaker not found when all others were.
+The former leftover-voice step (unknown speech named as the one thinly enrolled requested speaker not found)
+is gone: measured on both halves of a speaker split of the dev set it changed nothing, and by construction it
+names strangers after absent speakers.
 """
 
 from __future__ import annotations
@@ -39,34 +40,6 @@ def decide_turns(scores: np.ndarray, threshold: float) -> np.ndarray:
     best = np.argmax(scores, axis=1)
     ok = scores[np.arange(len(scores)), best] >= threshold
     return np.where(ok, best, UNKNOWN).astype(np.int64)
-
-
-def name_leftover_voice(labels: np.ndarray, thin: np.ndarray, min_frames: int) -> np.ndarray:
-    """Give the unknown frames to the one requested speaker who got none; returns new labels.
-
-    Applies only when at least two speakers were requested, all but exactly one of them hold at least
-    min_frames frames (they were found, so the request describes this recording), the missing one's
-    voiceprint is thin (thin[i]: fitted on a few seconds of speech), and at least min_frames
-    frames are UNKNOWN. A thin voiceprint covers a fraction of a voice, so its failing to match says
-    little: a second of enrollment cut from another moment of a meeting often fits the person's own
-    speech worse than a neighbour's. A full voiceprint that matches nothing is evidence the speaker is
-    absent, so there the unknown voice stays a stranger; so it does when two or more are missing, or
-    when one speaker was requested.
-    labels: (n,) with requested speakers 0 .. len(thin) - 1 and UNKNOWN.
-    """
-    n_requested = len(thin)
-    if n_requested < 2 or min_frames < 1:
-        return labels
-    found = np.bincount(labels[labels >= 0], minlength=n_requested)[:n_requested] >= min_frames
-    unknown = labels == UNKNOWN
-    if np.count_nonzero(~found) != 1 or np.count_nonzero(unknown) < min_frames:
-        return labels
-    missing = int(np.flatnonzero(~found)[0])
-    if not thin[missing]:
-        return labels
-    out = labels.copy()
-    out[unknown] = missing
-    return out
 
 
 def voice_changes(loglik: np.ndarray, width: int, factor: float, *, block: int = 4096) -> np.ndarray:
@@ -148,3 +121,24 @@ def requested_voice_changes(block_llr: np.ndarray, weights: np.ndarray, z: np.nd
         out[a:b] = absorb_short_runs(labels[a:b], min_run)
     key = reg_index * (s + 1) + out
     return np.cumsum(np.concatenate([[0], np.diff(key) != 0]))
+
+
+def snap_to_pauses(stretch: np.ndarray, energy: np.ndarray, regions: np.ndarray, radius: int) -> np.ndarray:
+    """Move every cut between stretches inside one speech region to the quietest block within +-radius blocks
+    (a pause too short to end the region is where one voice most likely hands over to another: the windowed
+    comparison that found the change only places it to within its window). stretch, regions: (G,) ints,
+    non-decreasing; energy: (G,) mean frame level of each block in dB. Returns new (G,) stretch indices."""
+    g = len(stretch)
+    cuts = [i for i in range(1, g) if stretch[i] != stretch[i - 1]]
+    moved = []
+    for k, i in enumerate(cuts):
+        if regions[i] != regions[i - 1]:
+            moved.append(i)
+            continue
+        lo = max(i - radius, moved[-1] + 1 if moved else 1)
+        hi = min(i + radius, cuts[k + 1] - 1 if k + 1 < len(cuts) else g - 1)
+        window = [j for j in range(lo, hi + 1) if regions[j] == regions[i]]
+        moved.append(min(window, key=lambda j: (energy[j], abs(j - i))) if window else i)
+    out = np.zeros(g, dtype=np.int64)
+    out[moved] = 1
+    return np.cumsum(out)

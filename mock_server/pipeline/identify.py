@@ -18,10 +18,11 @@ from collections.abc import Mapping
 import numpy as np
 
 from .config import DEFAULT_CONFIG, PipelineConfig
-from .decision import UNKNOWN, decide_turns, name_leftover_voice, requested_voice_changes, voice_changes
+from .decision import (UNKNOWN, decide_turns, requested_voice_changes, snap_to_pauses,
+                       voice_changes)
 from .segments import Segment, label_runs, to_segments
 from .threads import single_threaded_blas
-from .ubm import VoiceModel, voice_model
+from .ubm import VoiceModel, top_stats, voice_model
 from .voiceprint import speech_features, unpack_voiceprint
 
 
@@ -39,13 +40,28 @@ def _blocks(speech: np.ndarray, block_frames: int) -> tuple[np.ndarray, np.ndarr
 
 
 def snorm_scores(model: VoiceModel, offsets: np.ndarray, z: np.ndarray, n: np.ndarray, f: np.ndarray,
-                 relevance: float) -> np.ndarray:
+                 relevance: float, top: int = 0) -> np.ndarray:
     """S-norm scores (G, S) of frame groups (n (G, C), f (G, C, D)) for speakers offsets (S, C, D) with Z-norm
-    statistics z (S, 2): 0.5 * ((s - z_mean) / z_std + (s - t_mean) / t_std), t_* over the background voices."""
+    statistics z (S, 2): 0.5 * ((s - z_mean) / z_std + (s - t_mean) / t_std), t_* over the background voices
+    (the `top` closest to each group when top > 0: adaptive S-norm, ubm.top_stats)."""
     raw = model.llr(offsets, n, f)
-    t = model.tnorm_scores(n, f, relevance)
-    t_mean, t_std = t.mean(axis=1, keepdims=True), np.maximum(t.std(axis=1, keepdims=True), 1e-3)
-    return 0.5 * ((raw - z[:, 0]) / z[:, 1] + (raw - t_mean) / t_std)
+    t_mean, t_std = top_stats(model.tnorm_scores(n, f, relevance), top)
+    return 0.5 * ((raw - z[:, 0]) / z[:, 1] + (raw - t_mean[:, None]) / t_std[:, None])
+
+
+def _block_profile(model: VoiceModel, x, idx, post, block, n_blocks: int, offsets: np.ndarray,
+                   config: PipelineConfig, chunk: int = 256) -> np.ndarray:
+    """Per-frame LLR of every block (n_blocks, S + K) against the requested speakers and the first K background
+    voices; block statistics are made `chunk` blocks at a time, so memory stays flat in the recording's length."""
+    out = np.zeros((n_blocks, len(offsets) + min(config.change_background_voices, len(model.tnorm_counts))),
+                   dtype=np.float32)
+    for b0 in range(0, n_blocks, chunk):
+        b1 = min(b0 + chunk, n_blocks)
+        lo, hi = np.searchsorted(block, [b0, b1])                                  # frames of those blocks
+        n_b, f_b = model.accumulate(x[lo:hi], idx[lo:hi], post[lo:hi], block[lo:hi] - b0, b1 - b0)
+        out[b0:b1] = np.concatenate([model.llr(offsets, n_b, f_b), model.tnorm_scores(
+            n_b, f_b, config.relevance, slice(0, config.change_background_voices))], axis=1)
+    return out
 
 
 def identify_segments(samples: np.ndarray, voiceprints: Mapping[str, np.ndarray], *,
@@ -68,7 +84,7 @@ def identify_segments(samples: np.ndarray, voiceprints: Mapping[str, np.ndarray]
     samples = np.asarray(samples, dtype=np.float32)
     duration = len(samples) / c.sample_rate
     frames_per_s = c.sample_rate / c.hop_length
-    feats, speech = speech_features(samples, c)
+    feats, speech, level = speech_features(samples, c, levels=True)
     if not speech.any():
         return []
     model = voice_model()
@@ -76,31 +92,32 @@ def identify_segments(samples: np.ndarray, voiceprints: Mapping[str, np.ndarray]
     offsets = np.stack([u[0] for u in unpacked])                                  # (S, C, D)
     z = np.array([[u[1], u[2]] for u in unpacked], dtype=np.float32)               # (S, 2)
 
-    block, block_region = _blocks(speech, int(round(c.block * frames_per_s)))
+    block_all, block_region = _blocks(speech, int(round(c.block * frames_per_s)))
     # every frame_decimation-th speech frame carries the statistics: 10 ms frames of 25 ms windows overlap, so
     # their neighbours add little evidence but the same cost
     step = max(1, c.frame_decimation)
-    n_b, f_b = model.stats(feats[speech][::step], block[::step], len(block_region))
+    x, block = feats[speech][::step], block_all[::step]
+    idx, post = model.top_posteriors(x)                  # the UBM is evaluated once per frame, whatever follows
+    n_blocks = len(block_region)
 
     # turns: a region, cut where the voice changes (profile: fit to the requested and some background voices)
+    profile = _block_profile(model, x, idx, post, block, n_blocks, offsets, c)
     width = int(round(c.change_window / c.block))
-    profile = np.concatenate([model.llr(offsets, n_b, f_b),
-                              model.tnorm_scores(n_b, f_b, c.relevance, slice(0, c.change_background_voices))], axis=1)
-    stretch = block_region * (len(block_region) + 1) + voice_changes(profile, width, c.change_factor)
+    stretch = block_region * (n_blocks + 1) + voice_changes(profile, width, c.change_factor)
     if c.label_changes:
         half = int(round(c.label_window / 2 / c.block))
-        closed = requested_voice_changes(profile[:, :len(names)], n_b.sum(axis=1), z, block_region, half,
+        weights = np.bincount(block, minlength=n_blocks)
+        closed = requested_voice_changes(profile[:, :len(names)], weights, z, block_region, half,
                                          int(round(c.min_label_run / c.block)))
-        stretch = stretch * (len(block_region) + 1) + closed
+        stretch = stretch * (n_blocks + 1) + closed
+    if c.snap_radius > 0:
+        counts = np.maximum(np.bincount(block, minlength=n_blocks), 1)
+        energy = np.bincount(block, weights=level[speech][::step], minlength=n_blocks) / counts
+        stretch = snap_to_pauses(stretch, energy, block_region, int(round(c.snap_radius / c.block)))
     turn = np.cumsum(np.concatenate([[0], np.diff(stretch) != 0]))               # (n_blocks,)
-    starts = np.flatnonzero(np.diff(np.concatenate([[-1], turn])) != 0)
-    n_u, f_u = np.add.reduceat(n_b, starts, axis=0), np.add.reduceat(f_b, starts, axis=0)
-
-    labels_turn = decide_turns(snorm_scores(model, offsets, z, n_u, f_u, c.relevance), c.accept_threshold)
-    labels_speech = labels_turn[turn[block]]
-    if c.leftover_voice:
-        thin = np.array([u[0].size and voiceprints[k][-1, 2] < c.thin_enrollment for k, u in zip(names, unpacked)])
-        labels_speech = name_leftover_voice(labels_speech, thin, int(round(c.min_found * frames_per_s)))
+    n_u, f_u = model.accumulate(x, idx, post, turn[block], int(turn[-1]) + 1)
+    scores = snorm_scores(model, offsets, z, n_u, f_u, c.relevance, c.snorm_top)          # (turns, S)
+    labels_speech = decide_turns(scores, c.accept_threshold)[turn[block_all]]
     labels = np.full(len(feats), UNKNOWN, dtype=np.int64)
     labels[speech] = labels_speech
     return to_segments(label_runs(labels, speech), names, 1.0 / frames_per_s, c.max_pause, duration,

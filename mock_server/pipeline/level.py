@@ -31,10 +31,10 @@ def normalise_level(samples: np.ndarray, config: PipelineConfig = DEFAULT_CONFIG
     A recording with no frame above digital silence is returned unscaled (minus DC). Returns a new
     float32 array; the input is not modified.
     """
-    x = np.asarray(samples, dtype=np.float32)
+    x = np.array(samples, dtype=np.float32)              # the one copy; everything below works in place
     if len(x) == 0:
-        return x.copy()
-    x = x - np.float32(x.mean(dtype=np.float64))
+        return x
+    x -= np.float32(x.mean(dtype=np.float64))
     frame_len = max(1, int(config.sample_rate * _FRAME_S))
     level = frame_levels_db(x, frame_len) if len(x) >= frame_len else frame_levels_db(x, len(x))
     top = int(round(config.level_top_seconds / _FRAME_S))
@@ -42,5 +42,5 @@ def normalise_level(samples: np.ndarray, config: PipelineConfig = DEFAULT_CONFIG
     loud = float(ordered[len(ordered) - top] if len(ordered) >= 2 * top else np.median(ordered))
     if loud <= 20.0 * np.log10(_TINY) + 1.0:
         return x
-    gain = np.float32(10.0 ** ((config.level_target_db - loud) / 20.0))
-    return x * gain
+    x *= np.float32(10.0 ** ((config.level_target_db - loud) / 20.0))
+    return x

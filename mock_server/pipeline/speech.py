@@ -4,12 +4,14 @@ webrtcvad (fast C) labels every 10/20/30 ms frame. Its raw decisions flicker, so
 cleaned in three readable steps, all in seconds from the config:
   1. a gate relative to the recording's own noise floor: frames less than vad_floor_margin dB above the
      recording's quiet frames (its vad_floor_percentile-th percentile frame level) are never speech, nor is
-     anything in a recording whose loud frames (95th percentile) are less than vad_min_range dB above that floor, so
+     anything in a recording whose loud frames (95th percentile) are less than vad_min_range dB above that floor,
+     nor frames more than vad_dynamic_range dB below the recording's speech level (rounding noise of quiet
+     16-bit audio), so
      webrtcvad does not fire on hiss, whatever the recording's level (no absolute level anywhere: the
      samples are first brought to a fixed speech level by level.normalise_level);
-  2. hangover: every voiced run is extended (the ends of words are soft and get missed);
-  3. bridging: pauses shorter than vad_bridge are filled, then regions shorter than
-     vad_min_speech are dropped as clicks.
+  2. bridging: pauses shorter than vad_bridge (as webrtcvad heard them) are filled;
+  3. hangover: every voiced run is extended (the ends of words are soft and get missed), then regions
+     shorter than vad_min_speech are dropped as clicks.
 """
 
 from __future__ import annotations
@@ -64,28 +66,32 @@ def voiced_frames(samples: np.ndarray, config: PipelineConfig = DEFAULT_CONFIG, 
     floor = np.percentile(level, c.vad_floor_percentile)
     if np.percentile(level, 95) < floor + c.vad_min_range:     # steady noise, whatever its level
         return np.zeros(n, dtype=bool)
-    return voiced & (level >= floor + c.vad_floor_margin)
+    # samples are level-normalised: their speech level is level_target_db, so this is relative to the speech
+    return voiced & (level >= max(floor + c.vad_floor_margin, c.level_target_db - c.vad_dynamic_range))
 
 
-def speech_mask(samples: np.ndarray, config: PipelineConfig = DEFAULT_CONFIG) -> tuple[np.ndarray, float]:
+def speech_mask(samples: np.ndarray, config: PipelineConfig = DEFAULT_CONFIG, *,
+                normalised: bool = False) -> tuple[np.ndarray, float]:
     """Cleaned speech decision per VAD frame and the frame duration in seconds.
 
-    samples: mono float32 at config.sample_rate, any level (normalised here; normalising twice is harmless).
+    samples: mono float32 at config.sample_rate, any level (normalised here unless normalised=True says
+    level.normalise_level already was applied).
     """
     c = config
     step = c.vad_frame_ms / 1000.0
-    mask = voiced_frames(normalise_level(samples, c), c)
+    mask = voiced_frames(samples if normalised else normalise_level(samples, c), c)
     n = len(mask)
     if n == 0 or not mask.any():
         return mask, step
+    mask = mask.copy()
+    bridge = int(round(c.vad_bridge / step))
+    for s, e in _runs(~mask):                                  # 2. bridge short interior pauses (measured as
+        if s > 0 and e < n and e - s < bridge:                 #    webrtcvad heard them, before the hangover,
+            mask[s:e] = True                                   #    so a 0.35 s pause between turns stays one)
     out = np.zeros(n, dtype=bool)
     hang = int(round(c.vad_hangover / step))
-    for s, e in _runs(mask):                                   # 2. hangover (half of it before onsets)
+    for s, e in _runs(mask):                                   # 3. hangover (half of it before onsets)
         out[max(0, s - hang // 2):min(n, e + hang)] = True
-    bridge = int(round(c.vad_bridge / step))
-    for s, e in _runs(~out):                                   # 3. bridge short interior pauses
-        if s > 0 and e < n and e - s < bridge:
-            out[s:e] = True
     shortest = int(round(c.vad_min_speech / step))
     for s, e in _runs(out):                                    # ... and drop clicks
         if e - s < shortest:

@@ -92,12 +92,18 @@ class VoiceModel:
         single = groups is None
         if single:
             groups = np.zeros(len(x), dtype=np.int64)
+        x = np.asarray(x, dtype=np.float32)
+        idx, post = self.top_posteriors(x)
+        n, f = self.accumulate(x, idx, post, groups, n_groups)
+        return (n[0], f[0]) if single else (n, f)
+
+    def accumulate(self, x: np.ndarray, idx: np.ndarray, post: np.ndarray, groups: np.ndarray, n_groups: int):
+        """Whitened statistics N (n_groups, C), F (n_groups, C, D) float32 of frames x (T, D) with their top-C
+        Gaussians idx and posteriors post (T, TOP_C) (top_posteriors), per group (groups: (T,) in [0, n_groups))."""
         c, d = self.components, self.dim
         n = np.zeros((n_groups * c,), dtype=np.float32)
         f = np.zeros((n_groups * c, d), dtype=np.float32)
         if len(x):
-            x = np.asarray(x, dtype=np.float32)
-            idx, post = self.top_posteriors(x)
             k = idx.shape[1]
             flat = (np.asarray(groups, dtype=np.int64)[:, None] * c + idx).ravel()    # (T * TOP_C,)
             order = np.argsort(flat, kind="stable")                                # same (group, Gaussian) together
@@ -111,8 +117,7 @@ class VoiceModel:
             # centre on the UBM means and whiten, only where a Gaussian was used: sum_t g_tc (x_t - mu_c) / sigma_c
             comp = used % c
             f[used] = (np.add.reduceat(weighted, first, axis=0) - n[used, None] * self.means[comp]) * self.inv_sd[comp]
-        n, f = n.reshape(n_groups, c), f.reshape(n_groups, c, d)
-        return (n[0], f[0]) if single else (n, f)
+        return n.reshape(n_groups, c), f.reshape(n_groups, c, d)
 
     # ---- statistics -> speakers and scores ----------------------------------------------------
 
@@ -146,10 +151,22 @@ class VoiceModel:
         total = np.maximum(n.sum(axis=1), 1e-6)[:, None]
         return ((f.reshape(len(f), -1) @ m.T - 0.5 * (n @ q.T)) / total).astype(np.float32)
 
-    def znorm(self, offsets: np.ndarray) -> tuple[float, float]:
-        """Mean and standard deviation of a speaker's (offsets (C, D)) scores on the background test segments."""
+    def znorm(self, offsets: np.ndarray, top: int = 0) -> tuple[float, float]:
+        """Mean and standard deviation of a speaker's (offsets (C, D)) scores on the background test segments;
+        with top > 0 only on the `top` highest (adaptive S-norm, see top_stats)."""
         s = self.llr(offsets[None], self.znorm_counts, self.znorm_stats.reshape(-1, self.components, self.dim))
-        return float(s.mean()), float(max(s.std(), 1e-3))
+        mean, std = top_stats(s.T, top)
+        return float(mean[0]), float(std[0])
+
+
+def top_stats(scores: np.ndarray, top: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation (floored at 1e-3) along axis 1 of scores (G, B), over the `top` highest of each
+    row when 0 < top < B: adaptive score normalisation (Sturim & Reynolds 2005, "Speaker adaptive cohort selection
+    for Tnorm"; Matejka et al. 2017), so only the background voices that resemble the speaker or the test set the
+    scale, whatever kinds of voices the background holds. Returns two (G,) float32 arrays."""
+    if 0 < top < scores.shape[1]:
+        scores = np.partition(scores, scores.shape[1] - top, axis=1)[:, -top:]
+    return scores.mean(axis=1).astype(np.float32), np.maximum(scores.std(axis=1), 1e-3).astype(np.float32)
 
 
 @lru_cache(maxsize=1)

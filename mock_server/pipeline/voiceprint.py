@@ -19,25 +19,31 @@ import numpy as np
 from .config import DEFAULT_CONFIG, PipelineConfig
 from .errors import NoSpeechError
 from .features import speaker_features
-from .level import normalise_level
+from .level import frame_levels_db, normalise_level
 from .speech import speech_mask
 from .threads import single_threaded_blas
 from .ubm import voice_model
 
 
-def speech_frame_mask(n_frames: int, samples: np.ndarray, config: PipelineConfig) -> np.ndarray:
+def speech_frame_mask(n_frames: int, samples: np.ndarray, config: PipelineConfig, *,
+                      normalised: bool = False) -> np.ndarray:
     """Map the VAD speech mask onto feature frames (frame t is centered at t * hop), shape (n_frames,) bool."""
-    mask, step = speech_mask(samples, config)
+    mask, step = speech_mask(samples, config, normalised=normalised)
     centers = np.arange(n_frames) * (config.hop_length / config.sample_rate)
     idx = np.minimum((centers / step).astype(np.int64), max(len(mask) - 1, 0))
     return mask[idx] if len(mask) else np.zeros(n_frames, dtype=bool)
 
 
-def speech_features(samples: np.ndarray, config: PipelineConfig = DEFAULT_CONFIG) -> tuple[np.ndarray, np.ndarray]:
-    """Level-normalised speaker features of every frame (T, D) float32 and the speech mask (T,) bool."""
+def speech_features(samples: np.ndarray, config: PipelineConfig = DEFAULT_CONFIG, *, levels: bool = False):
+    """Level-normalised speaker features of every frame (T, D) float32 and the speech mask (T,) bool; with
+    levels=True also each frame's level in dB (T,) (its hop of samples, after level normalisation)."""
     x = normalise_level(samples, config)
     feats = speaker_features(x, config)
-    return feats, speech_frame_mask(len(feats), x, config)
+    mask = speech_frame_mask(len(feats), x, config, normalised=True)
+    if not levels:
+        return feats, mask
+    lv = frame_levels_db(x, config.hop_length)
+    return feats, mask, np.pad(lv, (0, max(0, len(feats) - len(lv))), mode="edge")[:len(feats)]
 
 
 def enrollment_voiceprint(samples: np.ndarray, *, config: PipelineConfig = DEFAULT_CONFIG) -> np.ndarray:
@@ -75,7 +81,7 @@ def speaker_voiceprint(enrollments: Sequence[np.ndarray], *, config: PipelineCon
         raise ValueError(f"enrollment voiceprints must have shape {shape}: made by another model version")
     total = np.sum(stats, axis=0, dtype=np.float64)
     offsets = model.map_offsets(total[:, 0].astype(np.float32), total[:, 1:].astype(np.float32), config.relevance)
-    z_mean, z_std = model.znorm(offsets)
+    z_mean, z_std = model.znorm(offsets, config.snorm_top)
     extra = np.zeros((1, model.dim), dtype=np.float32)
     extra[0, :3] = (z_mean, z_std, total[:, 0].sum() * config.hop_length / config.sample_rate)
     return np.concatenate([offsets, extra], axis=0)
