@@ -103,10 +103,10 @@ class SpeakerService:
         return self.identify_samples(tenant, speaker_ids, samples)
 
     def identify_samples(self, tenant: str, speaker_ids: Sequence[str], samples: np.ndarray) -> list[dict]:
-        records = self._current(tenant, self.store.speakers(tenant))
+        # Only the requested voices are read and scored (against the model's fixed background voices): the
+        # account's other voices must neither veto a requested one nor cost anything.
+        records = self._current(tenant, self.store.speakers(tenant, list(speaker_ids)))
         self._check(speaker_ids, records)  # again: a delete may have raced the audio download
-        # Only the requested voices are scored (against the model's fixed background voices): the account's other
-        # voices must neither veto a requested one nor cost anything.
         voiceprints = {s: self._voiceprint(records[s].voiceprint) for s in speaker_ids}
         segments = pipeline.identify_segments(samples, voiceprints)
         return [{"speaker_id": s.speaker_id, "start": s.start, "end": s.end} for s in segments]
@@ -125,7 +125,8 @@ class SpeakerService:
         return parsed
 
     def _current(self, tenant: str, records: dict[str, SpeakerRecord]) -> dict[str, SpeakerRecord]:
-        """Recompute voiceprints stored by an older model from their kept audio, so a model change is invisible."""
+        """Recompute voiceprints stored by an older model from their kept audio, so a model change is invisible
+        (for the speakers asked about: each is brought up to date the first time a request needs it)."""
         stale = [s for s, r in records.items() if r.model_version != pipeline.MODEL_VERSION]
         for speaker_id in stale:
             log.info("recomputing voiceprint of a speaker stored by model %s", records[speaker_id].model_version)
@@ -138,7 +139,7 @@ class SpeakerService:
                     "speech in its recordings; delete it and enroll it again.") from None
             self.store.replace_voiceprints(tenant, speaker_id, enrollment_voiceprints=[serialise(p) for p in prints],
                                            voiceprint=serialise(combined), model_version=pipeline.MODEL_VERSION)
-        return self.store.speakers(tenant) if stale else records
+        return self.store.speakers(tenant, list(records)) if stale else records
 
 
     @staticmethod
