@@ -55,7 +55,7 @@ class PipelineConfig:
                                       # scale, 0 = all of them (ubm.top_stats), 0 .. 169
     accept_threshold: float = 1.0     # S-norm score a turn's best requested speaker needs, else "unknown";
                                       # dimensionless (background-voice standard deviations), 1 .. 4
-    frame_decimation: int = 2         # every n-th speech frame is scored (speed; 10 ms frames overlap), 1 .. 4
+    frame_decimation: int = 1         # every n-th speech frame is scored (speed; 10 ms frames overlap), 1 .. 4
     block: float = 0.1                # s of speech per block: the resolution of turn boundaries, 0.05 .. 0.5
     change_window: float = 1.0        # s of speech each side compared when looking for a change of voice
                                       # inside a speech region (decision.voice_changes), 0.5 .. 2
@@ -64,8 +64,6 @@ class PipelineConfig:
     label_changes: bool = True        # also cut where the best requested voice changes (decision.requested_voice_changes)
     label_window: float = 1.0         # s of speech the requested voices are compared over for that, 0.5 .. 3
     min_label_run: float = 1.0        # s; shorter runs of one best voice inside continuous speech are absorbed
-    snap_radius: float = 0.3          # s; a cut inside continuous speech moves to the quietest block this near
-                                      # (decision.snap_to_pauses), 0 = off, 0 .. 1
     change_background_voices: int = 32   # fixed background voices in the change-detection profile, 0 .. 121
 
     # ---- output (segments.py) ----------------------------------------------------------

@@ -122,23 +122,3 @@ def requested_voice_changes(block_llr: np.ndarray, weights: np.ndarray, z: np.nd
     key = reg_index * (s + 1) + out
     return np.cumsum(np.concatenate([[0], np.diff(key) != 0]))
 
-
-def snap_to_pauses(stretch: np.ndarray, energy: np.ndarray, regions: np.ndarray, radius: int) -> np.ndarray:
-    """Move every cut between stretches inside one speech region to the quietest block within +-radius blocks
-    (a pause too short to end the region is where one voice most likely hands over to another: the windowed
-    comparison that found the change only places it to within its window). stretch, regions: (G,) ints,
-    non-decreasing; energy: (G,) mean frame level of each block in dB. Returns new (G,) stretch indices."""
-    g = len(stretch)
-    cuts = [i for i in range(1, g) if stretch[i] != stretch[i - 1]]
-    moved = []
-    for k, i in enumerate(cuts):
-        if regions[i] != regions[i - 1]:
-            moved.append(i)
-            continue
-        lo = max(i - radius, moved[-1] + 1 if moved else 1)
-        hi = min(i + radius, cuts[k + 1] - 1 if k + 1 < len(cuts) else g - 1)
-        window = [j for j in range(lo, hi + 1) if regions[j] == regions[i]]
-        moved.append(min(window, key=lambda j: (energy[j], abs(j - i))) if window else i)
-    out = np.zeros(g, dtype=np.int64)
-    out[moved] = 1
-    return np.cumsum(out)

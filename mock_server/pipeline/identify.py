@@ -3,7 +3,8 @@
 level normalisation (level.py) -> speech regions (speech.py) -> MFCC features (features.py)
 -> whitened Baum-Welch statistics of every 0.1 s block of speech through the UBM's top-C Gaussians (ubm.py)
 -> turns: speech regions cut where the voice changes (decision.voice_changes on the blocks' scores against the
-requested voices and a fixed set of background voices) -> one S-norm score per turn and requested speaker,
+requested voices and a fixed set of background voices) and where the best requested voice changes inside
+continuous speech (decision.requested_voice_changes) -> one adaptive S-norm score per turn and requested speaker,
 from all of the turn's frames -> best requested speaker above one threshold, else unknown
 (decision.decide_turns) -> segments (segments.py).
 
@@ -18,8 +19,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from .config import DEFAULT_CONFIG, PipelineConfig
-from .decision import (UNKNOWN, decide_turns, requested_voice_changes, snap_to_pauses,
-                       voice_changes)
+from .decision import UNKNOWN, decide_turns, requested_voice_changes, voice_changes
 from .segments import Segment, label_runs, to_segments
 from .threads import single_threaded_blas
 from .ubm import VoiceModel, top_stats, voice_model
@@ -84,7 +84,7 @@ def identify_segments(samples: np.ndarray, voiceprints: Mapping[str, np.ndarray]
     samples = np.asarray(samples, dtype=np.float32)
     duration = len(samples) / c.sample_rate
     frames_per_s = c.sample_rate / c.hop_length
-    feats, speech, level = speech_features(samples, c, levels=True)
+    feats, speech = speech_features(samples, c)
     if not speech.any():
         return []
     model = voice_model()
@@ -110,10 +110,6 @@ def identify_segments(samples: np.ndarray, voiceprints: Mapping[str, np.ndarray]
         closed = requested_voice_changes(profile[:, :len(names)], weights, z, block_region, half,
                                          int(round(c.min_label_run / c.block)))
         stretch = stretch * (n_blocks + 1) + closed
-    if c.snap_radius > 0:
-        counts = np.maximum(np.bincount(block, minlength=n_blocks), 1)
-        energy = np.bincount(block, weights=level[speech][::step], minlength=n_blocks) / counts
-        stretch = snap_to_pauses(stretch, energy, block_region, int(round(c.snap_radius / c.block)))
     turn = np.cumsum(np.concatenate([[0], np.diff(stretch) != 0]))               # (n_blocks,)
     n_u, f_u = model.accumulate(x, idx, post, turn[block], int(turn[-1]) + 1)
     scores = snorm_scores(model, offsets, z, n_u, f_u, c.relevance, c.snorm_top)          # (turns, S)

@@ -19,7 +19,7 @@ import numpy as np
 from .config import DEFAULT_CONFIG, PipelineConfig
 from .errors import NoSpeechError
 from .features import speaker_features
-from .level import frame_levels_db, normalise_level
+from .level import normalise_level
 from .speech import speech_mask
 from .threads import single_threaded_blas
 from .ubm import voice_model
@@ -34,16 +34,11 @@ def speech_frame_mask(n_frames: int, samples: np.ndarray, config: PipelineConfig
     return mask[idx] if len(mask) else np.zeros(n_frames, dtype=bool)
 
 
-def speech_features(samples: np.ndarray, config: PipelineConfig = DEFAULT_CONFIG, *, levels: bool = False):
-    """Level-normalised speaker features of every frame (T, D) float32 and the speech mask (T,) bool; with
-    levels=True also each frame's level in dB (T,) (its hop of samples, after level normalisation)."""
+def speech_features(samples: np.ndarray, config: PipelineConfig = DEFAULT_CONFIG) -> tuple[np.ndarray, np.ndarray]:
+    """Level-normalised speaker features of every frame (T, D) float32 and the speech mask (T,) bool."""
     x = normalise_level(samples, config)
     feats = speaker_features(x, config)
-    mask = speech_frame_mask(len(feats), x, config, normalised=True)
-    if not levels:
-        return feats, mask
-    lv = frame_levels_db(x, config.hop_length)
-    return feats, mask, np.pad(lv, (0, max(0, len(feats) - len(lv))), mode="edge")[:len(feats)]
+    return feats, speech_frame_mask(len(feats), x, config, normalised=True)
 
 
 def enrollment_voiceprint(samples: np.ndarray, *, config: PipelineConfig = DEFAULT_CONFIG) -> np.ndarray:
