@@ -5,7 +5,8 @@
 
 Starts a mock server on a free loopback port (or uses --url), enrolls every speaker of the manifest through
 the enroll endpoint under a fresh api key, identifies every test through the sync endpoint, and prints per-test
-and overall identification error rate (IER, 0.25 s collar; see scripts/ier.py) and times-real-time (audio
+and overall identification error rate (IER: pyannote.metrics' IdentificationErrorRate, 0.25 s collar, through
+scripts/ier.py; per group: conversation, voices, meeting) and times-real-time (audio
 seconds / wall seconds of the identify HTTP calls, one client). With --plot it draws a test's reference and
 answer timelines into a PNG (needs matplotlib: pip install -e '.[evaluate]').
 """
