@@ -1,29 +1,26 @@
 """Offline accuracy/speed harness for mock_server.pipeline (no HTTP).
 
-    python scripts/pipeline_eval.py MANIFEST_DIR [--leave-out] [--alone] [--absent] [--synthetic N]
-                                   [--set field=value ...] [-v]
+    python scripts/pipeline_eval.py MANIFEST_DIR [--halves] [--levels] [--cohort] [--duplicate] [--codecs]
+                                   [--synthetic N] [--set field=value ...] [-v]
 
-Loads the manifest's audio with soundfile, resamples to 16 kHz with soxr (as the server
-does), enrolls every speaker, identifies every test with the other enrolled speakers as the
-cohort, and prints per-test and overall / conversation / meeting IER and times-real-time.
+Loads the manifest's audio with soundfile, resamples to 16 kHz with soxr (as the server does), enrolls every
+speaker, identifies every test with every other enrolled speaker as the cohort (as the server does), and prints
+per-test and per-group (conversation / voices / meeting) and overall IER (pyannote.metrics, scripts/ier.py) and
+times-real-time.
 
---leave-out: generalisation check. For every test and every requested speaker S that
-appears in it, S is removed from the enrolled set (requested and cohort); all of S's speech
-must then come out "unknown". Prints the fraction of S's speech labelled unknown (higher is
-better) and the IER with S's reference relabelled "unknown".
---alone: each requested speaker is asked for on its own with no other voice enrolled (no cohort): prints the
-share of its speech that is named (recall) and the share of other voices' speech given its name (false accept).
---absent: the price of naming a leftover voice (decision.name_leftover_voice). Every test is asked about
-its speakers plus one enrolled speaker who is not in it (each such speaker in turn); prints the share of
-the speech nobody enrolled ("unknown" in the reference) that is given the absent speaker's name, and the IER.
---codecs: every test again after an 8 kHz telephone round trip and after a 44.1 kHz MP3 round trip (libsndfile's
-encoder), with the enrollments untouched: prints the IER of each version per kind.
---synthetic N: N made-up conversations from the manifest's enrollment files, a check on recordings the
-tests never use: each speaker is enrolled from its first file only (a thinner voiceprint than the manifest
-gives), and 10 turns of 1.5-6 s are cut from its other files, with 2-3 requested speakers from one corpus and
-half of the time a stranger (a speaker of the same corpus enrolled nowhere). Prints IER and the share of the
-strangers' speech labelled unknown. Deterministic (seeded).
---set: override config fields, e.g. --set unknown_threshold=0.5 --set smooth_window=2.0
+--halves: the speaker-split check of ../speech-dev/README.md ("Not fitting it"): the enrolled speakers of every
+group are split in two by sorted order (even / odd), the strangers' speech by test (even / odd); the IER of each
+half is scored on that half's reference speech only (a UEM). Run it once per value of a constant or per rule
+(--set ...) and keep only what helps on both halves.
+--levels: every test again 30 dB quieter, near full scale, with a DC offset, as 48 kHz stereo and after an 8 kHz
+round trip (the enrollments untouched): IER per variant and group.
+--cohort: every test again with no other voice of the account (only its own requested speakers): IER per group,
+to compare with the all-speakers figure.
+--duplicate: every test again with a copy of each requested voice enrolled under another id in the account;
+prints how many answers changed for the requested ids (must be 0).
+--codecs: every test again after an 8 kHz telephone round trip and after a 44.1 kHz MP3 round trip.
+--synthetic N: N made-up conversations from the manifest's enrollment files (seeded), IER and strangers' share.
+--set: override config fields, e.g. --set accept_threshold=2.5 --set change_factor=0
 """
 
 from __future__ import annotations
@@ -44,8 +41,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from ier import identification_error_rate, read_rttm  # noqa: E402
 
-from mock_server.pipeline import (DEFAULT_CONFIG, enrollment_voiceprint, identify_segments,  # noqa: E402
-                                  speaker_voiceprint)
+from mock_server.pipeline import DEFAULT_CONFIG, enrollment_voiceprint, identify_segments, speaker_voiceprint  # noqa: E402
+
+GROUPS = ("conversation", "voices", "meeting")
 
 
 def load(path: str, sr: int = 16000) -> np.ndarray:
@@ -59,9 +57,9 @@ def parse_overrides(items):
     fields = {f.name: f for f in dataclasses.fields(DEFAULT_CONFIG)}
     for item in items or []:
         k, v = item.split("=", 1)
-        cur = getattr(DEFAULT_CONFIG, k) if k in fields else None
         if k not in fields:
             sys.exit(f"unknown config field {k}")
+        cur = getattr(DEFAULT_CONFIG, k)
         if v == "None":
             kw[k] = None
         elif isinstance(cur, bool):
@@ -79,17 +77,36 @@ def add(acc, r):
 
 
 def ier_of(acc):
-    return (acc["confusion"] + acc["missed"] + acc["false_alarm"]) / max(acc["total"], 1e-9)
+    return (acc["confusion"] + acc["missed"] + acc["false_alarm"]) / max(acc.get("total", 0.0), 1e-9)
+
+
+def by_group(totals: dict, label: str) -> str:
+    return f"{label}: IER all {ier_of(totals.get('all', {})):.3f}" + "".join(
+        f"  {g} {ier_of(totals[g]):.3f}" for g in GROUPS if g in totals)
+
+
+def segs(hyp):
+    return [(s.speaker_id, s.start, s.end) for s in hyp]
+
+
+def half_scores(ref, hyp_t, half_of, test_index):
+    """IER parts of each speaker half: hypothesis kept only inside that half's reference speech."""
+    out = []
+    for h in (0, 1):
+        keep = [(lab, s, e) for lab, s, e in ref
+                if (half_of.get(lab) == h) or (lab == "unknown" and test_index % 2 == h)]
+        spans = [(s, e) for _, s, e in keep]
+        clipped = [(lab, max(s, a), min(e, b)) for lab, s, e in hyp_t for a, b in spans if min(e, b) > max(s, a)]
+        out.append(identification_error_rate(keep, clipped) if keep else None)
+    return out
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("manifest_dir")
-    ap.add_argument("--leave-out", action="store_true")
-    ap.add_argument("--alone", action="store_true")
-    ap.add_argument("--absent", action="store_true")
+    for flag in ("--halves", "--levels", "--cohort", "--duplicate", "--codecs"):
+        ap.add_argument(flag, action="store_true")
     ap.add_argument("--synthetic", type=int, default=0, metavar="N")
-    ap.add_argument("--codecs", action="store_true")
     ap.add_argument("--set", action="append", metavar="FIELD=VALUE")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
@@ -109,16 +126,16 @@ def main(argv=None) -> int:
         vps[spk] = speaker_voiceprint(eps, config=cfg)
     t_enroll = time.perf_counter() - t0
     print(f"enrolled {len(vps)} speakers from {enroll_audio:.0f} s of audio in {t_enroll:.2f} s")
+    ordered = sorted(vps)
+    half_of = {s: i % 2 for i, s in enumerate(ordered)}
 
-    totals: dict[str, dict] = {"all": {}, "conversation": {}, "meeting": {}}
-    lo_tot: dict = {}
-    lo_unknown = lo_speech = 0.0
-    alone = {"named": 0.0, "own": 0.0, "false": 0.0, "others": 0.0}
-    absent = {"named": 0.0, "strangers": 0.0}
-    absent_tot: dict = {}
-    codec_tot: dict = {}
+    totals: dict = {}
+    halves: list[dict] = [{}, {}]
+    extra: dict[str, dict] = {}
+    changed = 0
     audio_s = proc_s = 0.0
-    for test in man["tests"]:
+    for ti, test in enumerate(man["tests"]):
+        kind = test["kind"]
         x = load(os.path.join(root, test["audio"]))
         ref = read_rttm(os.path.join(root, test["rttm"]))
         req = {k: vps[k] for k in test["speakerIds"]}
@@ -128,82 +145,69 @@ def main(argv=None) -> int:
         dt = time.perf_counter() - t
         audio_s += len(x) / 16000
         proc_s += dt
-        r = identification_error_rate(ref, [(s.speaker_id, s.start, s.end) for s in hyp])
-        add(totals["all"], r)
-        add(totals[test["kind"]], r)
-        print(f"{test['audio']:32s} {test['kind']:12s} IER {r['ier']:.3f}  conf {r['confusion']:5.2f}"
+        r = identification_error_rate(ref, segs(hyp))
+        for key in ("all", kind):
+            add(totals.setdefault(key, {}), r)
+        print(f"{test['audio']:32s} {kind:12s} IER {r['ier']:.3f}  conf {r['confusion']:5.2f}"
               f"  miss {r['missed']:5.2f}  fa {r['false_alarm']:5.2f}  / {r['total']:5.1f} s"
               f"  {len(x) / 16000 / dt:6.0f}x RT")
         if args.verbose:
             for s in hyp:
                 print(f"    {s.start:7.2f} {s.end:7.2f} {s.speaker_id}")
-        if args.leave_out:
-            present = {lab for lab, _, _ in ref}
-            for spk in test["speakerIds"]:
-                if spk not in present or len(req) < 2:
-                    continue
-                req2 = {k: v for k, v in req.items() if k != spk}
-                coh2 = {k: v for k, v in cohort.items() if k != spk}
-                hyp2 = identify_segments(x, req2, config=cfg, cohort=coh2)
-                ref2 = [("unknown" if lab == spk else lab, s, e) for lab, s, e in ref]
-                hyp2t = [(s.speaker_id, s.start, s.end) for s in hyp2]
-                r2 = identification_error_rate(ref2, hyp2t)
-                add(lo_tot, r2)
-                only = [(lab, s, e) for lab, s, e in ref if lab == spk]
-                ru = identification_error_rate([("unknown", s, e) for _, s, e in only],
-                                               [h for h in hyp2t if h[0] == "unknown"])
-                lo_speech += ru["total"]
-                lo_unknown += ru["total"] - ru["missed"] - ru["confusion"]
-                share = (ru["total"] - ru["missed"] - ru["confusion"]) / ru["total"] if ru["total"] else 0.0
-                print(f"    leave out {spk:18s} -> {share:.2f} of its speech"
-                      f" unknown, IER {r2['ier']:.3f}")
-        if args.alone:
-            for spk in test["speakerIds"]:
-                solo = identify_segments(x, {spk: vps[spk]}, config=cfg, cohort={})
-                named = [("x", s.start, s.end) for s in solo if s.speaker_id == spk]
-                for key_own, key_all, ref_part in (("named", "own", [r for r in ref if r[0] == spk]),
-                                                   ("false", "others", [r for r in ref if r[0] != spk])):
-                    part = identification_error_rate([("x", s, e) for _, s, e in ref_part], named)
-                    alone[key_all] += part["total"]
-                    alone[key_own] += part["total"] - part["missed"] - part["confusion"]
+        if args.halves:
+            for h, rh in enumerate(half_scores(ref, segs(hyp), half_of, ti)):
+                if rh is not None:
+                    for key in ("all", kind):
+                        add(halves[h].setdefault(key, {}), rh)
+        variants = {}
+        if args.levels:
+            variants.update(LEVELS)
         if args.codecs:
-            for name, change in CODECS.items():
-                hyp4 = identify_segments(change(x), req, config=cfg, cohort=cohort)
-                r4 = identification_error_rate(ref, [(s.speaker_id, s.start, s.end) for s in hyp4])
-                add(codec_tot.setdefault((name, "all"), {}), r4)
-                add(codec_tot.setdefault((name, test["kind"]), {}), r4)
-        if args.absent:
-            present = {lab for lab, _, _ in ref}
-            family = test["speakerIds"][0].split("-")[0]      # an absent voice of the same corpus
-            strangers = [("x", s, e) for lab, s, e in ref if lab == "unknown"]
-            for spk in sorted(k for k in vps if k not in present and k.split("-")[0] == family):
-                req3 = dict(req, **{spk: vps[spk]})
-                hyp3 = identify_segments(x, req3, config=cfg, cohort={k: v for k, v in cohort.items() if k != spk})
-                add(absent_tot, identification_error_rate(ref, [(s.speaker_id, s.start, s.end) for s in hyp3]))
-                if strangers:
-                    part = identification_error_rate(strangers, [("x", s.start, s.end) for s in hyp3
-                                                                 if s.speaker_id == spk])
-                    absent["strangers"] += part["total"]
-                    absent["named"] += part["total"] - part["missed"] - part["confusion"]
-    print(f"IER overall {ier_of(totals['all']):.3f}  conversation {ier_of(totals['conversation']):.3f}"
-          f"  meeting {ier_of(totals['meeting']):.3f}  | identify {audio_s / proc_s:.0f}x real time"
+            variants.update(CODECS)
+        for name, change in variants.items():
+            rv = identification_error_rate(ref, segs(identify_segments(change(x), req, config=cfg, cohort=cohort)))
+            for key in ("all", kind):
+                add(extra.setdefault(name, {}).setdefault(key, {}), rv)
+        if args.cohort:
+            rv = identification_error_rate(ref, segs(identify_segments(x, req, config=cfg, cohort={})))
+            for key in ("all", kind):
+                add(extra.setdefault("own speakers only (no cohort)", {}).setdefault(key, {}), rv)
+        if args.duplicate:
+            dup = dict(cohort, **{f"{k}-duplicate": v for k, v in req.items()})
+            changed += segs(identify_segments(x, req, config=cfg, cohort=dup)) != segs(hyp)
+    print(by_group(totals, "IER") + f"  | identify {audio_s / proc_s:.0f}x real time"
           f" ({audio_s:.0f} s audio in {proc_s:.2f} s)")
-    if args.leave_out and lo_speech:
-        print(f"leave-speaker-out: {lo_unknown / lo_speech:.3f} of left-out speech labelled unknown,"
-              f" IER {ier_of(lo_tot):.3f}")
-    if args.alone:
-        print(f"alone, no cohort: recall {alone['named'] / alone['own']:.3f}, false accept "
-              f"{alone['false'] / alone['others']:.3f} of other voices' speech")
-    for name in CODECS if args.codecs else ():
-        print(f"after {name}: IER overall {ier_of(codec_tot[(name, 'all')]):.3f}" + "".join(
-            f"  {kind} {ier_of(codec_tot[(name, kind)]):.3f}" for kind in ("conversation", "meeting")
-            if (name, kind) in codec_tot))
+    if args.halves:
+        for h in (0, 1):
+            print(by_group(halves[h], f"half {'AB'[h]}"))
+    for name, tot in extra.items():
+        print(by_group(tot, name))
+    if args.duplicate:
+        print(f"duplicate of every requested voice under another id: {changed} of {len(man['tests'])} answers changed")
     if args.synthetic:
         synthetic_conversations(root, man, cfg, args.synthetic, args.verbose)
-    if args.absent and absent_tot:
-        print(f"one absent speaker asked about too: IER {ier_of(absent_tot):.3f}, "
-              f"{absent['named'] / max(absent['strangers'], 1e-9):.3f} of strangers' speech given the absent name")
     return 0
+
+
+def _quieter(x: np.ndarray) -> np.ndarray:
+    return (x * 10 ** (-30 / 20)).astype(np.float32)
+
+
+def _full_scale(x: np.ndarray) -> np.ndarray:
+    return (x * (0.99 / max(float(np.abs(x).max()), 1e-9))).astype(np.float32)
+
+
+def _dc(x: np.ndarray) -> np.ndarray:
+    return np.clip(x * 0.5 + 0.2, -1, 1).astype(np.float32)
+
+
+def _stereo48k(x: np.ndarray) -> np.ndarray:
+    y = soxr.resample(x, 16000, 48000)
+    return soxr.resample((y + 0.8 * y) / 2, 48000, 16000).astype(np.float32)   # the server downmixes
+
+
+LEVELS = {"-30 dB": _quieter, "near full scale": _full_scale, "DC offset +0.2": _dc,
+          "48 kHz stereo": _stereo48k}
 
 
 def _telephone(x: np.ndarray) -> np.ndarray:
@@ -220,6 +224,7 @@ def _mp3(x: np.ndarray) -> np.ndarray:
 
 
 CODECS = {"8 kHz telephone round trip": _telephone, "44.1 kHz MP3 round trip": _mp3}
+LEVELS["8 kHz"] = _telephone
 
 
 def synthetic_conversations(root: str, man: dict, cfg, n: int, verbose: bool) -> None:

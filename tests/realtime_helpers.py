@@ -45,3 +45,15 @@ def ier(reference: list[dict], hypothesis: list[dict], collar: float = 0.5) -> f
     """Identification error rate of ``hypothesis`` against ``reference`` (both REST-style segment dicts)."""
     as_tuples = lambda segs: [(s["speaker_id"], s["start"], s["end"]) for s in segs]  # noqa: E731
     return identification_error_rate(as_tuples(reference), as_tuples(hypothesis), collar=collar)["ier"]
+
+
+def pipeline_turns(name: str, speakers: list[str]) -> int:
+    """How many segments identify answers for fixtures/``name`` with the fixture voices of ``speakers`` (the same
+    pipeline over the same voiceprints as a server that enrolled their three files): a stream must answer as
+    many."""
+    from conftest import fixture_samples
+
+    from mock_server import pipeline
+    prints = {s: pipeline.speaker_voiceprint([pipeline.enrollment_voiceprint(fixture_samples(
+        f"speakers/{s}/enroll{i}.wav")) for i in (1, 2, 3)]) for s in speakers}
+    return len(pipeline.identify_segments(fixture_samples(name), prints))

@@ -1,7 +1,7 @@
 """State lives in SQLite under --data-dir: a new app, or a restarted process, knows every speaker."""
 import pytest
-
 from conftest import Api, b64, running_app
+
 from mock_server.core.config import ServerConfig
 from mock_server.testing import LiveServer, http_json
 
@@ -39,18 +39,20 @@ def test_speakers_survive_a_killed_process(tmp_path, voices):
 
 def test_voiceprints_of_an_older_model_are_recomputed_from_the_kept_audio(tmp_path, voices, make_app):
     import sqlite3
+
     from mock_server import pipeline
     with running_app(ServerConfig(data_dir=tmp_path)) as app:
         api = Api(app.test_client())
         for speaker in ("alice", "bob"):
             api.enroll_fixture_speaker(speaker, voices)
-        before = api.identify("stranger_conversation.flac", ["alice"], encoding="FLAC").get_json()
+        before = api.identify("stranger_conversation.flac", ["alice", "bob"], encoding="FLAC").get_json()
     # What an older release would have left behind: another model's version and voiceprints it can't read.
     with sqlite3.connect(tmp_path / "speakers.sqlite3") as db:
         db.execute("UPDATE speakers SET model_version='old-model', voiceprint=x'00'")
         db.execute("UPDATE enrollments SET model_version='old-model', voiceprint=x'00'")
     restarted = make_app(ServerConfig(data_dir=tmp_path))
-    again = Api(restarted.test_client()).identify("stranger_conversation.flac", ["alice"], encoding="FLAC")
+    # each speaker is recomputed the first time a request asks about it: both are asked about here
+    again = Api(restarted.test_client()).identify("stranger_conversation.flac", ["alice", "bob"], encoding="FLAC")
     assert again.status_code == 200 and again.get_json() == before
     with sqlite3.connect(tmp_path / "speakers.sqlite3") as db:
         versions = {row[0] for row in db.execute("SELECT model_version FROM speakers UNION "

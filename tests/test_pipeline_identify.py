@@ -3,14 +3,13 @@
 
 import os
 import sys
-from dataclasses import replace
 
 import numpy as np
 import pytest
 import soxr
-
 from conftest import fixture_samples, fixture_speech
-from mock_server.pipeline import DEFAULT_CONFIG, enrollment_voiceprint, identify_segments, speaker_voiceprint
+
+from mock_server.pipeline import enrollment_voiceprint, identify_segments, speaker_voiceprint
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
@@ -66,7 +65,7 @@ def test_stranger_is_unknown(voices, prints):
 
 
 def test_a_lone_speaker_without_cohort_still_rejects_a_stranger(voices, prints):
-    """With one requested speaker and no cohort, the clip's own background is the competitor."""
+    """With one requested speaker and no cohort, the model's fixed background voices set the scale."""
     own = identify_segments(fixture_samples("alice_short.flac"), {"alice": prints["alice"]}, cohort={})
     assert own and {s.speaker_id for s in own} == {"alice"}
     for entry in voices["stranger"]["files"]:
@@ -111,7 +110,7 @@ def test_a_stranger_who_talks_on_without_a_pause_is_unknown(voices, prints, stra
     parts = [eve, alice] if stranger_first else [alice, eve]
     x = np.concatenate(parts)
     cut = len(parts[0]) / 16000
-    assert len(speech_regions(x)) == 1
+    assert any(s < cut < e for s, e in speech_regions(x))        # no pause where the voices meet
     for cohort in ({k: v for k, v in prints.items() if k != "alice"}, {}):
         segs = identify_segments(x, {"alice": prints["alice"]}, cohort=cohort)
         check_contract(segs, {"alice"})
@@ -135,38 +134,3 @@ def _glued(*files):
 
 def _share(segs, label, lo, hi):
     return sum(max(0.0, min(s.end, hi) - max(s.start, lo)) for s in segs if s.speaker_id == label) / (hi - lo)
-
-
-def _thin_print(file, seconds=2.0):
-    """A voiceprint from the first `seconds` of a recording: too little speech for a full model."""
-    x, _ = _glued(file)
-    return speaker_voiceprint([enrollment_voiceprint(x[:int(seconds * 16000)])])
-
-
-def test_the_one_thinly_enrolled_speaker_whose_print_does_not_match_gets_the_leftover_voice(prints):
-    """bob's voiceprint here is 2 s of carol's speech, as when an enrollment is a second cut from another
-    moment of a meeting: his speech matches no requested voice. alice is found and bob is the one requested
-    speaker missing, so the unknown voice is his; with the rule off it stays unknown."""
-    x, ((a0, a1), (b0, b1)) = _glued("speakers/alice/enroll1.wav", "speakers/bob/enroll1.wav")
-    req, cohort = {"alice": prints["alice"], "bob": _thin_print("speakers/carol/enroll2.wav")}, {"dave": prints["dave"]}
-    segs = identify_segments(x, req, cohort=cohort)
-    check_contract(segs, set(req))
-    assert _share(segs, "alice", a0, a1) > 0.8 and _share(segs, "bob", b0, b1) > 0.8, segs
-    off = identify_segments(x, req, cohort=cohort, config=replace(DEFAULT_CONFIG, thin_enrollment=0))
-    assert _share(off, "unknown", b0, b1) > 0.8 and _share(off, "bob", b0, b1) < 0.2, off
-
-
-def test_a_stranger_is_named_only_for_one_missing_thinly_enrolled_speaker(voices, prints):
-    """The price of the rule above, pinned down: asked about alice and a thinly enrolled carol, the stranger
-    eve next to alice is taken for carol. A full voiceprint of carol that matches nothing means carol is not
-    there, and with two requested speakers missing nobody can tell whose voice it is: eve stays unknown."""
-    x, ((a0, a1), (e0, e1)) = _glued("speakers/alice/enroll2.wav", voices["stranger"]["files"][1]["file"])
-    cohort = {k: prints[k] for k in ("bob", "dave")}
-    thin = identify_segments(x, {"alice": prints["alice"], "carol": _thin_print("speakers/carol/enroll1.wav")},
-                             cohort=cohort)
-    assert _share(thin, "alice", a0, a1) > 0.8 and _share(thin, "carol", e0, e1) > 0.8, thin
-    full = identify_segments(x, {k: prints[k] for k in ("alice", "carol")}, cohort=cohort)
-    assert _share(full, "alice", a0, a1) > 0.8 and _share(full, "unknown", e0, e1) > 0.8, full
-    two_missing = identify_segments(x, {"alice": prints["alice"], "carol": _thin_print("speakers/carol/enroll1.wav"),
-                                        "dave": _thin_print("speakers/dave/enroll1.wav")}, cohort={"bob": prints["bob"]})
-    assert _share(two_missing, "alice", a0, a1) > 0.8 and _share(two_missing, "unknown", e0, e1) > 0.8, two_missing

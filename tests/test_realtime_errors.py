@@ -13,7 +13,7 @@ import time
 import grpc
 import pytest
 from conftest import FIXTURES
-from realtime_helpers import check_answers, vendor_stream
+from realtime_helpers import check_answers, pipeline_turns, vendor_stream
 
 from mock_server.realtime import deepaffects_realtime_pb2 as pb
 from mock_server.realtime import deepaffects_realtime_pb2_grpc as pb_grpc
@@ -85,7 +85,11 @@ def test_missing_unknown_or_incomplete_speakers_are_invalid_arguments_naming_the
     assert named in error.details()
 
 
-def test_an_undecodable_chunk_gets_an_error_answer_and_the_stream_goes_on(stub):
+def _sync_turns(live) -> int:
+    return pipeline_turns("conversation.wav", SPEAKERS)  # the server's 1 MB body limit keeps the WAV out of sync
+
+
+def test_an_undecodable_chunk_gets_an_error_answer_and_the_stream_goes_on(stub, live):
     pieces = wav_pieces(FIXTURES / "conversation.wav", 4.0)
     junk = [chunk(pieces[0]), chunk(content="not base64 !!"), chunk(content=base64.b64encode(b"RIFF junk").decode()),
             chunk(pieces[1], segmentOffset=float("nan")),
@@ -100,7 +104,7 @@ def test_an_undecodable_chunk_gets_an_error_answer_and_the_stream_goes_on(stub):
     # the junk RIFF and the raw bytes under an unknown label: each refused with what FFmpeg saw, as in REST
     assert sum("could not be decoded" in e for e in errors) == 2
     turns = [a for a in answers if not a.Error]
-    assert {a.speaker_id for a in turns} == set(SPEAKERS) and len(turns) == 8
+    assert set(SPEAKERS) <= {a.speaker_id for a in turns} and len(turns) == _sync_turns(live)
     check_answers([{"id": a.id, "speaker_id": a.speaker_id, "start": a.start, "end": a.end, "Error": a.Error,
                     "identification_score": a.identification_score} for a in answers], set(SPEAKERS), 30.0)
 
@@ -144,7 +148,7 @@ def test_more_streams_than_the_limit_are_resource_exhausted_and_slots_come_back(
     assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and "--grpc-max-streams" in error.details()
     assert all(out["error"] is None for out in outs)
     answers, error = call(stub, [chunk(p) for p in wav_pieces(FIXTURES / "conversation.wav", 4.0)], meta())
-    assert error is None and len(answers) == 8
+    assert error is None and len(answers) == _sync_turns(live)
 
 
 VANISHING_CLIENT = """

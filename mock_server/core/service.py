@@ -194,24 +194,19 @@ class SpeakerService:
 
     def identify_samples(self, tenant: str, speaker_ids: Sequence[str], samples: np.ndarray) -> list[dict]:
         """Who speaks when among ``speaker_ids`` in decoded samples; unknown speech is UNKNOWN_SPEAKER."""
-        voiceprints, cohort = self.voiceprints(tenant, speaker_ids)
-        segments = pipeline.identify_segments(samples, voiceprints, cohort=cohort)
+        segments = pipeline.identify_segments(samples, self.voiceprints(tenant, speaker_ids))
         wanted = set(speaker_ids)
         return [{"speaker_id": s.speaker_id if s.speaker_id in wanted else UNKNOWN_SPEAKER, "start": s.start,
                  "end": s.end} for s in segments]
 
-    def voiceprints(self, tenant: str, speaker_ids: Sequence[str]
-                    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """(requested id -> voiceprint, the account's other complete voices -> voiceprint): what identify
-        compares a recording with; also used per pass by the realtime stream. Raises UnknownSpeakers or
+    def voiceprints(self, tenant: str, speaker_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Requested id -> voiceprint: what identify compares a recording with (also per pass of a realtime
+        stream). Only the requested voices are read (scored against the model's fixed background voices): the
+        account's other voices neither veto a requested one nor cost anything. Raises UnknownSpeakers or
         IncompleteEnrollment like check_speakers."""
-        records = self._current(tenant, self.store.speakers(tenant))
+        records = self._current(tenant, self._records(tenant, list(speaker_ids)))
         self._check(speaker_ids, records)  # again: a delete may have raced the audio download
-        wanted = set(speaker_ids)
-        voiceprints = {s: self._voiceprint(records[s].voiceprint) for s in speaker_ids}
-        cohort = {s: self._voiceprint(r.voiceprint) for s, r in records.items()
-                  if s not in wanted and self.is_complete(r)}
-        return voiceprints, cohort
+        return {s: self._voiceprint(records[s].voiceprint) for s in speaker_ids}
 
     def _voiceprint(self, blob: bytes) -> np.ndarray:
         """A stored voiceprint, parsed once per distinct blob: np.load's header parsing costs ~70 us and every
@@ -242,7 +237,8 @@ class SpeakerService:
         return self.store.speakers(tenant, [record.speaker_id]).get(record.speaker_id, record)
 
     def _current(self, tenant: str, records: dict[str, SpeakerRecord]) -> dict[str, SpeakerRecord]:
-        """Recompute voiceprints stored by an older model from their kept audio, so a model change is invisible."""
+        """Recompute voiceprints stored by an older model from their kept audio, so a model change is invisible
+        (for the speakers asked about: each is brought up to date the first time a request needs it)."""
         stale = [s for s, r in records.items() if r.model_version != pipeline.MODEL_VERSION]
         for speaker_id in stale:
             log.info("recomputing voiceprint of a speaker stored by model %s", records[speaker_id].model_version)
@@ -255,7 +251,7 @@ class SpeakerService:
                     "speech in its recordings; delete it and enroll it again.") from None
             self.store.replace_voiceprints(tenant, speaker_id, enrollment_voiceprints=[serialise(p) for p in prints],
                                            voiceprint=serialise(combined), model_version=pipeline.MODEL_VERSION)
-        return self.store.speakers(tenant) if stale else records
+        return self._records(tenant, list(records)) if stale else records
 
 
     @staticmethod

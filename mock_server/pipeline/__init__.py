@@ -1,8 +1,10 @@
 """The speaker-identification pipeline: pure functions on numpy arrays, no Flask, no I/O.
 
-decode (done by the server) -> speech regions (speech.py) -> MFCC features (features.py)
--> voiceprints (voiceprint.py) -> frame scores (scoring.py) -> open-set decision and
-smoothing (decision.py) -> segments (segments.py); identify.py wires them together.
+decode (done by the server) -> level normalisation (level.py) -> speech regions (speech.py)
+-> MFCC features (features.py) -> statistics through a universal background model trained on other
+voices (ubm.py, models/voices.npz by scripts/train_voice_model.py) -> voiceprints: MAP-adapted
+models (voiceprint.py) -> turns and one S-norm-scored decision per turn (decision.py)
+-> segments (segments.py); identify.py wires them together.
 
 Public contract used by the service layer (kept stable):
 
@@ -13,6 +15,7 @@ Public contract used by the service layer (kept stable):
     enrollment_voiceprint(samples, *, config=DEFAULT_CONFIG) -> np.ndarray[float32]
     speaker_voiceprint(enrollments, *, config=DEFAULT_CONFIG) -> np.ndarray[float32]
     identify_segments(samples, voiceprints, *, config=DEFAULT_CONFIG, cohort=None) -> list[Segment]
+                                            (cohort accepted and ignored)
     speech_regions(samples, *, config=DEFAULT_CONFIG) -> list[tuple[float, float]]
 
 `samples` are mono float32 in [-1, 1] at DEFAULT_CONFIG.sample_rate (16 kHz).
@@ -25,8 +28,9 @@ from .segments import Segment
 from .speech import speech_regions
 from .voiceprint import enrollment_voiceprint, speaker_voiceprint
 
-# Enrollment voiceprints are MFCC(+delta) frames of the speech; bump when features change.
-MODEL_VERSION = "mfcc20-d-3800hz-gmm-v1"
+# Enrollment voiceprints are Baum-Welch statistics against the committed UBM; bump whenever the features,
+# the speech detection or models/voices.npz change (the service then recomputes them from the kept audio).
+MODEL_VERSION = "mfcc20-d-3800hz-ubm128-map16-snorm-v2"
 
 __all__ = [
     "MODEL_VERSION", "PipelineConfig", "DEFAULT_CONFIG", "NoSpeechError", "Segment",

@@ -21,8 +21,16 @@ class PipelineConfig:
     vad_hangover: float = 0.05        # s added after (and half before) every voiced run, 0 .. 0.5
     vad_bridge: float = 0.30          # s; pauses shorter than this inside speech are bridged, 0 .. 1.5
     vad_min_speech: float = 0.25      # s; shorter isolated regions are dropped as clicks, 0 .. 1
-    vad_min_level: float = 3e-3       # RMS (full scale 1.0) a frame needs to count as speech, 0 .. 0.05;
-                                      # stops webrtcvad from firing on faint noise
+    vad_floor_percentile: float = 5.0  # percentile of 30 ms frame levels taken as the recording's noise floor
+    vad_floor_margin: float = 3.0     # dB above that floor a frame needs to count as speech, 0 .. 20;
+                                      # stops webrtcvad (which fires on noise at any level) from taking hiss
+                                      # for speech, judged against the recording itself
+    vad_min_range: float = 6.0        # dB the speech level must exceed the floor by for any speech at all
+                                      # (a recording of steady noise has no speech), 3 .. 20
+    vad_dynamic_range: float = 50.0   # dB below the recording's speech level where nothing counts as speech
+                                      # (e.g. the rounding noise of a quiet 16-bit recording), 30 .. 60
+    level_top_seconds: float = 1.0    # s; the speech level is that of the loudest second of frames (level.py)
+    level_target_db: float = -26.0    # dBFS the speech level is brought to before speech detection and features
 
     # ---- features (features.py) --------------------------------------------------------
     n_fft: int = 512                  # FFT size in samples (32 ms at 16 kHz), power of two >= win_length
@@ -38,40 +46,30 @@ class PipelineConfig:
     delta_width: int = 2              # frames each side in the delta regression, 1 .. 4
     cmn_window: float = 0.0           # s; sliding cepstral mean normalisation window, 0 = off
 
-    # ---- voiceprint: a diagonal GMM per speaker (voiceprint.py) ------------------------
-    gmm_components: int = 16          # max mixture components, 1 .. 64
-    frames_per_component: int = 60    # fewer frames than this per component shrink the GMM, 20 .. 200
-    gmm_iterations: int = 8           # EM iterations after the k-means-like init, 1 .. 30
-    var_floor: float = 0.05           # variance floor as a fraction of the speaker's global variance, 0.001 .. 0.5
-    max_voiceprint_frames: int = 12000  # frames kept per speaker (120 s); deterministic decimation beyond
+    # ---- voiceprint and decision (voiceprint.py, ubm.py, identify.py, decision.py) ------------
+    # The UBM size and top-C are properties of the trained model file (ubm.py).
+    relevance: float = 16.0           # MAP relevance factor r (Reynolds et al. 2000 use 16): a Gaussian moves
+                                      # N / (N + r) of the way to its frames' mean, 4 .. 32
     min_enroll_speech: float = 0.2    # s of detected speech an enrollment needs, 0.1 .. 3
-
-    # ---- scoring, decision and smoothing (scoring.py, decision.py) ---------------------
-    score_decimation: int = 2         # score every n-th speech frame (speed), 1 .. 4
-    smooth_window: float = 1.0        # s of speech averaged per decision, 0.5 .. 3
-    min_margin: float = 0.3           # nats/frame a turn's speaker must beat every other enrolled voice by, 0 .. 2
-    rel_margin: float = 0.35          # ... and this fraction of the clearest margin among that speaker's turns, 0 .. 0.9
-    min_reference_turn: float = 2.0   # s of speech a speaker needs before a reference margin is trusted, 0 .. 3
+    snorm_top: int = 60                # adaptive S-norm: background voices (the closest) that set each score's
+                                      # scale, 0 = all of them (ubm.top_stats), 0 .. 169
+    accept_threshold: float = 1.0     # S-norm score a turn's best requested speaker needs, else "unknown";
+                                      # dimensionless (background-voice standard deviations), 1 .. 4
+    frame_decimation: int = 1         # every n-th speech frame is scored (speed; 10 ms frames overlap), 1 .. 4
+    block: float = 0.1                # s of speech per block: the resolution of turn boundaries, 0.05 .. 0.5
     change_window: float = 1.0        # s of speech each side compared when looking for a change of voice
                                       # inside a speech region (decision.voice_changes), 0.5 .. 2
-    change_factor: float = 3.0        # a change of voice is a peak of the change score above this many times
+    change_factor: float = 2.0        # a change of voice is a peak of the change score above this many times
                                       # the recording's median score; 0 = never split, 2 .. 6
-    thin_enrollment: float = 3.0      # s; unknown speech goes to the one requested speaker found nowhere else
-                                      # when all others were found and that one was enrolled from less speech
-                                      # than this (decision.name_leftover_voice); 0 = never, 0 .. 10
-    min_turn: float = 0.8             # s; shorter label runs are absorbed by their neighbours, 0 .. 2
-    clip_background_components: int = 1  # Gaussians in the per-request background used when a request has no
-                                      # other enrolled voice to compare with (voiceprint.clip_background), 1 .. 4
-    block: float = 0.1                # s; resolution of the speaker decision, 0.05 .. 0.25
+    label_changes: bool = True        # also cut where the best requested voice changes
+    #                                   (decision.requested_voice_changes)
+    label_window: float = 1.0         # s of speech the requested voices are compared over for that, 0.5 .. 3
+    min_label_run: float = 1.0        # s; shorter runs of one best voice inside continuous speech are absorbed
+    change_background_voices: int = 32   # fixed background voices in the change-detection profile, 0 .. 121
 
     # ---- output (segments.py) ----------------------------------------------------------
     max_pause: float = 0.6            # s; a same-speaker pause shorter than this does not split a segment
     min_segment: float = 0.3          # s; a shorter segment abutting another speaker's is folded into it, 0 .. 1
-
-    @property
-    def frames_per_second_scored(self) -> float:
-        """Scored feature frames per second of speech (derived, not a tunable)."""
-        return self.sample_rate / self.hop_length / max(1, self.score_decimation)
 
 
 DEFAULT_CONFIG = PipelineConfig()

@@ -1,37 +1,23 @@
-"""Speaker decisions: closed-set labels per frame, short-turn removal, open-set check per turn.
+"""Speaker decisions, one per turn: who (if anyone) of the requested speakers speaks in each turn.
 
-1. Every speech frame (scores smoothed over ~1.5 s of speech) gets the requested speaker
-   whose model explains it best (closed_set_labels); flickers shorter than min_turn are
-   absorbed (absorb_short_runs). This yields turns.
-2. Each turn is then checked as a whole (open_set_turns): its margin is how many nats/frame
-   the chosen model beats the best *other* enrolled voice (other requested speakers and the
-   account's cohort). A voice nobody enrolled fits several models about equally badly, so
-   its margin is small. "Small" is judged per request: relative to the clearest turn of the
-   same speaker in this very recording (rel_margin), with an absolute floor (min_margin) for
-   speakers with no clear turn. So the threshold adapts to how distinct the enrolled voices
-   are and to the channel, instead of being a constant fitted to one data set.
-   A turn ends at a pause (new speech region) and also where the voice changes without a pause
-   (voice_changes), so a stranger who talks on right after an enrolled speaker is judged apart.
-3. When every requested speaker but one has been found, the missing one was enrolled from a few
-   seconds of speech only (config.thin_enrollment), and unknown speech remains, that speech is
-   named as the missing speaker (name_leftover_voice): the caller asked about that speaker, and a
-   thin enrollment that fails to match (meetings) is the likelier story than an absent speaker.
+1. A turn is a stretch of speech with no pause (a speech region, speech.py) and no change of voice inside
+   (voice_changes). Every turn is decided on its own from all of its frames, however short: a 0.4 s answer
+   between two turns of another voice is judged, not absorbed into its neighbours.
+2. decide_turns: each turn goes to the requested speaker with the highest S-norm score (ubm.py) if that
+   score reaches config.accept_threshold, else to nobody (UNKNOWN). S-norm scores are measured against
+   fixed background voices, so the same threshold means the same for every voice and channel, and no other
+   voice of the account can veto a requested one (Kenny 2010; the prototype in
+   ../shared/notes/listening-prototype.md: competing against the account's voices did not help).
+The former leftover-voice step (unknown speech named as the one thinly enrolled requested speaker not found)
+is gone: measured on both halves of a speaker split of the dev set it changed nothing, and by construction it
+names strangers after absent speakers.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .config import PipelineConfig
-
 UNKNOWN = -1
-
-
-def closed_set_labels(scores: np.ndarray, n_requested: int) -> np.ndarray:
-    """Best requested speaker per row of scores (n, n_models); columns < n_requested are requested."""
-    if len(scores) == 0:
-        return np.zeros(0, dtype=np.int64)
-    return np.argmax(scores[:, :n_requested], axis=1).astype(np.int64)
 
 
 def runs(labels: np.ndarray) -> list[tuple[int, int]]:
@@ -44,69 +30,16 @@ def runs(labels: np.ndarray) -> list[tuple[int, int]]:
     return [(int(s), int(e)) for s, e in zip(starts, ends)]
 
 
-def turn_margins(labels: np.ndarray, loglik: np.ndarray, regions: np.ndarray) -> list[tuple[int, int, float, int]]:
-    """(start, end, margin, weight) per turn; margin = mean log-lik of the turn's speaker minus
-    that of the best other model, in nats/frame. loglik: (n, n_models) unsmoothed.
+def decide_turns(scores: np.ndarray, threshold: float) -> np.ndarray:
+    """Per turn, the requested speaker with the best normalised score, or UNKNOWN below threshold.
 
-    A turn is a run of one label inside one speech region (regions: (n,) region index), so a
-    stranger who talks after a pause is judged apart from the enrolled voice before the pause
-    even when both got the same closed-set label.
+    scores: (n_turns, n_requested) S-norm scores (dimensionless); returns (n_turns,) int64.
     """
-    out = []
-    for s, e in runs(labels * (int(regions.max(initial=0)) + 1) + regions):
-        lab = int(labels[s])
-        mean = loglik[s:e].mean(axis=0)
-        others = np.delete(mean, lab)
-        out.append((s, e, float(mean[lab] - others.max()) if len(others) else float("inf"), e - s))
-    return out
-
-
-def open_set_turns(labels: np.ndarray, loglik: np.ndarray, regions: np.ndarray,
-                   config: PipelineConfig) -> np.ndarray:
-    """Relabel as UNKNOWN the turns whose margin is too small (see module doc). Returns new labels.
-
-    labels: (n,) closed-set labels of the scored frames; loglik: (n, n_models) unsmoothed;
-    regions: (n,) index of the speech region each frame lies in.
-    """
-    out = labels.copy()
-    turns = turn_margins(labels, loglik, regions)
-    best: dict[int, float] = {}
-    for s, e, m, w in turns:                                   # clearest turn per speaker
-        if w >= config.min_reference_turn * config.frames_per_second_scored:
-            best[int(labels[s])] = max(best.get(int(labels[s]), -np.inf), m)
-    for s, e, m, w in turns:
-        ref = best.get(int(labels[s]), m)
-        if m < max(config.min_margin, config.rel_margin * ref):
-            out[s:e] = UNKNOWN
-    return out
-
-
-def name_leftover_voice(labels: np.ndarray, thin: np.ndarray, min_frames: int) -> np.ndarray:
-    """Give the unknown frames to the one requested speaker who got none; returns new labels.
-
-    Applies only when at least two speakers were requested, all but exactly one of them hold at least
-    min_frames frames (they were found, so the request describes this recording), the missing one's
-    voiceprint is thin (thin[i]: fitted on a few seconds of speech), and at least min_frames
-    frames are UNKNOWN. A thin voiceprint covers a fraction of a voice, so its failing to match says
-    little: a second of enrollment cut from another moment of a meeting often fits the person's own
-    speech worse than a neighbour's. A full voiceprint that matches nothing is evidence the speaker is
-    absent, so there the unknown voice stays a stranger; so it does when two or more are missing, or
-    when one speaker was requested.
-    labels: (n,) with requested speakers 0 .. len(thin) - 1 and UNKNOWN.
-    """
-    n_requested = len(thin)
-    if n_requested < 2 or min_frames < 1:
-        return labels
-    found = np.bincount(labels[labels >= 0], minlength=n_requested)[:n_requested] >= min_frames
-    unknown = labels == UNKNOWN
-    if np.count_nonzero(~found) != 1 or np.count_nonzero(unknown) < min_frames:
-        return labels
-    missing = int(np.flatnonzero(~found)[0])
-    if not thin[missing]:
-        return labels
-    out = labels.copy()
-    out[unknown] = missing
-    return out
+    if scores.size == 0:
+        return np.full(len(scores), UNKNOWN, dtype=np.int64)
+    best = np.argmax(scores, axis=1)
+    ok = scores[np.arange(len(scores)), best] >= threshold
+    return np.where(ok, best, UNKNOWN).astype(np.int64)
 
 
 def voice_changes(loglik: np.ndarray, width: int, factor: float, *, block: int = 4096) -> np.ndarray:
@@ -138,12 +71,11 @@ def voice_changes(loglik: np.ndarray, width: int, factor: float, *, block: int =
     return np.cumsum(out)
 
 
-def absorb_short_runs(labels: np.ndarray, min_len: int) -> np.ndarray:
-    """Relabel runs shorter than min_len with the label of the longer neighbouring run.
 
-    Repeats from the shortest run up, so a flicker inside one turn disappears while two
-    real turns keep their boundary. labels: (n,) ints; returns a new array.
-    """
+
+def absorb_short_runs(labels: np.ndarray, min_len: int) -> np.ndarray:
+    """Relabel runs shorter than min_len with the label of the longer neighbouring run, shortest first, so a
+    flicker inside one voice's speech disappears while two real turns keep their boundary. (n,) ints -> new array."""
     lab = labels.copy()
     while True:
         bounds = runs(lab)
@@ -157,3 +89,36 @@ def absorb_short_runs(labels: np.ndarray, min_len: int) -> np.ndarray:
         right = lengths[i + 1] if i + 1 < len(bounds) else -1
         j = i - 1 if left >= right else i + 1
         lab[bounds[i][0]:bounds[i][1]] = lab[bounds[j][0]]
+
+
+def requested_voice_changes(block_llr: np.ndarray, weights: np.ndarray, z: np.ndarray, regions: np.ndarray,
+                            half_width: int, min_run: int) -> np.ndarray:
+    """Where, inside continuous speech, the best of several requested voices changes; stretch index per block.
+
+    block_llr: (G, S) per-frame LLR of each block against each requested speaker; weights: (G,) frames per block;
+    z: (S, 2) the speakers' Z-norm mean and std; regions: (G,) speech region per block. Each block gets the
+    requested speaker with the best Z-normalised score over +-half_width blocks of its region (scores are linear
+    in the statistics, so a window's score is the frame-weighted mean of its blocks'); runs shorter than min_run
+    blocks are absorbed (a flicker is not a turn; turns separated by pauses are regions and never absorbed).
+    A new stretch starts wherever region or surviving label changes. Returns (G,) int64, non-decreasing.
+    """
+    g, s = block_llr.shape
+    if g == 0 or s < 2:
+        return np.zeros(g, dtype=np.int64)
+    w = np.asarray(weights, dtype=np.float64)
+    cs_w = np.concatenate([[0.0], np.cumsum(w)])
+    cs_s = np.concatenate([np.zeros((1, s)), np.cumsum(block_llr * w[:, None], axis=0)])
+    first = np.flatnonzero(np.diff(np.concatenate([[-1], regions])) != 0)
+    last = np.append(first[1:], g)                                   # region bounds, per region
+    reg_index = np.cumsum(np.diff(np.concatenate([[-1], regions])) != 0) - 1
+    i = np.arange(g)
+    lo = np.maximum(i - half_width, first[reg_index])
+    hi = np.minimum(i + half_width + 1, last[reg_index])
+    mean = (cs_s[hi] - cs_s[lo]) / np.maximum(cs_w[hi] - cs_w[lo], 1e-6)[:, None]
+    labels = np.argmax((mean - z[:, 0]) / z[:, 1], axis=1)
+    out = np.empty(g, dtype=np.int64)
+    for a, b in zip(first, last):
+        out[a:b] = absorb_short_runs(labels[a:b], min_run)
+    key = reg_index * (s + 1) + out
+    return np.cumsum(np.concatenate([[0], np.diff(key) != 0]))
+

@@ -15,7 +15,6 @@ import numpy as np
 
 from .config import DEFAULT_CONFIG, PipelineConfig
 
-
 # ---- mel scale (Slaney, as librosa with htk=False) ---------------------------------------
 _F_SP = 200.0 / 3          # Hz per mel below 1 kHz (linear part)
 _MIN_LOG_HZ = 1000.0

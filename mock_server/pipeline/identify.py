@@ -1,10 +1,15 @@
 """identify_segments: who speaks when, read top to bottom.
 
-speech frames (speech.py) -> features (features.py) -> log-likelihood under every voice
-(scoring.py; with a background fitted to the clip itself when nothing else competes) -> smoothing over ~1.5 s of speech -> open-set decision against the other
-enrolled voices, per stretch of speech with no pause and no change of voice (decision.py)
--> unknown speech named as the one requested speaker not found, if exactly one is missing and
-that one was thinly enrolled (decision.name_leftover_voice) -> short-turn removal -> segments (segments.py).
+level normalisation (level.py) -> speech regions (speech.py) -> MFCC features (features.py)
+-> whitened Baum-Welch statistics of every 0.1 s block of speech through the UBM's top-C Gaussians (ubm.py)
+-> turns: speech regions cut where the voice changes (decision.voice_changes on the blocks' scores against the
+requested voices and a fixed set of background voices) and where the best requested voice changes inside
+continuous speech (decision.requested_voice_changes) -> one adaptive S-norm score per turn and requested speaker,
+from all of the turn's frames -> best requested speaker above one threshold, else unknown
+(decision.decide_turns) -> segments (segments.py).
+
+Only the requested voices and the model's fixed background voices are scored, so the cost and the answer do
+not depend on how many other voices the account holds.
 """
 
 from __future__ import annotations
@@ -14,12 +19,49 @@ from collections.abc import Mapping
 import numpy as np
 
 from .config import DEFAULT_CONFIG, PipelineConfig
-from .decision import absorb_short_runs, closed_set_labels, name_leftover_voice, open_set_turns, voice_changes
-from .features import speaker_features
-from .scoring import frame_logliks, moving_average
+from .decision import UNKNOWN, decide_turns, requested_voice_changes, voice_changes
 from .segments import Segment, label_runs, to_segments
 from .threads import single_threaded_blas
-from .voiceprint import clip_background, speech_frame_mask
+from .ubm import VoiceModel, top_stats, voice_model
+from .voiceprint import speech_features, unpack_voiceprint
+
+
+def _blocks(speech: np.ndarray, block_frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """For the speech frames of mask speech (T,): their block index (n_speech,) and the speech region of
+    every block (n_blocks,). A block is up to block_frames consecutive frames of one speech region."""
+    idx = np.flatnonzero(speech)
+    region = np.cumsum(np.diff(np.concatenate([[0], speech.astype(np.int8)])) == 1)[idx] - 1
+    first = np.flatnonzero(np.diff(np.concatenate([[-1], region])) != 0)      # first speech frame of each region
+    within = np.arange(len(idx)) - first[region]
+    key = region * (len(idx) + 1) + within // max(1, block_frames)
+    block = np.cumsum(np.concatenate([[0], np.diff(key) != 0]))
+    block_region = region[np.flatnonzero(np.diff(np.concatenate([[-1], block])) != 0)]
+    return block, block_region
+
+
+def snorm_scores(model: VoiceModel, offsets: np.ndarray, z: np.ndarray, n: np.ndarray, f: np.ndarray,
+                 relevance: float, top: int = 0) -> np.ndarray:
+    """S-norm scores (G, S) of frame groups (n (G, C), f (G, C, D)) for speakers offsets (S, C, D) with Z-norm
+    statistics z (S, 2): 0.5 * ((s - z_mean) / z_std + (s - t_mean) / t_std), t_* over the background voices
+    (the `top` closest to each group when top > 0: adaptive S-norm, ubm.top_stats)."""
+    raw = model.llr(offsets, n, f)
+    t_mean, t_std = top_stats(model.tnorm_scores(n, f, relevance), top)
+    return 0.5 * ((raw - z[:, 0]) / z[:, 1] + (raw - t_mean[:, None]) / t_std[:, None])
+
+
+def _block_profile(model: VoiceModel, x, idx, post, block, n_blocks: int, offsets: np.ndarray,
+                   config: PipelineConfig, chunk: int = 256) -> np.ndarray:
+    """Per-frame LLR of every block (n_blocks, S + K) against the requested speakers and the first K background
+    voices; block statistics are made `chunk` blocks at a time, so memory stays flat in the recording's length."""
+    out = np.zeros((n_blocks, len(offsets) + min(config.change_background_voices, len(model.tnorm_counts))),
+                   dtype=np.float32)
+    for b0 in range(0, n_blocks, chunk):
+        b1 = min(b0 + chunk, n_blocks)
+        lo, hi = np.searchsorted(block, [b0, b1])                                  # frames of those blocks
+        n_b, f_b = model.accumulate(x[lo:hi], idx[lo:hi], post[lo:hi], block[lo:hi] - b0, b1 - b0)
+        out[b0:b1] = np.concatenate([model.llr(offsets, n_b, f_b), model.tnorm_scores(
+            n_b, f_b, config.relevance, slice(0, config.change_background_voices))], axis=1)
+    return out
 
 
 def identify_segments(samples: np.ndarray, voiceprints: Mapping[str, np.ndarray], *,
@@ -27,12 +69,13 @@ def identify_segments(samples: np.ndarray, voiceprints: Mapping[str, np.ndarray]
                       cohort: Mapping[str, np.ndarray] | None = None) -> list[Segment]:
     """Label the speech of `samples` with the requested speakers or "unknown".
 
-    samples: mono float32 in [-1, 1] at config.sample_rate. voiceprints: speaker id ->
-    speaker_voiceprint output (the speakers asked about). cohort: other enrolled speakers of
-    the account (same form), used only as competitors so that voices resembling them are
-    not mistaken for a requested speaker. Returns sorted, non-overlapping segments in
-    seconds; silence yields no segment and an all-silent recording an empty list.
+    samples: mono float32 in [-1, 1] at config.sample_rate, any level. voiceprints: speaker id ->
+    speaker_voiceprint output (the speakers asked about). cohort: the account's other voices; accepted for
+    compatibility and deliberately unused (another voice must not veto a requested one, and the cost must
+    not grow with the account). Returns sorted, non-overlapping segments in seconds; silence yields no
+    segment and an all-silent recording an empty list. Raises ValueError when voiceprints is empty.
     """
+    del cohort
     single_threaded_blas()
     c = config
     names = sorted(voiceprints)
@@ -40,41 +83,38 @@ def identify_segments(samples: np.ndarray, voiceprints: Mapping[str, np.ndarray]
         raise ValueError("identify needs at least one speaker voiceprint")
     samples = np.asarray(samples, dtype=np.float32)
     duration = len(samples) / c.sample_rate
-    feats = speaker_features(samples, c)
-    speech = speech_frame_mask(len(feats), samples, c)
+    frames_per_s = c.sample_rate / c.hop_length
+    feats, speech = speech_features(samples, c)
     if not speech.any():
         return []
-    extra = [k for k in sorted(cohort or {}) if k not in voiceprints]
-    models = [voiceprints[k] for k in names] + [cohort[k] for k in extra]
+    model = voice_model()
+    unpacked = [unpack_voiceprint(voiceprints[k]) for k in names]
+    offsets = np.stack([u[0] for u in unpacked])                                  # (S, C, D)
+    z = np.array([[u[1], u[2]] for u in unpacked], dtype=np.float32)               # (S, 2)
 
-    idx = np.flatnonzero(speech)
-    scored = idx[:: max(1, c.score_decimation)]
-    frames_per_s = c.sample_rate / c.hop_length
-    if len(models) == 1:
-        models.append(clip_background(feats[scored], c))
-    ll = frame_logliks(feats[scored], models)
-    width = int(round(c.smooth_window * frames_per_s / max(1, c.score_decimation)))
-    smoothed = moving_average(ll, width)
-    min_run = int(round(c.min_turn * c.frames_per_second_scored))
-    labels_scored = absorb_short_runs(closed_set_labels(smoothed, len(names)), min_run)
-    region_of = np.cumsum(np.diff(np.concatenate([[0], speech.astype(np.int8)])) == 1) - 1   # (T,)
-    # a turn is judged per stretch of one speech region with no voice change inside (decision.py)
-    change_width = int(round(c.change_window * c.frames_per_second_scored))
-    stretch = region_of[scored] * (len(scored) + 1) + voice_changes(ll, change_width, c.change_factor)
-    stretch = np.cumsum(np.concatenate([[0], np.diff(stretch) != 0]))
-    labels_scored = absorb_short_runs(open_set_turns(labels_scored, ll, stretch, c), min_run)
-    if c.thin_enrollment > 0:
-        # a voiceprint has one component per frames_per_component frames of enrolled speech (voiceprint.fit_gmm)
-        thin_components = c.thin_enrollment * frames_per_s / c.frames_per_component
-        thin = np.array([len(voiceprints[k]) < min(thin_components, c.gmm_components) for k in names])
-        min_found = int(round(c.min_reference_turn * c.frames_per_second_scored))
-        labels_scored = name_leftover_voice(labels_scored, thin, min_found)
+    block_all, block_region = _blocks(speech, int(round(c.block * frames_per_s)))
+    # every frame_decimation-th speech frame carries the statistics: 10 ms frames of 25 ms windows overlap, so
+    # their neighbours add little evidence but the same cost
+    step = max(1, c.frame_decimation)
+    x, block = feats[speech][::step], block_all[::step]
+    idx, post = model.top_posteriors(x)                  # the UBM is evaluated once per frame, whatever follows
+    n_blocks = len(block_region)
 
-    # spread the decisions of the scored frames to every speech frame (nearest earlier one)
-    pos = np.clip(np.searchsorted(scored, idx, side="right") - 1, 0, len(scored) - 1)
-    labels_speech = labels_scored[pos]
-    labels_speech = absorb_short_runs(labels_speech, int(round(c.min_turn * frames_per_s)))
-    labels = np.full(len(feats), -1, dtype=np.int64)
-    labels[idx] = labels_speech
+    # turns: a region, cut where the voice changes (profile: fit to the requested and some background voices)
+    profile = _block_profile(model, x, idx, post, block, n_blocks, offsets, c)
+    width = int(round(c.change_window / c.block))
+    stretch = block_region * (n_blocks + 1) + voice_changes(profile, width, c.change_factor)
+    if c.label_changes:
+        half = int(round(c.label_window / 2 / c.block))
+        weights = np.bincount(block, minlength=n_blocks)
+        closed = requested_voice_changes(profile[:, :len(names)], weights, z, block_region, half,
+                                         int(round(c.min_label_run / c.block)))
+        stretch = stretch * (n_blocks + 1) + closed
+    turn = np.cumsum(np.concatenate([[0], np.diff(stretch) != 0]))               # (n_blocks,)
+    n_u, f_u = model.accumulate(x, idx, post, turn[block], int(turn[-1]) + 1)
+    scores = snorm_scores(model, offsets, z, n_u, f_u, c.relevance, c.snorm_top)          # (turns, S)
+    labels_speech = decide_turns(scores, c.accept_threshold)[turn[block_all]]
+    labels = np.full(len(feats), UNKNOWN, dtype=np.int64)
+    labels[speech] = labels_speech
     return to_segments(label_runs(labels, speech), names, 1.0 / frames_per_s, c.max_pause, duration,
                        c.min_segment)

@@ -2,10 +2,16 @@
 
 webrtcvad (fast C) labels every 10/20/30 ms frame. Its raw decisions flicker, so they are
 cleaned in three readable steps, all in seconds from the config:
-  1. a level gate: frames quieter than vad_min_level are never speech (webrtcvad fires on faint hiss);
-  2. hangover: every voiced run is extended (the ends of words are soft and get missed);
-  3. bridging: pauses shorter than vad_bridge are filled, then regions shorter than
-     vad_min_speech are dropped as clicks.
+  1. a gate relative to the recording's own noise floor: frames less than vad_floor_margin dB above the
+     recording's quiet frames (its vad_floor_percentile-th percentile frame level) are never speech, nor is
+     anything in a recording whose loud frames (95th percentile) are less than vad_min_range dB above that floor,
+     nor frames more than vad_dynamic_range dB below the recording's speech level (rounding noise of quiet
+     16-bit audio), so
+     webrtcvad does not fire on hiss, whatever the recording's level (no absolute level anywhere: the
+     samples are first brought to a fixed speech level by level.normalise_level);
+  2. bridging: pauses shorter than vad_bridge (as webrtcvad heard them) are filled;
+  3. hangover: every voiced run is extended (the ends of words are soft and get missed), then regions
+     shorter than vad_min_speech are dropped as clicks.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import numpy as np
 import webrtcvad
 
 from .config import DEFAULT_CONFIG, PipelineConfig
+from .level import frame_levels_db, normalise_level
 
 
 def _runs(mask: np.ndarray) -> np.ndarray:
@@ -27,6 +34,8 @@ def voiced_frames(samples: np.ndarray, config: PipelineConfig = DEFAULT_CONFIG, 
                   block_frames: int = 256) -> np.ndarray:
     """Raw per-frame speech decisions, bool of shape (len(samples) // frame_len,).
 
+    samples should already be level-normalised (level.normalise_level): webrtcvad's decisions depend on level.
+
     Converted to 16-bit PCM block_frames frames at a time into reused buffers, so memory stays flat in the
     length and the conversion stays in cache (it cost a third as much as webrtcvad itself with 2000-frame
     blocks in fresh arrays).
@@ -35,7 +44,6 @@ def voiced_frames(samples: np.ndarray, config: PipelineConfig = DEFAULT_CONFIG, 
     frame_len = c.sample_rate * c.vad_frame_ms // 1000
     n = len(samples) // frame_len
     voiced = np.zeros(n, dtype=bool)
-    rms = np.zeros(n, dtype=np.float32)
     vad = webrtcvad.Vad(c.vad_mode)
     # Vad.is_speech only checks its arguments and calls this; calling it directly over a view of the block
     # (no per-frame bytes copies) takes ~10% off the VAD's time, ~33 calls per second of audio.
@@ -46,32 +54,44 @@ def voiced_frames(samples: np.ndarray, config: PipelineConfig = DEFAULT_CONFIG, 
     for f0 in range(0, n, block_frames):
         f1 = min(f0 + block_frames, n)
         x = np.asarray(samples[f0 * frame_len:f1 * frame_len], dtype=np.float32).reshape(f1 - f0, frame_len)
-        rms[f0:f1] = np.sqrt(np.einsum("ij,ij->i", x, x) / frame_len)
         y, p = scaled[:f1 - f0], pcm16[:f1 - f0]
         np.clip(x, -1.0, 1.0, out=y)
         y *= 32767.0
         np.copyto(p, y, casting="unsafe")                      # truncates toward zero, as astype does
         pcm = memoryview(p).cast("B")
         voiced[f0:f1] = [process(handle, rate, pcm[i:i + nbytes], frame_len) for i in range(0, len(pcm), nbytes)]
-    return voiced & (rms >= c.vad_min_level)
+    if n == 0:
+        return voiced
+    level = frame_levels_db(samples[:n * frame_len], frame_len)
+    floor = np.percentile(level, c.vad_floor_percentile)
+    if np.percentile(level, 95) < floor + c.vad_min_range:     # steady noise, whatever its level
+        return np.zeros(n, dtype=bool)
+    # samples are level-normalised: their speech level is level_target_db, so this is relative to the speech
+    return voiced & (level >= max(floor + c.vad_floor_margin, c.level_target_db - c.vad_dynamic_range))
 
 
-def speech_mask(samples: np.ndarray, config: PipelineConfig = DEFAULT_CONFIG) -> tuple[np.ndarray, float]:
-    """Cleaned speech decision per VAD frame and the frame duration in seconds."""
+def speech_mask(samples: np.ndarray, config: PipelineConfig = DEFAULT_CONFIG, *,
+                normalised: bool = False) -> tuple[np.ndarray, float]:
+    """Cleaned speech decision per VAD frame and the frame duration in seconds.
+
+    samples: mono float32 at config.sample_rate, any level (normalised here unless normalised=True says
+    level.normalise_level already was applied).
+    """
     c = config
     step = c.vad_frame_ms / 1000.0
-    mask = voiced_frames(samples, c)
+    mask = voiced_frames(samples if normalised else normalise_level(samples, c), c)
     n = len(mask)
     if n == 0 or not mask.any():
         return mask, step
+    mask = mask.copy()
+    bridge = int(round(c.vad_bridge / step))
+    for s, e in _runs(~mask):                                  # 2. bridge short interior pauses (measured as
+        if s > 0 and e < n and e - s < bridge:                 #    webrtcvad heard them, before the hangover,
+            mask[s:e] = True                                   #    so a 0.35 s pause between turns stays one)
     out = np.zeros(n, dtype=bool)
     hang = int(round(c.vad_hangover / step))
-    for s, e in _runs(mask):                                   # 2. hangover (half of it before onsets)
+    for s, e in _runs(mask):                                   # 3. hangover (half of it before onsets)
         out[max(0, s - hang // 2):min(n, e + hang)] = True
-    bridge = int(round(c.vad_bridge / step))
-    for s, e in _runs(~out):                                   # 3. bridge short interior pauses
-        if s > 0 and e < n and e - s < bridge:
-            out[s:e] = True
     shortest = int(round(c.vad_min_speech / step))
     for s, e in _runs(out):                                    # ... and drop clicks
         if e - s < shortest:

@@ -73,14 +73,13 @@ class _Judge:
     """One pass of the pipeline with the voiceprints stored now (enrollments may change mid-stream)."""
 
     def __init__(self, service, tenant: str, speaker_ids):
-        self.voiceprints, self.cohort = service.voiceprints(tenant, speaker_ids)
+        self.voiceprints = service.voiceprints(tenant, speaker_ids)
 
     def segments(self, samples: np.ndarray):
-        return [(s.speaker_id, s.start, s.end)
-                for s in pipeline.identify_segments(samples, self.voiceprints, cohort=self.cohort)]
+        return [(s.speaker_id, s.start, s.end) for s in pipeline.identify_segments(samples, self.voiceprints)]
 
     def score(self, samples: np.ndarray, speaker_id: str) -> float:
-        return identification_score(samples, speaker_id, self.voiceprints, self.cohort)
+        return identification_score(samples, speaker_id, self.voiceprints)
 
 
 class RealtimeServicer(pb_grpc.DeepAffectsRealtimeServicer):

@@ -54,7 +54,7 @@ class Judge(Protocol):
 class StreamIdentifier:
     """The state of one live stream. Not thread-safe: one stream, one caller."""
 
-    def __init__(self, *, settle: float = 1.0, lookback: float = 60.0, hold: float = 30.0, max_gap: float = 1.0):
+    def __init__(self, *, settle: float = 2.0, lookback: float = 60.0, hold: float = 30.0, max_gap: float = 1.0):
         self.settle, self.lookback, self.hold, self.max_gap = settle, lookback, hold, max_gap
         self._buffer = np.zeros(0, dtype=np.float32)   # the context kept, starting at stream time self._base
         self._base = 0.0

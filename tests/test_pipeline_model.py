@@ -1,0 +1,37 @@
+"""The committed model of voices in general (mock_server/pipeline/models/voices.npz): loaded fast, consistent,
+and reproduced byte for byte by scripts/train_voice_model.py where the training voices are at hand."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BACKGROUND = ROOT.parent / "shared" / "speech-background"
+
+
+def test_the_committed_model_is_consistent_with_the_pipeline():
+    from mock_server.pipeline import DEFAULT_CONFIG, ubm
+    model = ubm.voice_model()
+    with np.load(ubm.MODEL_FILE) as z:
+        meta = json.loads(str(z["meta"].reshape(-1)[0]))
+    dim = (DEFAULT_CONFIG.n_mfcc - DEFAULT_CONFIG.drop_c0) * (2 if DEFAULT_CONFIG.use_deltas else 1)
+    assert (model.components, model.dim) == (meta["components"], dim)
+    assert np.isclose(model.weights.sum(), 1.0, atol=1e-4) and (model.variances > 0).all()
+    assert meta["top_c"] == ubm.TOP_C
+    assert len(model.tnorm_counts) == len(model.znorm_counts) == meta["files"] + meta["synthetic_voices"]
+
+
+@pytest.mark.skipif(not BACKGROUND.is_dir(), reason="../shared/speech-background (the training voices) is not here: "
+                                                     "only CI and the maintainers' checkout have it")
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="the training recipe needs espeak-ng")
+def test_the_training_script_reproduces_the_committed_model_byte_for_byte():
+    pytest.importorskip("sklearn", reason="the training recipe needs the train extra (scikit-learn)")
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "train_voice_model.py"), str(BACKGROUND), "--check"],
+                          capture_output=True, text=True, timeout=3600)
+    assert done.returncode == 0 and "identical" in done.stdout, done.stdout + done.stderr[-2000:]
