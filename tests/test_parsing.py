@@ -143,3 +143,31 @@ def test_a_fault_is_armed_exactly_when_it_fits_the_published_schema(client, body
 @pytest.fixture
 def api(client) -> Api:
     return Api(client)
+
+
+def test_an_empty_apikey_resets_nothing_and_says_so(api, voices):
+    api.enroll_fixture_speaker("alice", voices)
+    error = _error(_post(api.client, "/_mock/reset", '{"apikey": ""}'))
+    assert "apikey" in error["message"]
+    assert [s["speaker_id"] for s in api.list().get_json()["enrolled_speaker_ids"]] == ["alice"]
+
+
+@pytest.mark.parametrize("segments,word", [
+    ([{"speaker_id": "a", "start": 0, "end": 1, "extra": {"x": [1, 2]}}], "'extra'"),
+    ([{"speaker_id": "a", "start": 0, "end": 2}, {"speaker_id": "b", "start": 1, "end": 3}], "overlap"),
+    ([{"speaker_id": "zz\u0000", "start": 0, "end": 1}], "speaker_id"),
+])
+def test_stub_segments_are_what_identify_could_answer(client, segments, word):
+    error = _error(_post(client, "/_mock/stubs", json.dumps({"response": {"segments": segments}})))
+    assert word in error["message"]
+    assert client.get("/_mock/stubs").get_json() == {"stubs": []}
+
+
+@pytest.mark.parametrize("flags", [["--max-audio-seconds", "nan"], ["--complete-speech", "nan"],
+                                   ["--webhook-backoff", "-1"], ["--max-body-mb", "inf"]])
+def test_impossible_numbers_on_the_command_line_stop_the_server_at_once(flags):
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, "-m", "mock_server", "--port", "0", "--no-grpc", *flags],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and flags[0] in done.stderr

@@ -193,6 +193,10 @@ def add_stub():
         if not segment["start"] < segment["end"]:
             raise errors.InvalidParameter(f"response.segments[{i}] must start before it ends (start "
                                           f"{segment['start']!r}, end {segment['end']!r}).")
+        if i and segment["start"] < segments[i - 1]["end"]:
+            raise errors.InvalidParameter(f"response.segments[{i}] starts at {segment['start']!r}, before the one "
+                                          f"before it ends ({segments[i - 1]['end']!r}): identify answers are "
+                                          "sorted and never overlap.")
     key = optional_string(body, "apikey")
     stubs = admin_state().stubs
     stub = Stub(id=stubs.new_id(), segments=segments,

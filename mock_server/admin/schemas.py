@@ -22,10 +22,10 @@ _STRING = {"type": "string"}
 MATCH_API = {"type": "object", "additionalProperties": False, "properties": {
     "path": {**_STRING, "description": "Substring of the request path."},
     "method": {**_STRING, "description": "HTTP method, any case."},
-    "apikey": {**_STRING, "description": "Only this api key's calls."}}}
+    "apikey": {**_STRING, "minLength": 1, "description": "Only this api key's calls."}}}
 
 MATCH_WEBHOOK = {"type": "object", "additionalProperties": False, "properties": {
-    "apikey": {**_STRING, "description": "Only deliveries of this api key's jobs."},
+    "apikey": {**_STRING, "minLength": 1, "description": "Only deliveries of this api key's jobs."},
     "request_id": {**_STRING, "description": "Only this async request's deliveries."}}}
 
 FAULT_SCHEMA = {
@@ -51,8 +51,9 @@ FAULT_SCHEMA = {
                             "status": {"minimum": 400, "description": "api faults answer 400-599."}}},
 }
 
-SEGMENT = {"type": "object", "required": ["speaker_id", "start", "end"], "properties": {
-    "speaker_id": {"type": "string", "minLength": 1},
+SEGMENT = {"type": "object", "required": ["speaker_id", "start", "end"], "additionalProperties": False, "properties": {
+    "speaker_id": {"type": "string", "minLength": 1, "maxLength": 256, "pattern": "^[^\\x00-\\x1f\\x7f]+$",
+                   "description": "No control characters."},
     "start": {"type": "number", "minimum": 0, "description": "Seconds; finite, before end."},
     "end": {"type": "number", "minimum": 0, "description": "Seconds; finite, after start."}}}
 
@@ -63,13 +64,13 @@ STUB_SCHEMA = {
     "properties": {"match": {"type": "object", "additionalProperties": False, "properties": {
                        "speakerIds": {"type": "array", "minItems": 1, "items": {"type": "string"}},
                        "request_id": _STRING}},
-                   "apikey": _STRING,
+                   "apikey": {**_STRING, "minLength": 1},
                    "response": {"type": "object", "required": ["segments"], "additionalProperties": False,
                                 "properties": {"segments": {"type": "array", "items": SEGMENT}}}},
 }
 
 RESET_SCHEMA = {"type": "object", "additionalProperties": False, "properties": {"apikey": {
-    "type": "string", "description": "Forget only this key's state; all state when absent."}}}
+    "type": "string", "minLength": 1, "description": "Forget only this key's state; all state when absent."}}}
 
 SEED_SCHEMA = {"type": "object", "required": ["seed"], "additionalProperties": False,
                "properties": {"seed": {"type": ["integer", "string", "null"],

@@ -3,6 +3,7 @@ defaults from ``SPEAKER_ID_MOCK_*`` environment variables, become one ServerConf
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from pathlib import Path
 
@@ -92,6 +93,12 @@ def config_from_args(argv: list[str] | None = None) -> ServerConfig:
     """Parse a command line into a ServerConfig, validating ranges with argparse's own error output."""
     parser = build_parser()
     a = parser.parse_args(argv)
+    floats = {name: value for name, value in vars(a).items() if isinstance(value, float)}
+    bad = sorted(name for name, value in floats.items() if not math.isfinite(value))
+    if bad:  # nan or inf would pass every comparison below, then fail every request
+        parser.error(", ".join("--" + b.replace("_", "-") for b in bad) + " must be a finite number")
+    if a.webhook_backoff < 0 or a.webhook_timeout <= 0 or a.drain_seconds < 0:
+        parser.error("--webhook-backoff and --drain-seconds must not be negative, --webhook-timeout positive")
     if a.enrollments_required < 1:
         parser.error("--enrollments-required must be at least 1")
     if a.min_enroll_speech < 0 or a.complete_speech < 0:
