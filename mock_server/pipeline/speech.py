@@ -4,7 +4,7 @@ webrtcvad (fast C) labels every 10/20/30 ms frame. Its raw decisions flicker, so
 cleaned in three readable steps, all in seconds from the config:
   1. a gate relative to the recording's own noise floor: frames less than vad_floor_margin dB above the
      recording's quiet frames (its vad_floor_percentile-th percentile frame level) are never speech, nor is
-     anything in a recording whose loud frames (95th percentile) are less than vad_min_range dB above that floor,
+     anything in a recording whose loudest second is less than vad_min_range dB above that floor,
      nor frames more than vad_dynamic_range dB below the recording's speech level (rounding noise of quiet
      16-bit audio), so
      webrtcvad does not fire on hiss, whatever the recording's level (no absolute level anywhere: the
@@ -64,7 +64,13 @@ def voiced_frames(samples: np.ndarray, config: PipelineConfig = DEFAULT_CONFIG, 
         return voiced
     level = frame_levels_db(samples[:n * frame_len], frame_len)
     floor = np.percentile(level, c.vad_floor_percentile)
-    if np.percentile(level, 95) < floor + c.vad_min_range:     # steady noise, whatever its level
+    # the loud frames: the 95th percentile, or the loudest second (as level.py measures the speech level) when
+    # that is louder: three seconds of speech in two minutes of silence are under 5 % of the frames
+    top = max(1, int(round(c.level_top_seconds * rate / frame_len)))
+    loud = np.percentile(level, 95)
+    if len(level) > top:
+        loud = max(loud, np.partition(level, len(level) - top)[len(level) - top])
+    if loud < floor + c.vad_min_range:                         # steady noise, whatever its level
         return np.zeros(n, dtype=bool)
     # samples are level-normalised: their speech level is level_target_db, so this is relative to the speech
     return voiced & (level >= max(floor + c.vad_floor_margin, c.level_target_db - c.vad_dynamic_range))
