@@ -27,6 +27,7 @@ def test_the_committed_model_is_consistent_with_the_pipeline():
     assert len(model.tnorm_counts) == len(model.znorm_counts) == meta["files"] + meta["synthetic_voices"]
 
 
+@pytest.mark.slow  # ~10 min: the whole training recipe
 @pytest.mark.skipif(not BACKGROUND.is_dir(), reason="../shared/speech-background (the training voices) is not here: "
                                                      "only CI and the maintainers' checkout have it")
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="the training recipe needs espeak-ng")
