@@ -175,6 +175,14 @@ def app(config, make_app):
 
 
 @pytest.fixture
+def receiver():
+    """A real webhook endpoint on 127.0.0.1 (mock_server.testing.WebhookReceiver), closed after the test."""
+    from mock_server.testing import WebhookReceiver
+    with WebhookReceiver() as r:
+        yield r
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 

@@ -9,7 +9,7 @@ import pytest
 from conftest import Api
 
 from mock_server.app import state_of
-from mock_server.testing import WebhookReceiver, wait_until
+from mock_server.testing import wait_until
 
 STUB = [{"speaker_id": "alice", "start": 0.0, "end": 1.5}, {"speaker_id": "bob", "start": 1.5, "end": 3.0}]
 
@@ -29,12 +29,6 @@ def small_api(api) -> Api:
         for n in (1, 2):
             assert api.enroll(speaker, f"speakers/{speaker}/enroll{n}.wav").status_code == 200
     return api
-
-
-@pytest.fixture
-def receiver():
-    with WebhookReceiver() as r:
-        yield r
 
 
 def admin(client, method, path, body=None, **environ):

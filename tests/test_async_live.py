@@ -6,7 +6,7 @@ from conftest import b64, fixture_bytes
 from timeline import check_shape
 
 from mock_server.core.profiles import UNKNOWN_SPEAKER as UNKNOWN
-from mock_server.testing import LiveServer, WebhookReceiver, http_json
+from mock_server.testing import LiveServer, http_json
 
 pytestmark = pytest.mark.live  # every test here talks to a mock server process
 
@@ -21,12 +21,6 @@ def server(voices, tmp_path_factory):
             assert status == 200
     yield live
     assert live.stop() == 0
-
-
-@pytest.fixture
-def receiver():
-    with WebhookReceiver() as r:
-        yield r
 
 
 @pytest.mark.parametrize("version", ["v1", "v2"])

@@ -41,12 +41,6 @@ def server(tmp_path_factory):
     assert live.stop() == 0
 
 
-@pytest.fixture
-def receiver():
-    with WebhookReceiver() as r:
-        yield r
-
-
 def _submit(server: LiveServer, webhook: str, request_id: str) -> None:
     query = urllib.parse.urlencode({"apikey": KEY, "request_id": request_id, "webhook": webhook})
     status, body = http_json("POST", f"{server.url}/audio/generic/api/v2/async/diarization/identify?{query}",
