@@ -132,15 +132,23 @@ def _held_stream(stub, release: threading.Event, first_sent: threading.Event, ou
     out["answers"], out["error"] = call(stub, chunks(), meta(key=key))
 
 
-def test_more_streams_than_the_limit_are_resource_exhausted_and_slots_come_back(stub, live):
+def _hold_every_slot(stub):
+    """MAX_STREAMS streams opened and held inside the servicer: (release event, their threads, their outs, each
+    with "sent": whether its first chunk went out within 10 s)."""
     release, threads, outs = threading.Event(), [], []
     for _ in range(MAX_STREAMS):
         sent, out = threading.Event(), {}
         threads.append(threading.Thread(target=_held_stream, args=(stub, release, sent, out)))
         outs.append(out)
         threads[-1].start()
-        assert sent.wait(10)
+        out["sent"] = sent.wait(10)
     time.sleep(0.3)                 # the held streams are inside the servicer, waiting for their next chunk
+    return release, threads, outs
+
+
+def test_more_streams_than_the_limit_are_resource_exhausted_and_slots_come_back(stub, live):
+    release, threads, outs = _hold_every_slot(stub)
+    assert all(out["sent"] for out in outs)
     _, error = call(stub, [chunk()], meta())
     release.set()
     for t in threads:
@@ -180,14 +188,7 @@ def test_a_cancelled_or_vanished_client_frees_its_stream_slot(stub, live, tmp_pa
         child.stdout.close()
     deadline = time.monotonic() + 10
     while True:                                                   # every slot is free again
-        release, threads, outs = threading.Event(), [], []
-        for _ in range(MAX_STREAMS):
-            sent, out = threading.Event(), {}
-            threads.append(threading.Thread(target=_held_stream, args=(stub, release, sent, out)))
-            outs.append(out)
-            threads[-1].start()
-            sent.wait(10)
-        time.sleep(0.3)
+        release, threads, outs = _hold_every_slot(stub)
         release.set()
         for t in threads:
             t.join(30)

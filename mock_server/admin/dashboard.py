@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from flask import Blueprint, Flask, render_template
 
-from mock_server.admin.journal import JournalEntry
+from mock_server.admin.journal import async_segments
 from mock_server.admin.plugin import admin_state, require_loopback
 from mock_server.state import current_state
 
@@ -60,7 +60,7 @@ def ui():
         # realtime streams (method "GRPC") get a timeline of what they answered, a cancelled one's included
         if (entry.path.endswith("/diarization/identify") and entry.status in (200, 202)) or (
                 entry.method == "GRPC" and entry.segments):
-            segments = entry.segments if entry.segments is not None else _async_segments(state, entry)
+            segments = entry.segments if entry.segments is not None else async_segments(state.store, entry)
             if segments is not None:
                 timelines.append({"entry": entry, "when": _clock(entry.time),
                                   "svg": Timeline.of(segments, entry.speaker_ids or []).svg()})
@@ -72,16 +72,6 @@ def ui():
 def masked_tenant(tenant: str) -> str:
     """A tenant as the journal shows its key (``auth.mask_key`` gives the same for the key itself)."""
     return f"key#{tenant[:8]}"
-
-
-def _async_segments(state, entry: JournalEntry) -> list[dict] | None:
-    if not entry.request_id or not entry.tenant:
-        return None
-    for job in state.store.jobs_by_request_id(entry.request_id, entry.tenant):
-        response = (job.result or {}).get("response") or {}
-        if isinstance(response.get("segments"), list):
-            return response["segments"]
-    return None
 
 
 def _clock(t: float | None) -> str:

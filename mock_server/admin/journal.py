@@ -58,3 +58,15 @@ class Journal:
     def reset(self, tenant: str | None = None) -> None:
         """Forget everything, or one tenant's entries."""
         self.store.reset_journal(tenant)
+
+
+def async_segments(store, entry: JournalEntry) -> list[dict] | None:
+    """An async call's segments, from its job once done (its journal entry was written at acceptance, before
+    them); None for other calls or a job not done yet. ``store``: the Store holding the jobs."""
+    if not entry.request_id or not entry.tenant:
+        return None
+    for job in store.jobs_by_request_id(entry.request_id, entry.tenant):
+        response = (job.result or {}).get("response") or {}
+        if isinstance(response.get("segments"), list):
+            return response["segments"]
+    return None

@@ -18,11 +18,11 @@ from flask import Blueprint, jsonify, request
 
 from mock_server.admin import schemas
 from mock_server.admin.faults import Fault, Stub, preset_fields
-from mock_server.admin.journal import DEFAULT_LIMIT, JournalEntry
+from mock_server.admin.journal import DEFAULT_LIMIT, async_segments
 from mock_server.admin.plugin import admin_state, require_loopback
 from mock_server.api.parsing import check_spec, json_body, optional_string, query_int
 from mock_server.core import auth, errors
-from mock_server.state import MockState, current_state
+from mock_server.state import current_state
 from mock_server.urls import mask_url
 
 admin = Blueprint("admin", __name__, url_prefix="/_mock")
@@ -74,19 +74,10 @@ def requests_journal():
     out = []
     for entry in entries:
         item = entry.to_dict()
-        if entry.request_id and entry.segments is None and entry.tenant:
-            item["segments"] = _async_segments(state, entry)
+        if entry.segments is None:
+            item["segments"] = async_segments(state.store, entry)
         out.append(item)
     return jsonify({"requests": out})
-
-
-def _async_segments(state: MockState, entry: JournalEntry) -> list[dict] | None:
-    """An async call's segments, from its job once done (the journal entry was written before)."""
-    for job in state.store.jobs_by_request_id(entry.request_id, entry.tenant):
-        response = (job.result or {}).get("response") or {}
-        if isinstance(response.get("segments"), list):
-            return response["segments"]
-    return None
 
 
 @admin.get("/webhooks")
