@@ -54,10 +54,11 @@ class MockState:
 
     def close(self, timeout: float = 5.0) -> bool:
         """Stop the job runner (draining it for up to ``timeout`` seconds) and close this thread's store
-        connection; True when the runner drained in time."""
-        drained = self.runner.stop(timeout=timeout)
-        self.store.close()
-        return drained
+        connection, even if stopping fails; True when the runner drained in time. Safe on a runner never started."""
+        try:
+            return self.runner.stop(timeout=timeout)
+        finally:
+            self.store.close()
 
 
 def state_of(app: Flask) -> MockState:

@@ -124,11 +124,7 @@ def _encoding(file: str) -> str:
 
 def stop_app(app, timeout: float = 10.0) -> None:
     """Stop the app's job runner (its worker threads) and close its store; safe on an app never started."""
-    state = state_of(app)
-    try:
-        state.runner.stop(timeout=timeout)
-    finally:
-        state.store.close()
+    state_of(app).close(timeout=timeout)
 
 
 @contextmanager
