@@ -188,11 +188,14 @@ def test_a_stub_registered_through_one_worker_answers_in_the_other(server):
 
 def test_every_worker_records_into_and_reads_the_same_journal(server):
     assert _call(server, "/_mock/reset", {})[0] == 200
-    served = [_call(server, f"{LIST}&n={n}")[2] for n in range(12)]
-    assert set(served) == _children(server)
+    # calls until both workers served some (the kernel decides who accepts; 12 in a row may all go to one)
+    served: list[int] = []
+    while len(served) < 12 or set(served) != _children(server):
+        assert len(served) < 90, f"only {set(served)} served 90 calls"  # under the journal's default limit (100)
+        served.append(_call(server, f"{LIST}&n={len(served)}")[2])
     journals = _until_served_by_both(server, lambda: _call(server, f"/_mock/requests?apikey={KEY}"))
     for status, body in journals.values():
-        assert status == 200 and len(body["requests"]) == 12
+        assert status == 200 and len(body["requests"]) == len(served)
         assert all(entry["path"].endswith("get_enrolled_speakers") for entry in body["requests"])
     first, second = (body for _, body in journals.values())
     assert first == second
