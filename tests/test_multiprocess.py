@@ -231,6 +231,9 @@ def test_sigterm_drains_every_workers_requests_and_jobs_and_exits_0(tmp_path, en
 
 
 def test_a_job_whose_worker_is_killed_is_done_by_its_replacement(server):
+    # Both workers must be booted first: a worker that boots later resumes every queued job it finds in the
+    # store at start, and could take this one from the worker that accepted it.
+    _until_served_by_both(server, lambda: _call(server, LIST))
     audio, receiver = AudioHost(), WebhookReceiver()
     try:
         assert _call(server, "/_mock/faults", {"match": {"path": "get_enrolled_speakers"}, "times": 1000,
