@@ -25,12 +25,13 @@ LIST = "sync/diarization/get_enrolled_speakers"
 
 
 def code_of(body) -> str | None:
-    """Our stable error code wherever the error body carries it (the first string "code" found, depth first)."""
-    if isinstance(body, dict):
-        if isinstance(body.get("code"), str):
-            return body["code"]
-        return next((c for c in map(code_of, body.values()) if c), None)
-    return None
+    """Our stable error code, where every error body carries it: ``fault.detail.code`` (core/errors.fault_body);
+    None for a body of any other shape (a success, or an error that lost the vendor's fault shape)."""
+    try:
+        code = body["fault"]["detail"]["code"]
+    except (KeyError, TypeError):
+        return None
+    return code if isinstance(code, str) else None
 
 
 def _app(tmp_path, **settings):
