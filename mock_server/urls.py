@@ -1,6 +1,6 @@
 """Credentials in urls, shared by the two places the mock makes HTTP calls (audio url downloads, webhook
 deliveries): ``user:pass@`` is taken out to go as Basic auth, and every url that is shown or logged is masked.
-Pure functions on strings; the callers check the scheme and raise their own errors."""
+Pure functions on strings; the callers raise their own errors (http_url_problem says what is wrong)."""
 from __future__ import annotations
 
 import re
@@ -45,3 +45,23 @@ def origin(url: str) -> tuple[str, str, int | None]:
     parts = urllib.parse.urlsplit(url)
     scheme = parts.scheme.lower()
     return scheme, (parts.hostname or "").lower(), parts.port or DEFAULT_PORTS.get(scheme)
+
+
+def http_url_problem(url: str, *, field: str) -> str | None:
+    """What makes ``url`` unusable as an absolute http(s) url with a host, as a sentence naming ``field`` and how
+    to fix it (any password masked), or None when it is usable.
+
+    Spaces and non-ASCII characters are fine (the callers percent-encode them); control characters are not
+    (urlsplit silently drops some, so the request would go somewhere the caller did not write)."""
+    control = next((i for i, c in enumerate(url) if ord(c) < 32 or ord(c) == 127), None)
+    if control is not None:
+        return (f"{field} contains a control character (U+{ord(url[control]):04X}) at position {control}; "
+                "percent-encode it or remove it.")
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host, _ = parts.hostname, parts.port  # .port raises ValueError for a non-numeric or out-of-range port
+    except ValueError:
+        parts, host = None, None
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not host:
+        return f"{field} must be an absolute http:// or https:// url with a host, got {mask_url(url)[:200]!r}."
+    return None

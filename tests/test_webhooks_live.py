@@ -221,3 +221,20 @@ def test_mask_url_hides_passwords_and_bare_tokens(url, expected):
 def _text(url: str) -> str:
     with urllib.request.urlopen(url, timeout=30) as response:
         return response.read().decode("utf-8")
+
+
+@pytest.mark.parametrize("webhook,problem", [
+    ("ftp://user:s3cret@127.0.0.1/h", "must be an absolute http:// or https:// url"),
+    ("http://user:s3cret@127.0.0.1:99999/h", "must be an absolute http:// or https:// url"),
+    ("http://user:s3cret@127.0.0.1/h%0A", None),  # an encoded newline is a path, not a control character
+])
+def test_a_refused_webhook_names_the_problem_without_its_password(enrolled_api, webhook, problem):
+    response = enrolled_api.identify("alice_short.flac", ["alice"], mode="async",
+                                     query={"webhook": urllib.parse.quote(webhook, safe="")})
+    if problem is None:
+        assert response.status_code == 202
+        return
+    error = response.get_json()["fault"]["detail"]
+    assert response.status_code == 400 and error["code"] == "invalid_url"
+    assert problem in error["message"] and "webhook" in error["message"]
+    assert "s3cret" not in response.get_data(as_text=True) and "user:***@" in error["message"]

@@ -16,7 +16,7 @@ import urllib.parse
 from typing import TYPE_CHECKING
 
 from mock_server.core import errors
-from mock_server.urls import basic_auth, mask_url, origin, split_credentials
+from mock_server.urls import basic_auth, http_url_problem, origin, split_credentials
 
 if TYPE_CHECKING:
     import requests
@@ -36,18 +36,9 @@ def check_http_url(url: str, *, field: str) -> str:
     masked.
     """
     text = url.strip()
-    control = next((i for i, c in enumerate(text) if ord(c) < 32 or ord(c) == 127), None)
-    if control is not None:
-        raise errors.InvalidUrl(f"{field} contains a control character (U+{ord(text[control]):04X}) at position "
-                                f"{control}; percent-encode it or remove it.")
-    try:
-        parts = urllib.parse.urlsplit(text)
-        host, _ = parts.hostname, parts.port  # .port raises ValueError for a non-numeric or out-of-range port
-    except ValueError:
-        parts, host = None, None
-    if parts is None or parts.scheme.lower() not in ("http", "https") or not host:
-        raise errors.InvalidUrl(f"{field} must be an absolute http:// or https:// url, got "
-                                f"{mask_url(text)[:200]!r}.")
+    problem = http_url_problem(text, field=field)
+    if problem:
+        raise errors.InvalidUrl(problem)
     return text
 
 

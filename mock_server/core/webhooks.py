@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import requests
 
 from mock_server.core import errors
-from mock_server.urls import basic_auth, origin, split_credentials
+from mock_server.urls import basic_auth, http_url_problem, origin, split_credentials
 
 SUCCESS_POLICIES = ("200", "2xx")
 MAX_REDIRECTS = 5
@@ -58,19 +58,11 @@ def check_webhook_url(url: str) -> str:
     Spaces and non-ASCII are accepted (a query parameter decodes ``%20`` to a space) and encoded here; control
     characters are refused, as no encoding makes them what the caller meant.
     """
-    bad = next((c for c in url if ord(c) < 32 or ord(c) == 127), None)
-    if bad is not None:
-        raise errors.InvalidUrl(f"webhook contains the control character {bad!r}; send an absolute http:// or "
-                                f"https:// url, got {url[:200]!r}.")
-    try:
-        parts = urllib.parse.urlsplit(url)
-        port = parts.port  # raises ValueError for a port that is not a number in range
-    except ValueError as exc:
-        raise errors.InvalidUrl(f"webhook is not a valid url ({exc}); send an absolute http:// or https:// url, "
-                                f"got {url[:200]!r}.") from None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise errors.InvalidUrl(f"webhook must be an absolute http:// or https:// url with a host, got "
-                                f"{url[:200]!r}.")
+    problem = http_url_problem(url, field="webhook")
+    if problem:
+        raise errors.InvalidUrl(problem)
+    parts = urllib.parse.urlsplit(url)
+    port = parts.port
     userinfo, at, _ = parts.netloc.rpartition("@")
     try:
         host = parts.hostname.encode("idna").decode("ascii") if not parts.hostname.isascii() else parts.hostname
