@@ -27,6 +27,16 @@ def test_the_committed_model_is_consistent_with_the_pipeline():
     assert len(model.tnorm_counts) == len(model.znorm_counts) == meta["files"] + meta["synthetic_voices"]
 
 
+def test_the_model_version_goes_with_the_committed_model_file():
+    import hashlib
+
+    from mock_server import pipeline
+    digest = hashlib.sha256(pipeline.ubm.MODEL_FILE.read_bytes()).hexdigest()
+    assert digest == pipeline.MODEL_FILE_SHA256, (
+        "models/voices.npz changed: stored voiceprints made with the old file are incompatible, so bump "
+        f"MODEL_VERSION (the service recomputes them from the kept audio) and set MODEL_FILE_SHA256 = {digest!r}")
+
+
 @pytest.mark.slow  # ~10 min: the whole training recipe
 @pytest.mark.skipif(not BACKGROUND.is_dir(), reason="../shared/speech-background (the training voices) is not here: "
                                                      "only CI and the maintainers' checkout have it")

@@ -9,6 +9,7 @@ models (voiceprint.py) -> turns and one S-norm-scored decision per turn (decisio
 Public contract used by the service layer (kept stable):
 
     MODEL_VERSION: str                      changes whenever stored voiceprints become incompatible
+    MODEL_FILE_SHA256: str                  the digest of models/voices.npz that MODEL_VERSION goes with
     PipelineConfig, DEFAULT_CONFIG          every tunable, documented (config.py)
     NoSpeechError(ValueError)               raised when a recording has no usable speech
     Segment(speaker_id, start, end)         seconds, 2 decimals
@@ -30,9 +31,12 @@ from .voiceprint import enrollment_voiceprint, speaker_voiceprint
 
 # Enrollment voiceprints are Baum-Welch statistics against the committed UBM; bump whenever the features,
 # the speech detection or models/voices.npz change (the service then recomputes them from the kept audio).
-MODEL_VERSION = "mfcc20-d-3800hz-ubm128-map16-snorm-v2"
+MODEL_VERSION = "mfcc20-d-3800hz-ubm128-map16-snorm-v3"
+# The digest of models/voices.npz that MODEL_VERSION was set for (tests/test_pipeline_model.py compares them, so
+# a retrained model cannot ship under the old version by mistake).
+MODEL_FILE_SHA256 = "76c357df77d6121a2ef76a94834da56d10fab9b66383c4a342dc9ad399ff8edf"
 
 __all__ = [
-    "MODEL_VERSION", "PipelineConfig", "DEFAULT_CONFIG", "NoSpeechError", "Segment",
+    "MODEL_VERSION", "MODEL_FILE_SHA256", "PipelineConfig", "DEFAULT_CONFIG", "NoSpeechError", "Segment",
     "enrollment_voiceprint", "speaker_voiceprint", "identify_segments", "speech_regions",
 ]
