@@ -29,9 +29,10 @@ from .segments import Segment
 from .speech import speech_regions
 from .voiceprint import enrollment_voiceprint, speaker_voiceprint
 
-# Enrollment voiceprints are Baum-Welch statistics against the committed UBM; bump whenever the features,
-# the speech detection or models/voices.npz change (the service then recomputes them from the kept audio).
-MODEL_VERSION = "mfcc20-d-3800hz-ubm128-map16-snorm-v3"
+# Enrollment voiceprints are Baum-Welch statistics against the committed UBM, and a speaker's voiceprint the offsets
+# made from them (ubm.VoiceModel.map_offsets); bump whenever the features, the speech detection, the offsets' recipe
+# or models/voices.npz change (the service then recomputes them from the kept audio).
+MODEL_VERSION = "mfcc20-d-3800hz-ubm128-eigenvoice40-map16-snorm-v4"
 # The digest of models/voices.npz that MODEL_VERSION was set for (tests/test_pipeline_model.py compares them, so
 # a retrained model cannot ship under the old version by mistake).
 MODEL_FILE_SHA256 = "76c357df77d6121a2ef76a94834da56d10fab9b66383c4a342dc9ad399ff8edf"
