@@ -141,40 +141,44 @@ class VoiceModel:
     def eigenvoices(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """The subspace speakers are placed in first (see the module doc): (m (C, D) the background voices' mean
         offset, V (C, D, K) their K = EIGENVOICES principal axes scaled by the standard deviation along each, and
-        V_c^T V_c (C, K, K)), float64; None without background voices (while training) or with EIGENVOICES = 0.
+        V_c^T V_c (C, K, K)), float32; None without background voices (while training) or with EIGENVOICES = 0.
 
         Computed once per process from the model file's background-voice statistics (~10 ms: an eigendecomposition
         of their B x B Gram matrix), so it needs no field of its own in the file."""
         if self.tnorm_counts is None or EIGENVOICES == 0:
             return None
         b = len(self.tnorm_counts)
-        offsets = (self.tnorm_stats.astype(np.float64).reshape(b, self.components, self.dim)
-                   / (self.tnorm_counts.astype(np.float64)[..., None] + EIGENVOICE_RELEVANCE)).reshape(b, -1)
+        offsets = (self.tnorm_stats.reshape(b, self.components, self.dim)
+                   / (self.tnorm_counts[..., None] + np.float32(EIGENVOICE_RELEVANCE))).reshape(b, -1)
         mean = offsets.mean(axis=0)
-        centred = offsets - mean
-        values, vectors = np.linalg.eigh(centred @ centred.T)             # ascending eigenvalues
+        centred = offsets - mean                                             # (B, C * D) float32
+        values, vectors = np.linalg.eigh((centred @ centred.T).astype(np.float64))   # ascending eigenvalues
         k = min(EIGENVOICES, b - 1)
-        vectors = vectors[:, ::-1][:, :k]
+        vectors = vectors[:, ::-1][:, :k].astype(np.float32)
         # principal axis a_k = X^T u_k / sqrt(lambda_k), spread sqrt(lambda_k / B): V = X^T u / sqrt(B)
-        v = (centred.T @ vectors / np.sqrt(b)).reshape(self.components, self.dim, k)
+        v = (centred.T @ vectors / np.float32(np.sqrt(b))).reshape(self.components, self.dim, k)
         return mean.reshape(self.components, self.dim), v, np.einsum("cdk,cdl->ckl", v, v)
 
-    def map_offsets(self, n: np.ndarray, f: np.ndarray, relevance: float) -> np.ndarray:
+    def map_offsets(self, n: np.ndarray, f: np.ndarray, relevance: float, *, chunk: int = 16) -> np.ndarray:
         """Speaker mean offsets from statistics n ((C,) or (G, C)) and f ((C, D) or (G, C, D)): eigenvoice MAP, then
-        MAP (relevance r) of the rest (module doc); shape like f, float32, whitened units. Without eigenvoices
-        (while training) plain MAP, e = F / (N + r)."""
+        MAP (relevance r) of the rest, averaged with plain MAP (module doc); shape like f, float32, whitened units.
+        Without eigenvoices (while training) plain MAP, e = F / (N + r). Groups are done `chunk` at a time, so
+        the 169 background voices need a few MB, not tens."""
         ev = self.eigenvoices
         if ev is None:
             return (f / (n[..., None] + np.float32(relevance))).astype(np.float32)
         mean, v, vv = ev
-        n2 = np.asarray(n, dtype=np.float64).reshape(-1, self.components)
-        f2 = np.asarray(f, dtype=np.float64).reshape(-1, self.components, self.dim)
-        precision = np.eye(v.shape[2]) + np.einsum("gc,ckl->gkl", n2, vv)   # posterior precision of y
-        y = np.linalg.solve(precision, np.einsum("cdk,gcd->gk", v, f2 - n2[..., None] * mean)[..., None])[..., 0]
-        s = mean + np.einsum("cdk,gk->gcd", v, y)                          # the point in the subspace
-        e = s + (f2 - n2[..., None] * s) / (n2[..., None] + relevance)
-        e = EIGENVOICE_WEIGHT * e + (1.0 - EIGENVOICE_WEIGHT) * f2 / (n2[..., None] + relevance)
-        return e.reshape(np.shape(f)).astype(np.float32)
+        n_all = np.asarray(n, dtype=np.float32).reshape(-1, self.components)
+        f_all = np.asarray(f, dtype=np.float32).reshape(-1, self.components, self.dim)
+        out = np.empty(f_all.shape, dtype=np.float32)
+        for g0 in range(0, len(n_all), chunk):
+            n2, f2 = n_all[g0:g0 + chunk, :, None], f_all[g0:g0 + chunk]
+            precision = np.eye(v.shape[2]) + np.einsum("gc,ckl->gkl", n2[..., 0], vv)  # posterior precision of y
+            y = np.linalg.solve(precision, np.einsum("cdk,gcd->gk", v, f2 - n2 * mean)[..., None])[..., 0]
+            s = mean + np.einsum("cdk,gk->gcd", v, y.astype(np.float32))           # the point in the subspace
+            eigen_map = s + (f2 - n2 * s) / (n2 + np.float32(relevance))
+            out[g0:g0 + chunk] = EIGENVOICE_WEIGHT * eigen_map + (1.0 - EIGENVOICE_WEIGHT) * f2 / (n2 + relevance)
+        return out.reshape(np.shape(f))
 
     def background_speakers(self, relevance: float) -> tuple[np.ndarray, np.ndarray]:
         """The background speakers' MAP offsets, flattened (B, C * D), and |e_c|^2 (B, C); computed once per r."""
