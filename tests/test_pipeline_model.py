@@ -46,3 +46,31 @@ def test_the_training_script_reproduces_the_committed_model_byte_for_byte():
     done = subprocess.run([sys.executable, str(ROOT / "scripts" / "train_voice_model.py"), str(BACKGROUND), "--check"],
                           capture_output=True, text=True, timeout=3600)
     assert done.returncode == 0 and "identical" in done.stdout, done.stdout + done.stderr[-2000:]
+
+
+def test_the_eigenvoice_axes_are_orthogonal_and_ordered_by_spread():
+    from mock_server.pipeline import ubm
+    mean, v, vv = ubm.voice_model().eigenvoices
+    axes = v.reshape(-1, v.shape[2]).astype(np.float64)               # (C * D, K)
+    gram = axes.T @ axes
+    spread = np.diag(gram)
+    assert v.shape[2] == ubm.EIGENVOICES and (np.diff(spread) <= 1e-6 * spread[0]).all()
+    assert np.allclose(gram - np.diag(spread), 0.0, atol=1e-3 * spread[0])
+    assert np.allclose(vv.sum(axis=0), gram, rtol=1e-3, atol=1e-3 * spread[0])
+
+
+def test_speaker_offsets_go_from_the_prior_without_speech_to_the_speech_itself_with_plenty():
+    from mock_server.pipeline import DEFAULT_CONFIG, ubm
+    model = ubm.voice_model()
+    mean, _, _ = model.eigenvoices
+    c, d, r = model.components, model.dim, DEFAULT_CONFIG.relevance
+    silent = model.map_offsets(np.zeros(c, np.float32), np.zeros((c, d), np.float32), r)
+    assert np.allclose(silent, ubm.EIGENVOICE_WEIGHT * mean, atol=1e-5)   # the subspace's prior; plain MAP: 0
+    rng = np.random.default_rng(0)
+    target = rng.normal(0.0, 0.5, (c, d)).astype(np.float32)
+    n = np.full(c, 1e6, np.float32)
+    plenty = model.map_offsets(n, n[:, None] * target, r)
+    assert np.allclose(plenty, target, atol=1e-3)                      # the data outweighs every prior
+    # a few frames move the offsets part of the way, in the data's direction
+    few = model.map_offsets(np.full(c, 2.0, np.float32), 2.0 * target, r)
+    assert 0.0 < np.sum(few * target) / np.sum(target * target) < 1.0
