@@ -63,5 +63,7 @@ def http_url_problem(url: str, *, field: str) -> str | None:
     except ValueError:
         parts, host = None, None
     if parts is None or parts.scheme.lower() not in ("http", "https") or not host:
-        return f"{field} must be an absolute http:// or https:// url with a host, got {mask_url(url)[:200]!r}."
+        # greedy: in a url this broken, whatever precedes the last "@" may be a password with a "/" or "?" in it
+        shown = re.sub(r"//.*@", "//***@", url) if "@" in url else url
+        return f"{field} must be an absolute http:// or https:// url with a host, got {shown[:200]!r}."
     return None

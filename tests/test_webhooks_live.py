@@ -204,6 +204,7 @@ def test_the_default_schedule_is_5_attempts_that_ride_out_a_30_s_outage():
     ("http://u:p w@h/x", "http://u:p%20w@h/x"),
     ("http://bücher.example/x", "http://xn--bcher-kva.example/x"),
     ("http://[::1]:9/x", "http://[::1]:9/x"),
+    ("http://u:p@h/h%0A", "http://u:p@h/h%0A"),  # an encoded newline is part of the path, not a control character
 ])
 def test_webhook_urls_are_encoded_once(url, expected):
     assert check_webhook_url(url) == expected
@@ -226,15 +227,13 @@ def _text(url: str) -> str:
 @pytest.mark.parametrize("webhook,problem", [
     ("ftp://user:s3cret@127.0.0.1/h", "must be an absolute http:// or https:// url"),
     ("http://user:s3cret@127.0.0.1:99999/h", "must be an absolute http:// or https:// url"),
-    ("http://user:s3cret@127.0.0.1/h%0A", None),  # an encoded newline is a path, not a control character
+    ("http://user:pa/ss@127.0.0.1/h", "must be an absolute http:// or https:// url"),  # "/" in the password
 ])
 def test_a_refused_webhook_names_the_problem_without_its_password(enrolled_api, webhook, problem):
     response = enrolled_api.identify("alice_short.flac", ["alice"], mode="async",
                                      query={"webhook": urllib.parse.quote(webhook, safe="")})
-    if problem is None:
-        assert response.status_code == 202
-        return
     error = response.get_json()["fault"]["detail"]
     assert response.status_code == 400 and error["code"] == "invalid_url"
     assert problem in error["message"] and "webhook" in error["message"]
-    assert "s3cret" not in response.get_data(as_text=True) and "user:***@" in error["message"]
+    assert "s3cret" not in response.get_data(as_text=True) and "ss@" not in response.get_data(as_text=True)
+    assert "***@" in error["message"]

@@ -10,6 +10,7 @@ Public contract used by the service layer (kept stable):
 
     MODEL_VERSION: str                      changes whenever stored voiceprints become incompatible
     MODEL_FILE_SHA256: str                  the digest of models/voices.npz that MODEL_VERSION goes with
+    VOICEPRINT_RECIPE_SHA256: str           the digest of the voiceprint-shaping settings it goes with
     PipelineConfig, DEFAULT_CONFIG          every tunable, documented (config.py)
     NoSpeechError(ValueError)               raised when a recording has no usable speech
     Segment(speaker_id, start, end)         seconds, 2 decimals
@@ -36,8 +37,12 @@ MODEL_VERSION = "mfcc20-d-3800hz-ubm128-eigenvoice40-map16-snorm-v4"
 # The digest of models/voices.npz that MODEL_VERSION was set for (tests/test_pipeline_model.py compares them, so
 # a retrained model cannot ship under the old version by mistake).
 MODEL_FILE_SHA256 = "76c357df77d6121a2ef76a94834da56d10fab9b66383c4a342dc9ad399ff8edf"
+# ... and the digest of the settings that shape voiceprints (config fields and ubm.py's recipe constants; the test
+# lists them), so a changed setting cannot keep stale stored voiceprints either.
+VOICEPRINT_RECIPE_SHA256 = "b69659aa659e9ed7e3bc459ce1a09a8d884b717408f031f2b0c7314d337f277e"
 
 __all__ = [
-    "MODEL_VERSION", "MODEL_FILE_SHA256", "PipelineConfig", "DEFAULT_CONFIG", "NoSpeechError", "Segment",
+    "MODEL_VERSION", "MODEL_FILE_SHA256", "VOICEPRINT_RECIPE_SHA256", "PipelineConfig", "DEFAULT_CONFIG",
+    "NoSpeechError", "Segment",
     "enrollment_voiceprint", "speaker_voiceprint", "identify_segments", "speech_regions",
 ]

@@ -56,7 +56,8 @@ class PipelineConfig:
     accept_threshold: float = 1.5     # S-norm score a turn's best requested speaker needs, else "unknown";
                                       # dimensionless (background-voice standard deviations), 1 .. 4. Chosen
                                       # on half B of the dev speaker split with the eigenvoice offsets (ubm.py):
-                                      # 1.0 names strangers (half B conversations 0.078), 1.25 0.068, 1.5 0.064
+                                      # half B IER 0.095 at 1.0 (strangers named: its conversations 0.078),
+                                      # 0.068 at 1.25, 0.064 at 1.5
     frame_decimation: int = 1         # every n-th speech frame is scored (speed; 10 ms frames overlap), 1 .. 4
     block: float = 0.1                # s of speech per block: the resolution of turn boundaries, 0.05 .. 0.5
     change_window: float = 1.0        # s of speech each side compared when looking for a change of voice

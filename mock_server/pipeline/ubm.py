@@ -14,7 +14,10 @@ Gaussian mixture models", DSP 10) with the usual fast approximations:
     a priori), which a few seconds of speech pin down; then classical MAP adaptation (relevance factor r,
     config.relevance; Reynolds 2000, eq. 14) of what the subspace does not explain:
     e_c = s_c + (F_c - N_c s_c) / (N_c + r). Short enrollments gain most: a 6 s enrollment moves every Gaussian
-    along the directions real voices differ in, where plain MAP leaves most Gaussians at the UBM;
+    along the directions real voices differ in, where plain MAP leaves most Gaussians at the UBM. V here is not
+    Kenny's EM-trained matrix but its usual cheap stand-in: the principal axes of the background voices' MAP
+    offsets (relevance EIGENVOICE_RELEVANCE). The offsets used are the average (EIGENVOICE_WEIGHT) of these and
+    of plain MAP, e_c = F_c / (N_c + r), which keeps unlike voices further apart;
   * linear scoring (Glembek et al. 2009, "Comparison of scoring methods used in speaker recognition with joint
     factor analysis", ICASSP): the log-likelihood ratio of frames under the adapted model against the UBM,
     with the UBM's posteriors held fixed, is sum_c (e_c . F_c - 0.5 N_c |e_c|^2), reported per frame (nats);
@@ -143,8 +146,9 @@ class VoiceModel:
         offset, V (C, D, K) their K = EIGENVOICES principal axes scaled by the standard deviation along each, and
         V_c^T V_c (C, K, K)), float32; None without background voices (while training) or with EIGENVOICES = 0.
 
-        Computed once per process from the model file's background-voice statistics (~10 ms: an eigendecomposition
-        of their B x B Gram matrix), so it needs no field of its own in the file."""
+        Computed at its first use in a process (the first enroll or identify: ~20 ms, an eigendecomposition of the
+        background voices' B x B Gram matrix) from the model file's background-voice statistics, so it needs no
+        field of its own in the file."""
         if self.tnorm_counts is None or EIGENVOICES == 0:
             return None
         b = len(self.tnorm_counts)
