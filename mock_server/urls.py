@@ -63,7 +63,16 @@ def http_url_problem(url: str, *, field: str) -> str | None:
     except ValueError:
         parts, host = None, None
     if parts is None or parts.scheme.lower() not in ("http", "https") or not host:
-        # greedy: in a url this broken, whatever precedes the last "@" may be a password with a "/" or "?" in it
-        shown = re.sub(r"//.*@", "//***@", url) if "@" in url else url
-        return f"{field} must be an absolute http:// or https:// url with a host, got {shown[:200]!r}."
+        return f"{field} must be an absolute http:// or https:// url with a host, got {_mask_broken(url)[:200]!r}."
     return None
+
+
+def _mask_broken(url: str) -> str:
+    """mask_url for a url being refused: everything between the first ":" after "//" and the *last* "@" is taken
+    for a password (in a url this broken it may hold "/", "?" or "#", which end the netloc for urlsplit)."""
+    m = re.match(r"^([^/]*//)(.*)@(.*)$", url, re.S)
+    if not m:
+        return url
+    prefix, userinfo, rest = m.groups()
+    user, colon, _ = userinfo.partition(":")
+    return f"{prefix}{user}:***@{rest}" if colon else f"{prefix}***@{rest}"
