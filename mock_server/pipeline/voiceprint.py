@@ -1,15 +1,16 @@
-"""Voiceprints: Baum-Welch statistics of an enrollment, and a MAP-adapted model per speaker.
+"""Voiceprints: Baum-Welch statistics of an enrollment, and an adapted model per speaker.
 
 enrollment_voiceprint keeps the whitened zeroth- and first-order statistics of one recording's speech
 against the universal background model (ubm.py), shape (C, 1 + D) float32: column 0 the occupation
 counts N_c, then F_c. Statistics add up, so speaker_voiceprint pools any number of enrollments exactly
-and MAP-adapts the UBM's means to them (Reynolds et al. 2000), packed as (C + 1, D) float32: rows 0..C-1
-the adapted mean offsets in the UBM's standard deviations, and a last row [z_mean, z_std, seconds, 0...]:
-the speaker's Z-norm statistics against the model's fixed background segments and the speech it was
-enrolled from. A few seconds of enrollment give a usable model: where a Gaussian saw little speech its
-mean stays at the UBM's (the MAP prior), instead of being fitted to noise.
+and adapts the UBM's means to them (ubm.VoiceModel.map_offsets: half eigenvoice MAP, half classical MAP,
+Reynolds et al. 2000), packed as (C + 1, D) float32: rows 0..C-1 the adapted mean offsets in the UBM's
+standard deviations, and a last row [z_mean, z_std, seconds, 0...]: the speaker's Z-norm statistics against
+the model's fixed background segments and the speech it was enrolled from. A few seconds of enrollment give a
+usable model: the eigenvoice half moves every Gaussian along the directions voices differ in, and where a
+Gaussian saw little speech the classical half stays at the UBM's mean (the MAP prior), instead of being
+fitted to noise.
 """
-
 from __future__ import annotations
 
 from collections.abc import Sequence
