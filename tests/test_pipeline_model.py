@@ -108,3 +108,10 @@ def test_the_model_version_goes_with_the_voiceprint_recipe():
     assert digest == pipeline.VOICEPRINT_RECIPE_SHA256, (
         "a setting that shapes voiceprints changed: bump MODEL_VERSION (stored voiceprints are then recomputed "
         f"from the kept audio) and set VOICEPRINT_RECIPE_SHA256 = {digest!r}")
+
+
+def test_warm_up_derives_what_the_first_request_would_otherwise_wait_for():
+    code = ("from mock_server import pipeline; from mock_server.pipeline import ubm; pipeline.warm_up(); "
+            "m = ubm.voice_model(); print('eigenvoices' in vars(m), pipeline.DEFAULT_CONFIG.relevance in m._tnorm)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.split() == ["True", "True"], done.stderr

@@ -51,6 +51,10 @@ class SpeakerService:
         self.stub_lookup: StubLookup | None = None
         self._parsed: dict[bytes, np.ndarray] = {}
 
+    def warm_up(self) -> None:
+        """Prepare the listening model (pipeline.warm_up) so the first enroll or identify does not wait for it."""
+        pipeline.warm_up()
+
     def is_complete(self, record: SpeakerRecord | None) -> bool:
         """The one rule for a usable speaker (per --api-profile: speech in total, or enrollments)."""
         return self.rules.is_complete(record)

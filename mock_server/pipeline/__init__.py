@@ -19,6 +19,7 @@ Public contract used by the service layer (kept stable):
     identify_segments(samples, voiceprints, *, config=DEFAULT_CONFIG, cohort=None) -> list[Segment]
                                             (cohort accepted and ignored)
     speech_regions(samples, *, config=DEFAULT_CONFIG) -> list[tuple[float, float]]
+    warm_up(config=DEFAULT_CONFIG)          loads and derives the model before the first request needs it
 
 `samples` are mono float32 in [-1, 1] at DEFAULT_CONFIG.sample_rate (16 kHz).
 """
@@ -29,6 +30,15 @@ from .identify import identify_segments
 from .segments import Segment
 from .speech import speech_regions
 from .voiceprint import enrollment_voiceprint, speaker_voiceprint
+
+
+def warm_up(config: PipelineConfig = DEFAULT_CONFIG) -> None:
+    """Load the model of voices and derive what every enroll and identify needs from it (the eigenvoices and the
+    background speakers' offsets: ~0.1 s), so that the first request does not wait for it. Idempotent and safe
+    from any thread (everything it fills is computed once per process)."""
+    from .ubm import voice_model
+    voice_model().background_speakers(config.relevance)
+
 
 # Enrollment voiceprints are Baum-Welch statistics against the committed UBM, and a speaker's voiceprint the offsets
 # made from them (ubm.VoiceModel.map_offsets); bump whenever the features, the speech detection, the offsets' recipe
@@ -44,5 +54,5 @@ VOICEPRINT_RECIPE_SHA256 = "b69659aa659e9ed7e3bc459ce1a09a8d884b717408f031f2b0c7
 __all__ = [
     "MODEL_VERSION", "MODEL_FILE_SHA256", "VOICEPRINT_RECIPE_SHA256", "PipelineConfig", "DEFAULT_CONFIG",
     "NoSpeechError", "Segment",
-    "enrollment_voiceprint", "speaker_voiceprint", "identify_segments", "speech_regions",
+    "enrollment_voiceprint", "speaker_voiceprint", "identify_segments", "speech_regions", "warm_up",
 ]

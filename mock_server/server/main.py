@@ -78,6 +78,8 @@ def serve(config: ServerConfig, *, stopping: threading.Event | None = None) -> i
     if realtime:
         print(f"speaker-id-mock realtime gRPC listening on {realtime.target}", flush=True)
 
+    # once listening (so /health is not slowed): the model loads now rather than in the first request (~0.1 s)
+    threading.Thread(target=state.service.warm_up, name="pipeline-warm-up", daemon=True).start()
     stopping = stopping or threading.Event()
 
     def _stop(signum, frame):

@@ -118,6 +118,7 @@ class MockApplication(BaseApplication):
         """Worker, app built, before it serves: start the job runner (it resumes unfinished jobs from the
         store) and start draining it as soon as SIGTERM comes, alongside the requests in flight."""
         self.state.runner.start()
+        threading.Thread(target=self.state.service.warm_up, name="pipeline-warm-up", daemon=True).start()
         self._stop_started: float | None = None
         self._jobs_drain: threading.Thread | None = None
         on_term = signal.getsignal(signal.SIGTERM)  # gunicorn's: stop accepting, finish in-flight requests
