@@ -127,9 +127,10 @@ def test_a_receiver_down_for_30_seconds_gets_every_result_with_default_retries(d
     _receiver_down_then_up(data_dir, 30.0)
 
 
-def test_sigterm_drains_in_flight_work_and_exits_0(data_dir, audio_host):
+@pytest.mark.parametrize("processes", ["1", "2"])  # one waitress process, or gunicorn's master and two workers
+def test_sigterm_drains_in_flight_work_and_exits_0(data_dir, audio_host, processes):
     receiver, sync_host = WebhookReceiver(), AudioHost()
-    server = LiveServer("--drain-seconds", "20", data_dir=data_dir).start()
+    server = LiveServer("--processes", processes, "--drain-seconds", "20", data_dir=data_dir).start()
     try:
         _submit(server, receiver.url + "/h", "in-flight", {"url": audio_host.url + "/held/a", "speakerIds": ["bob"]})
         assert audio_host.held.wait(20)
@@ -142,9 +143,9 @@ def test_sigterm_drains_in_flight_work_and_exits_0(data_dir, audio_host):
         os.kill(server.process.pid, signal.SIGTERM)
         audio_host.release.set()
         sync_host.release.set()
-        assert server.process.wait(30) == 0
+        assert server.process.wait(40) == 0
         enroll.join(10)
-        assert len(receiver.for_request("in-flight")) == 1  # delivered before the process exited
+        assert len(receiver.for_request("in-flight")) == 1  # delivered before the (worker) process exited
         assert sync["answer"][0] == 200 and sync["answer"][1]["message"] == "Success"  # answered, not cut off
     finally:
         server.stop()
