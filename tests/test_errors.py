@@ -82,7 +82,10 @@ def test_bad_identify_state_is_untouched(client):
 
 def test_unknown_route_and_method_answer_json(client):
     _error(client.get("/audio/generic/api/v3/sync/diarization/identify?apikey=k"), 404, "not_found")
-    _error(client.get(IDENTIFY), 405, "method_not_allowed")
+    wrong = client.get(IDENTIFY)
+    _error(wrong, 405, "method_not_allowed")
+    assert "Allow" in wrong.headers and "POST" in wrong.headers["Allow"]  # a 405 names what the endpoint takes
+    assert "takes POST, not GET" in wrong.get_json()["fault"]["detail"]["message"]
 
 
 def test_body_over_the_limit_is_413(tmp_path, make_app):

@@ -45,11 +45,16 @@ def register_error_handlers(app: Flask) -> None:
         status = error.code or 500
         code = "payload_too_large" if status == 413 else _snake(error.name)
         message = _HTTP_HINTS.get(status, error.description or error.name)
+        headers = {}
+        allowed = sorted(set(getattr(error, "valid_methods", None) or []) - {"HEAD", "OPTIONS"})
+        if status == 405 and allowed:
+            message = (f"This endpoint takes {' or '.join(allowed)}, not {request.method}; see /openapi.json.")
+            headers["Allow"] = ", ".join(sorted(set(error.valid_methods)))  # RFC 9110 15.5.6: a 405 names them
         unknown_route = status == 404  # werkzeug's 404 is a path nothing routes: the vendor's gateway answers it
         body = fault_body(status=status, code=code, message=message, gateway=unknown_route,
                           vendor_code=UNKNOWN_ROUTE_CODE if unknown_route else None,
                           api=None if unknown_route else vendor_api_name())
-        return jsonify(body), status
+        return jsonify(body), status, headers
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):

@@ -5,7 +5,8 @@ The vendor's docs name the field and nothing else; this is the mock's definition
 A turn's speech is scored as identify scores a turn (pipeline/identify.py): one adaptive S-norm score per
 requested speaker from all of the turn's frames, against the model's fixed background voices, never the account's
 other voices. ``s`` is in standard deviations of the background voices' scores; identify accepts the best requested
-speaker when ``s >= accept_threshold`` (1.0). The score is that decision's confidence on a logistic scale:
+speaker when ``s >= accept_threshold`` (pipeline/config.py: 1.5). The score is that decision's confidence on a
+logistic scale:
 
     answered as speaker k:  score = 1 / (1 + exp(-(s_k - accept_threshold) / SCALE))
     answered as unknown:    score = 1 - the same for the best requested speaker
