@@ -194,11 +194,18 @@ def _sample_rate(body: dict) -> int | None:
         raise errors.InvalidParameter(f"sampleRate must be a number of samples per second such as 16000, not a JSON "
                                       f"{json_type(value)}.")
     if not math.isfinite(value) or value != int(value) or value <= 0:
-        raise errors.InvalidParameter(f"sampleRate must be a positive whole number such as 16000, got {value!r}.")
+        raise errors.InvalidParameter(f"sampleRate must be a positive whole number such as 16000, got "
+                                      f"{_shown(value)}.")
     if not audio.MIN_SAMPLE_RATE <= value <= audio.MAX_SAMPLE_RATE:
-        raise errors.InvalidParameter(f"sampleRate {int(value)} is out of range; use a rate between "
+        raise errors.InvalidParameter(f"sampleRate {_shown(value)} is out of range; use a rate between "
                                       f"{audio.MIN_SAMPLE_RATE} and {audio.MAX_SAMPLE_RATE} Hz.")
     return int(value)
+
+
+def _shown(number: int | float) -> str:
+    """A number as the client wrote it, shortened when it is absurdly long (1e300 sent as a 301-digit integer)."""
+    text = repr(number)
+    return text if len(text) <= 15 else f"{text[:6]}... ({len(text)} characters)"
 
 
 def _request_id() -> str:
