@@ -88,16 +88,25 @@ def workload(manifest: Path | None):
     return speakers, tests
 
 
+def decode_16k(data: bytes, encoding: str | None = None, rate: int | None = None) -> np.ndarray:
+    """Mono float32 at 16 kHz from a file's bytes, or from headerless LINEAR16 at ``rate``."""
+    import soxr
+    if encoding == "LINEAR16":
+        mono = np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
+    else:
+        samples, rate = soundfile.read(io.BytesIO(data), dtype="float32", always_2d=True)
+        mono = samples.mean(axis=1)
+    return (soxr.resample(mono, rate, 16000) if rate != 16000 else mono).astype(np.float32)
+
+
 def ten_minutes(tests) -> tuple[bytes, list[str]]:
     """A 600 s recording made by chaining the workload's test clips (decoded, resampled to 16 kHz)."""
-    import soxr
     chunks, total, ids = [], 0, []
     while total < 600 * 16000:
         for data, encoding, _rate, speaker_ids, _ in tests:
             if encoding == "LINEAR16":
                 continue
-            samples, sr = soundfile.read(io.BytesIO(data), dtype="float32", always_2d=True)
-            mono = soxr.resample(samples.mean(axis=1), sr, 16000)
+            mono = decode_16k(data)
             chunks.append(mono)
             total += len(mono)
             ids = list(dict.fromkeys(ids + speaker_ids))

@@ -18,27 +18,16 @@ other needs, librosa and webrtcvad, come with the test extra and the runtime).
 from __future__ import annotations
 
 import argparse
-import io
 import statistics
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import soundfile
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench import ROOT, decode_16k, workload  # noqa: E402
 
 INSTALL = "pip install torch==2.13.0 && pip install --no-deps resemblyzer==0.1.4"
-
-
-def decode_16k(data: bytes, encoding: str | None = None, rate: int | None = None) -> np.ndarray:
-    """Mono float32 at 16 kHz from a file's bytes, or from headerless LINEAR16 at ``rate``."""
-    import soxr
-    if encoding == "LINEAR16":
-        mono = np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
-    else:
-        samples, rate = soundfile.read(io.BytesIO(data), dtype="float32", always_2d=True)
-        mono = samples.mean(axis=1)
-    return (soxr.resample(mono, rate, 16000) if rate != 16000 else mono).astype(np.float32)
 
 
 def times_real_time(recordings: list[tuple[bytes, str | None, int | None]], *, runs: int = 1,
@@ -67,8 +56,6 @@ def times_real_time(recordings: list[tuple[bytes, str | None, int | None]], *, r
 
 
 def main(argv=None) -> int:
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from bench import ROOT, workload
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--manifest", type=Path, default=ROOT.parent / "shared" / "speech-dev")
     parser.add_argument("--runs", type=int, default=1)

@@ -29,6 +29,7 @@ from .errors import NoSpeechError
 from .identify import identify_segments
 from .segments import Segment
 from .speech import speech_regions
+from .ubm import voice_model
 from .voiceprint import enrollment_voiceprint, speaker_voiceprint
 
 
@@ -36,7 +37,6 @@ def warm_up(config: PipelineConfig = DEFAULT_CONFIG) -> None:
     """Load the model of voices and derive what every enroll and identify needs from it (the eigenvoices and the
     background speakers' offsets: ~0.1 s), so that the first request does not wait for it. Idempotent and safe
     from any thread (everything it fills is computed once per process)."""
-    from .ubm import voice_model
     voice_model().background_speakers(config.relevance)
 
 

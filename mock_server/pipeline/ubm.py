@@ -152,8 +152,8 @@ class VoiceModel:
         if self.tnorm_counts is None or EIGENVOICES == 0:
             return None
         b = len(self.tnorm_counts)
-        offsets = (self.tnorm_stats.reshape(b, self.components, self.dim)
-                   / (self.tnorm_counts[..., None] + np.float32(EIGENVOICE_RELEVANCE))).reshape(b, -1)
+        offsets = plain_map(self.tnorm_counts, self.tnorm_stats.reshape(b, self.components, self.dim),
+                            EIGENVOICE_RELEVANCE).reshape(b, -1)
         mean = offsets.mean(axis=0)
         centred = offsets - mean                                             # (B, C * D) float32
         values, vectors = np.linalg.eigh((centred @ centred.T).astype(np.float64))   # ascending eigenvalues
@@ -170,7 +170,7 @@ class VoiceModel:
         the 169 background voices need a few MB, not tens."""
         ev = self.eigenvoices
         if ev is None:
-            return (f / (n[..., None] + np.float32(relevance))).astype(np.float32)
+            return plain_map(n, f, relevance)
         mean, v, vv = ev
         n_all = np.asarray(n, dtype=np.float32).reshape(-1, self.components)
         f_all = np.asarray(f, dtype=np.float32).reshape(-1, self.components, self.dim)
@@ -181,7 +181,8 @@ class VoiceModel:
             y = np.linalg.solve(precision, np.einsum("cdk,gcd->gk", v, f2 - n2 * mean)[..., None])[..., 0]
             s = mean + np.einsum("cdk,gk->gcd", v, y.astype(np.float32))           # the point in the subspace
             eigen_map = s + (f2 - n2 * s) / (n2 + np.float32(relevance))
-            out[g0:g0 + chunk] = EIGENVOICE_WEIGHT * eigen_map + (1.0 - EIGENVOICE_WEIGHT) * f2 / (n2 + relevance)
+            out[g0:g0 + chunk] = (EIGENVOICE_WEIGHT * eigen_map
+                                  + (1.0 - EIGENVOICE_WEIGHT) * plain_map(n2[..., 0], f2, relevance))
         return out.reshape(np.shape(f))
 
     def background_speakers(self, relevance: float) -> tuple[np.ndarray, np.ndarray]:
@@ -233,6 +234,12 @@ def voice_model() -> VoiceModel:
     with np.load(MODEL_FILE, allow_pickle=False) as z:
         return VoiceModel(z["weights"], z["means"], z["variances"], z["tnorm_counts"], z["tnorm_stats"],
                           z["znorm_counts"], z["znorm_stats"])
+
+
+def plain_map(n: np.ndarray, f: np.ndarray, relevance: float) -> np.ndarray:
+    """Classical MAP mean offsets e = F / (N + r) (Reynolds et al. 2000, eq. 14) of statistics n ((C,) or (G, C))
+    and f (same with a trailing D), float32, whitened units."""
+    return (f / (n[..., None] + np.float32(relevance))).astype(np.float32)
 
 
 def _top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -75,8 +75,7 @@ class ControlTables:
 
     def remove_fault(self, fault_id: str) -> bool:
         """Disarm one fault; False when there is none with that id."""
-        with self._transaction() as db:
-            return db.execute("DELETE FROM faults WHERE id=?", (fault_id,)).rowcount > 0
+        return self._remove("faults", fault_id)
 
     def reset_faults(self, tenant: str | None = None) -> None:
         """Disarm every fault, or those scoped to ``tenant``."""
@@ -95,8 +94,7 @@ class ControlTables:
         return [json.loads(r[0]) for r in self._connection().execute("SELECT spec FROM stubs ORDER BY seq")]
 
     def remove_stub(self, stub_id: str) -> bool:
-        with self._transaction() as db:
-            return db.execute("DELETE FROM stubs WHERE id=?", (stub_id,)).rowcount > 0
+        return self._remove("stubs", stub_id)
 
     def reset_stubs(self, tenant: str | None = None) -> None:
         self._delete("stubs", tenant)
@@ -129,6 +127,11 @@ class ControlTables:
         with self._transaction() as db:
             for table in CONTROL_TABLES:
                 db.execute(f"DELETE FROM {table}")
+
+    def _remove(self, table: str, row_id: str) -> bool:
+        """Delete the row ``row_id`` of a control table; False when there is none."""
+        with self._transaction() as db:
+            return db.execute(f"DELETE FROM {table} WHERE id=?", (row_id,)).rowcount > 0
 
     def _delete(self, table: str, tenant: str | None) -> None:
         with self._transaction() as db:
