@@ -4,6 +4,7 @@ Pure functions on strings; the callers raise their own errors (http_url_problem 
 from __future__ import annotations
 
 import re
+import unicodedata
 import urllib.parse
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -51,19 +52,23 @@ def http_url_problem(url: str, *, field: str) -> str | None:
     """What makes ``url`` unusable as an absolute http(s) url with a host, as a sentence naming ``field`` and how
     to fix it (any password masked), or None when it is usable.
 
-    Spaces and non-ASCII characters are fine (the callers percent-encode them); control characters are not
-    (urlsplit silently drops some, so the request would go somewhere the caller did not write)."""
-    control = next((i for i, c in enumerate(url) if ord(c) < 32 or ord(c) == 127), None)
+    Spaces and non-ASCII characters are fine (the callers percent-encode them); control characters (Unicode's Cc:
+    C0, DEL and C1) are not (urlsplit silently drops some, so the request would go somewhere the caller did not
+    write). Nor is port 0, which nothing listens on (HTTP clients would quietly use the scheme's default port)."""
+    control = next((i for i, c in enumerate(url) if unicodedata.category(c) == "Cc"), None)
     if control is not None:
         return (f"{field} contains a control character (U+{ord(url[control]):04X}) at position {control}; "
                 "percent-encode it or remove it.")
     try:
         parts = urllib.parse.urlsplit(url)
-        host, _ = parts.hostname, parts.port  # .port raises ValueError for a non-numeric or out-of-range port
+        host, port = parts.hostname, parts.port  # .port raises ValueError for a non-numeric or out-of-range port
     except ValueError:
-        parts, host = None, None
+        parts, host, port = None, None, None
     if parts is None or parts.scheme.lower() not in ("http", "https") or not host:
         return f"{field} must be an absolute http:// or https:// url with a host, got {_mask_broken(url)[:200]!r}."
+    if port == 0:
+        return (f"{field} has an invalid port, 0 (nothing listens there), in {mask_url(url)[:200]!r}; give the "
+                "port its server listens on (1-65535), or none for the scheme's default.")
     return None
 
 

@@ -145,3 +145,21 @@ def test_unicode_speaker_ids_round_trip_under_the_2019_profile(api_2019, voices)
     response = api.identify("stranger_conversation.flac", [name], encoding="FLAC")
     assert response.status_code == 200
     assert {s["speaker_id"] for s in response.get_json()["segments"]} <= {name, UNKNOWN}
+
+
+def test_get_all_speakers_takes_the_usual_boolean_spellings_and_refuses_anything_else(api, voices):
+    first = api.enroll("bob", voices["speakers"]["bob"]["enroll"][0]["file"]).get_json()
+    assert first["enrollment_complete"] is False  # one enrollment: listed only when asking for everyone
+    path = f"/audio/generic/api/{api.version}/sync/diarization/get_enrolled_speakers"
+    for value, listed in [("True", ["bob"]), ("true", ["bob"]), ("TRUE", ["bob"]), ("1", ["bob"]),
+                          ("False", []), ("false", []), ("FALSE", []), ("0", []), ("", [])]:
+        response = api.client.get(path, query_string={"apikey": api.key, "getAllSpeakers": value})
+        assert response.status_code == 200, (value, response.get_json())
+        assert [s["speaker_id"] for s in response.get_json()["enrolled_speaker_ids"]] == listed, value
+    for value in ["yes", "maybe", "2", "on", "truee"]:  # silently read as false before
+        response = api.client.get(path, query_string={"apikey": api.key, "getAllSpeakers": value})
+        assert response.status_code == 400, (value, response.get_json())
+        fault = response.get_json()["fault"]
+        assert fault["detail"]["code"] == "invalid_parameter"
+        assert fault["fault_string"].startswith("Error in get_enrolled_speakers: getAllSpeakers must be True or False")
+        assert repr(value) in fault["detail"]["message"] and "1/0" in fault["detail"]["message"]

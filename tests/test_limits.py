@@ -168,6 +168,27 @@ def test_a_chunked_body_is_cut_off_at_the_limit(small_server):
     assert status == 413 and json.loads(body)["fault"]["detail"]["code"] == "payload_too_large"
 
 
+@pytest.mark.live
+@pytest.mark.parametrize("path", ["/audio/generic/api/v2/sync/diarization/enroll?apikey=k",
+                                  "/audio/generic/api/v1/sync/diarization/delete?apikey=k",
+                                  "/audio/generic/api/v2/sync/diarization/identify?apikey=k",
+                                  "/audio/generic/api/v1/async/diarization/identify?apikey=k"])
+def test_a_413_names_the_endpoint_as_its_other_errors_do(small_server, path):
+    def fault(head: bytes, body: bytes = b"") -> tuple[int, dict]:
+        with _connect(small_server) as sock:
+            sock.sendall(b"POST " + path.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         + head + b"Connection: close\r\n\r\n" + body)
+            status, _, answer = _read_response(sock)
+        return status, json.loads(answer)["fault"]
+
+    status, other = fault(b"Content-Length: 1\r\n", b"{")  # a 400 (malformed body, or no webhook)
+    assert status == 400 and other["fault_string"].startswith("Error in ")
+    prefix = other["fault_string"].removesuffix(other["detail"]["message"])  # "Error in enroll: "
+    status, too_large = fault(b"Content-Length: 10737418240\r\n", b"{")
+    assert status == 413 and too_large["detail"]["code"] == "payload_too_large"
+    assert too_large["fault_string"] == prefix + too_large["detail"]["message"]
+
+
 def test_a_body_just_over_the_limit_gets_json_413_from_the_app(limited_api):
     api = limited_api(max_body_bytes=100_000)
     response = api.client.post(api.url("sync/diarization/enroll"), data=b"{" + b" " * 100_000 + b"}",

@@ -14,6 +14,7 @@ from conftest import b64
 # The body-limit checks of test_limits, run again here against gunicorn (small_server below is a 2-worker one).
 from test_limits import (  # noqa: F401
     AudioHost,
+    test_a_413_names_the_endpoint_as_its_other_errors_do,
     test_a_chunked_body_is_cut_off_at_the_limit,
     test_a_huge_content_length_is_refused_at_once_without_reading_the_body,  # noqa: F401
 )

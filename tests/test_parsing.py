@@ -180,3 +180,37 @@ def test_impossible_numbers_on_the_command_line_stop_the_server_at_once(flags):
     done = subprocess.run([sys.executable, "-m", "mock_server", "--port", "0", "--no-grpc", *flags],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and flags[0] in done.stderr
+
+
+WAV = b64("speakers/alice/enroll1.wav")
+# C0, DEL and C1 (U+0080..U+009F, e.g. U+0085 NEXT LINE): Unicode's control characters, refused alike.
+CONTROL_CHARACTERS = ["\x01", "\x1f", "\x7f", "\x80", "\x85", "\x9f"]
+ASYNC = "/audio/generic/api/v2/async/diarization/identify"
+
+
+@pytest.mark.parametrize("place,call,code", [
+    ("speakerId", lambda c, x: c.post("/audio/generic/api/v2/sync/diarization/delete?apikey=k",
+                                      json={"speakerId": f"ali{x}ce"}), "invalid_parameter"),
+    ("speakerId", lambda c, x: c.get("/audio/generic/api/v2/sync/diarization/enroll",
+                                     query_string={"apikey": "k", "speakerId": f"ali{x}ce"}), "invalid_parameter"),
+    ("speakerIds", lambda c, x: c.post("/audio/generic/api/v2/sync/diarization/identify?apikey=k",
+                                       json={"content": WAV, "speakerIds": [f"ali{x}ce"]}), "invalid_parameter"),
+    ("request_id", lambda c, x: c.post(ASYNC, json={"content": WAV, "speakerIds": ["alice"]}, query_string={
+        "apikey": "k", "webhook": "http://127.0.0.1:9/h", "request_id": f"r{x}1"}), "invalid_parameter"),
+    ("webhook", lambda c, x: c.post(ASYNC, json={"content": WAV, "speakerIds": ["alice"]}, query_string={
+        "apikey": "k", "webhook": f"http://127.0.0.1:9/h{x}h"}), "invalid_url"),
+    ("url", lambda c, x: c.post("/audio/generic/api/v2/sync/diarization/enroll?apikey=k",
+                                json={"url": f"http://127.0.0.1:9/a{x}b.wav", "speakerId": "a"}), "invalid_url"),
+    ("encoding", lambda c, x: c.post("/audio/generic/api/v2/sync/diarization/enroll?apikey=k",
+                                     json={"content": WAV, "speakerId": "alice", "encoding": f"WA{x}V"}),
+     "unsupported_encoding"),
+    ("speaker_id", lambda c, x: _post(c, "/_mock/stubs", json.dumps(
+        {"response": {"segments": [{"speaker_id": f"ali{x}ce", "start": 0, "end": 1}]}})), "invalid_parameter"),
+])
+def test_c1_control_characters_are_refused_wherever_c0_ones_are(client, place, call, code):
+    for char in CONTROL_CHARACTERS:
+        error = _error(call(client, char))
+        assert error["code"] == code and place in error["message"], (repr(char), error)
+    assert client.get("/_mock/stubs", environ_base={"REMOTE_ADDR": "127.0.0.1"}).get_json() == {"stubs": []}
+    listed = client.get("/audio/generic/api/v2/sync/diarization/get_enrolled_speakers?apikey=k&getAllSpeakers=1")
+    assert listed.get_json()["enrolled_speaker_ids"] == []

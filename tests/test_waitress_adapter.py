@@ -26,8 +26,8 @@ def test_the_waitress_internals_the_adapter_uses_are_there():
     assert {"cancel_pending", "timeout"} <= set(inspect.signature(ThreadedTaskDispatcher.shutdown).parameters)
 
 
-def _refusal(code: int, reason: str, detail: str) -> bytes:
-    return json.dumps({"error": {"code": f"refused_{code}", "message": f"{reason}: {detail}"}}).encode()
+def _refusal(code: int, reason: str, detail: str, path: str | None) -> bytes:
+    return json.dumps({"error": {"code": f"refused_{code}", "message": f"{reason}: {detail}", "path": path}}).encode()
 
 
 class _Served:
@@ -85,6 +85,7 @@ def test_a_body_over_the_limit_is_refused_with_the_adapters_json_body(served):
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 413 ") and b"Content-Type: application/json" in head
     assert json.loads(body)["error"]["code"] == "refused_413"
+    assert json.loads(body)["error"]["path"] == "/x"  # the path reaches the refusal: it names the vendor's API
 
 
 def test_a_malformed_request_is_refused_with_the_adapters_json_body(served):

@@ -237,3 +237,21 @@ def test_a_refused_webhook_names_the_problem_without_its_password(enrolled_api, 
     assert problem in error["message"] and "webhook" in error["message"]
     assert "s3cret" not in response.get_data(as_text=True) and "ss@" not in response.get_data(as_text=True)
     assert "***@" in error["message"]
+
+
+def test_port_0_is_refused_at_submission_for_a_webhook_and_an_audio_url(enrolled_api):
+    # urlsplit reads port 0 as "no port", so the webhook would have been accepted and then POSTed to port 80.
+    response = enrolled_api.identify("alice_short.flac", ["alice"], mode="async",
+                                     query={"webhook": urllib.parse.quote("http://127.0.0.1:0/hook", safe=""),
+                                            "request_id": "port-zero"})
+    error = response.get_json()["fault"]["detail"]
+    assert response.status_code == 400 and error["code"] == "invalid_url", error
+    assert "webhook" in error["message"] and "invalid port" in error["message"]
+    jobs = enrolled_api.client.get("/_mock/jobs/port-zero", environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    assert jobs.status_code == 404  # nothing was queued
+    # The same shared check refuses an audio url on port 0 (it would have been fetched from port 80).
+    response = enrolled_api.client.post(enrolled_api.url("sync/diarization/identify"),
+                                        json={"url": "http://127.0.0.1:0/clip.flac", "speakerIds": ["alice"]})
+    error = response.get_json()["fault"]["detail"]
+    assert response.status_code == 400 and error["code"] == "invalid_url", error
+    assert error["message"].startswith("url ") and "invalid port" in error["message"]

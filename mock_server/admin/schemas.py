@@ -52,7 +52,7 @@ FAULT_SCHEMA = {
 }
 
 SEGMENT = {"type": "object", "required": ["speaker_id", "start", "end"], "additionalProperties": False, "properties": {
-    "speaker_id": {"type": "string", "minLength": 1, "maxLength": 256, "pattern": "^[^\\x00-\\x1f\\x7f]+$",
+    "speaker_id": {"type": "string", "minLength": 1, "maxLength": 256, "pattern": "^[^\\x00-\\x1f\\x7f-\\x9f]+$",
                    "description": "No control characters."},
     "start": {"type": "number", "minimum": 0, "description": "Seconds; finite, before end."},
     "end": {"type": "number", "minimum": 0, "description": "Seconds; finite, after start."}}}

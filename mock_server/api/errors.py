@@ -26,11 +26,14 @@ _HTTP_HINTS = {
 }
 
 
-def vendor_api_name() -> str | None:
-    """The vendor API a public request called ("enroll", "identify", ...), for a service fault's text."""
-    if not request.path.startswith(API_PREFIX):
+def vendor_api_name(path: str | None = None) -> str | None:
+    """The vendor API a public request called ("enroll", "identify", ...), for a service fault's text ("Error in
+    enroll: ..."); None outside the vendor's API. ``path``: the request's path, the current Flask request's by
+    default (the server's own refusals, outside Flask, pass theirs)."""
+    path = request.path if path is None else path
+    if not path.startswith(API_PREFIX):
         return None
-    return request.path.rstrip("/").rsplit("/", 1)[-1] or None
+    return path.rstrip("/").rsplit("/", 1)[-1] or None
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -275,14 +275,16 @@ def _public_paths(version: str) -> dict:
             "summary": "List the speakers enrolled under this api key",
             "description": "2020 profile: complete speakers only, unless getAllSpeakers=True.",
             "parameters": [{"name": "getAllSpeakers", "in": "query", "required": False,
-                            "description": "True: list incomplete speakers too (2020 profile).",
-                            "schema": {"type": "string", "enum": ["True", "False", "true", "false"]}}],
+                            "description": "True: list incomplete speakers too (2020 profile). True/False, 1/0, "
+                                           "in any case; any other value answers 400 invalid_parameter.",
+                            "schema": {"type": "string",
+                                       "pattern": "^([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|1|0)$"}}],
             "responses": {"200": json_response("The speakers, oldest first.", ref("EnrolledSpeakers"), {
                 "developer_id": "dev-0123456789ab",
                 "enrolled_speaker_ids": [{"speaker_id": "alice", "enrollment_complete": True,
                                           "total_speech_duration": 20.0, "total_enroll_duration": 30.0,
                                           "enroll_quality": "average"}]}),
-                **error_refs(401, 402, 429)},
+                **error_refs(400, 401, 402, 429)},
         }},
         f"{prefix}/sync/diarization/identify": {"post": {
             "operationId": f"identify_sync_{version}", "tags": tag, "summary": "Who speaks when (synchronous)",

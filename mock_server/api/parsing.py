@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import unicodedata
 
 from flask import request
 
@@ -116,14 +117,33 @@ def query_int(name: str, *, default: int, low: int, high: int) -> int:
     return int(raw)
 
 
+BOOLEAN_SPELLINGS = {"true": True, "1": True, "false": False, "0": False}  # any case: the docs write True
+
+
+def query_bool(name: str, *, default: bool = False) -> bool:
+    """A true/false query parameter: True/False, 1/0 in any case (surrounding spaces ignored); ``default`` when
+    absent or empty. Any other value is refused rather than read as false."""
+    raw = request.args.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = BOOLEAN_SPELLINGS.get(raw.strip().lower())
+    if value is None:
+        raise errors.InvalidParameter(f"{name} must be True or False (also true/false or 1/0, in any case), got "
+                                      f"{_short(raw)!r}; leave it out for {default}.")
+    return value
+
+
 def check_id(value: str, name: str) -> None:
-    """Speaker and request ids: not blank, at most MAX_ID_LENGTH characters, no control characters."""
+    """Speaker and request ids: not blank, at most MAX_ID_LENGTH characters, no control characters (Unicode's Cc:
+    C0, DEL and C1)."""
     if not value.strip():
         raise errors.InvalidParameter(f"{name} must not be blank.")
     if len(value) > MAX_ID_LENGTH:
         raise errors.InvalidParameter(f"{name} is {len(value)} characters long; the limit is {MAX_ID_LENGTH}.")
-    if any(ord(c) < 32 for c in value):
-        raise errors.InvalidParameter(f"{name} must not contain control characters.")
+    control = next((i for i, c in enumerate(value) if unicodedata.category(c) == "Cc"), None)
+    if control is not None:
+        raise errors.InvalidParameter(f"{name} must not contain control characters; it has "
+                                      f"U+{ord(value[control]):04X} at position {control}: remove it.")
 
 
 def optional_string(body: dict | None, name: str, *, where: str = "") -> str | None:

@@ -7,7 +7,7 @@ from flask import Blueprint, Flask, jsonify, request
 from werkzeug.exceptions import MethodNotAllowed
 
 from mock_server import audio
-from mock_server.api.parsing import check_id, json_body, json_type
+from mock_server.api.parsing import check_id, json_body, json_type, query_bool
 from mock_server.audio import AudioSource
 from mock_server.core import auth, errors, webhooks
 from mock_server.state import current_call, current_state
@@ -82,7 +82,7 @@ def delete():
 @api.get("/sync/diarization/get_enrolled_speakers")
 def get_enrolled_speakers():
     tenant = _tenant()
-    everyone = (request.args.get("getAllSpeakers") or "").strip().lower() == "true"  # the docs write True
+    everyone = query_bool("getAllSpeakers")  # the docs write True; true, 1 and any case too
     return jsonify({"developer_id": auth.developer_id(tenant),
                     "enrolled_speaker_ids": current_state().service.list_speakers(tenant,
                                                                                  include_incomplete=everyone)})

@@ -10,6 +10,7 @@ Node SDK labels every ``.wav`` ``MULAW``; the Python SDK passes pymediainfo's na
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from mock_server.core import errors
@@ -99,7 +100,7 @@ def normalise_encoding(encoding: str | None) -> str | None:
     if encoding is None or not encoding.strip():
         return None
     text = encoding.strip()
-    if len(text) > 64 or any(ord(c) < 32 or ord(c) == 127 for c in text):
+    if len(text) > 64 or any(unicodedata.category(c) == "Cc" for c in text):
         raise errors.UnsupportedEncoding(
             f"encoding {text[:64]!r} is not a format name; use one of {', '.join(SUPPORTED_ENCODINGS)} or leave "
             "it out to have the format detected from the bytes.")

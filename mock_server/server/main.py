@@ -129,10 +129,10 @@ def _drain(server, state, config: ServerConfig) -> int:
 def _refusal_body(config: ServerConfig):
     """waitress's own refusals (413, 400, 431) as our JSON error body."""
 
-    def body(status: int, reason: str, detail: str) -> bytes:
+    def body(status: int, reason: str, detail: str, path: str | None) -> bytes:
         if status == 413:
-            return error_body(413, "payload_too_large", too_large_message(config.max_body_bytes))
-        return error_body(status, "_".join(reason.lower().split()), f"{reason}: {detail}")
+            return error_body(413, "payload_too_large", too_large_message(config.max_body_bytes), path=path)
+        return error_body(status, "_".join(reason.lower().split()), f"{reason}: {detail}", path=path)
 
     return body
 

@@ -21,8 +21,8 @@ from waitress import wasyncore
 from waitress.channel import HTTPChannel
 from waitress.task import ErrorTask
 
-# (HTTP status code, waitress's reason and detail) -> our JSON error body
-RefusalBody = Callable[[int, str, str], bytes]
+# (HTTP status code, waitress's reason and detail, the request's path if it got that far) -> our JSON error body
+RefusalBody = Callable[[int, str, str, "str | None"], bytes]
 
 
 class WaitressServer:
@@ -72,7 +72,7 @@ def _json_refusals(refusal: RefusalBody) -> type[HTTPChannel]:
     class JsonErrorTask(ErrorTask):
         def execute(self):
             error = self.request.error
-            body = refusal(error.code, error.reason, error.body)
+            body = refusal(error.code, error.reason, error.body, getattr(self.request, "path", None))
             self.status = f"{error.code} {error.reason}"
             self.response_headers.extend([("Content-Type", "application/json"), ("X-Served-By", str(os.getpid()))])
             self.set_close_on_finish()

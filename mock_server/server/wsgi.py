@@ -9,12 +9,15 @@ import json
 import os
 import tempfile
 
+from mock_server.api.errors import vendor_api_name
 from mock_server.core.errors import fault_body
 
 
-def error_body(status: int, code: str, message: str) -> bytes:
-    """The vendor's fault body every error answer of ours uses (``core.errors.fault_body``), UTF-8 JSON."""
-    return json.dumps(fault_body(status=status, code=code, message=message)).encode("utf-8")
+def error_body(status: int, code: str, message: str, *, path: str | None = None) -> bytes:
+    """The vendor's fault body every error answer of ours uses (``core.errors.fault_body``), UTF-8 JSON; for a
+    request to the vendor's API (``path``) its text names the API ("Error in enroll: ..."), as the app's do."""
+    api = vendor_api_name(path) if path else None
+    return json.dumps(fault_body(status=status, code=code, message=message, api=api)).encode("utf-8")
 
 
 def too_large_message(max_body_bytes: int) -> str:
@@ -43,9 +46,10 @@ def limit_body(app, max_body_bytes: int, *, spool_bytes: int = 512 * 1024):
     Flask's own MAX_CONTENT_LENGTH would silently cut a chunked body at the limit instead of refusing it.
     What stays unread gunicorn discards (at most a few MB, for at most 5 s) before it reuses or closes the
     connection."""
-    too_large = error_body(413, "payload_too_large", too_large_message(max_body_bytes))
+    message = too_large_message(max_body_bytes)
 
-    def refuse(start_response):
+    def refuse(environ, start_response):
+        too_large = error_body(413, "payload_too_large", message, path=environ.get("PATH_INFO"))
         start_response("413 Request Entity Too Large", [
             ("Content-Type", "application/json"), ("Content-Length", str(len(too_large)))])
         return [too_large]
@@ -56,7 +60,7 @@ def limit_body(app, max_body_bytes: int, *, spool_bytes: int = 512 * 1024):
         except ValueError:
             length = 0  # the server refuses a malformed Content-Length before we get here
         if length > max_body_bytes:
-            return refuse(start_response)
+            return refuse(environ, start_response)
         if not environ.get("CONTENT_LENGTH") and "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
             body = tempfile.SpooledTemporaryFile(max_size=spool_bytes)
             total = 0
@@ -64,7 +68,7 @@ def limit_body(app, max_body_bytes: int, *, spool_bytes: int = 512 * 1024):
                 total += len(chunk)
                 if total > max_body_bytes:
                     body.close()
-                    return refuse(start_response)
+                    return refuse(environ, start_response)
                 body.write(chunk)
             body.seek(0)
             environ["wsgi.input"], environ["CONTENT_LENGTH"] = body, str(total)
