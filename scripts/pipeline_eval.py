@@ -1,7 +1,7 @@
 """Offline accuracy/speed harness for mock_server.pipeline (no HTTP).
 
     python scripts/pipeline_eval.py MANIFEST_DIR [--halves] [--levels] [--cohort] [--duplicate] [--codecs]
-                                   [--synthetic N] [--set field=value ...] [-v]
+                                   [--synthetic N [--abutting]] [--set field=value ...] [-v]
 
 Loads the manifest's audio with soundfile, resamples to 16 kHz with soxr (as the server does), enrolls every
 speaker, identifies every test with every other enrolled speaker as the cohort (as the server does), and prints
@@ -20,6 +20,8 @@ to compare with the all-speakers figure.
 prints how many answers changed for the requested ids (must be 0).
 --codecs: every test again after an 8 kHz telephone round trip and after a 44.1 kHz MP3 round trip.
 --synthetic N: N made-up conversations from the manifest's enrollment files (seeded), IER and strangers' share.
+--abutting: with --synthetic, the same conversations again with no pause between turns (0-0.1 s, as in meetings),
+where only the changes of voice inside continuous speech separate the turns.
 --set: override config fields, e.g. --set accept_threshold=2.5 --set change_factor=0
 """
 
@@ -107,6 +109,7 @@ def main(argv=None) -> int:
     for flag in ("--halves", "--levels", "--cohort", "--duplicate", "--codecs"):
         ap.add_argument(flag, action="store_true")
     ap.add_argument("--synthetic", type=int, default=0, metavar="N")
+    ap.add_argument("--abutting", action="store_true", help="with --synthetic: again with no pause between turns")
     ap.add_argument("--set", action="append", metavar="FIELD=VALUE")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
@@ -186,6 +189,9 @@ def main(argv=None) -> int:
         print(f"duplicate of every requested voice under another id: {changed} of {len(man['tests'])} answers changed")
     if args.synthetic:
         synthetic_conversations(root, man, cfg, args.synthetic, args.verbose)
+        if args.abutting:
+            print("  ... with no pause between turns (0 to 0.1 s, as in meetings):")
+            synthetic_conversations(root, man, cfg, args.synthetic, args.verbose, (0.0, 0.1))
     return 0
 
 
@@ -227,7 +233,8 @@ CODECS = {"8 kHz telephone round trip": _telephone, "44.1 kHz MP3 round trip": _
 LEVELS["8 kHz"] = _telephone
 
 
-def synthetic_conversations(root: str, man: dict, cfg, n: int, verbose: bool) -> None:
+def synthetic_conversations(root: str, man: dict, cfg, n: int, verbose: bool,
+                            gaps: tuple[float, float] = (0.2, 0.8)) -> None:
     """See --synthetic in the module doc."""
     from mock_server.pipeline import speech_regions
     rng = np.random.default_rng(0)
@@ -258,7 +265,7 @@ def synthetic_conversations(root: str, man: dict, cfg, n: int, verbose: bool) ->
             if not regions:
                 continue
             piece = piece[int(regions[0][0] * 16000):int(regions[-1][1] * 16000)]
-            gap = np.zeros(int(rng.uniform(0.2, 0.8) * 16000), dtype=np.float32)
+            gap = np.zeros(int(rng.uniform(*gaps) * 16000), dtype=np.float32)
             ref.append(("unknown" if voice == stranger else voice, t, t + len(piece) / 16000))
             parts += [piece, gap]
             t += (len(piece) + len(gap)) / 16000

@@ -135,3 +135,25 @@ def test_voice_changes_cut_where_the_profile_jumps_and_nowhere_else():
     assert len(cuts) == 1 and abs(int(cuts[0]) - 350) <= 5, cuts
     assert voice_changes(ll, width, 0.0).max() == 0              # factor 0 switches it off
     assert voice_changes(ll[:80], width, 3.0).max() == 0         # too short to compare two windows
+
+
+def test_the_label_scan_weighs_each_voice_on_the_windows_own_scale():
+    """Two requested voices in one speech region: the first has a narrow Z-norm spread (its enrollment shares
+    the recording's channel, so every window of the recording scores high against it), the second speaks in
+    the second half. Z-norm alone keeps the first voice throughout; adding the T-norm term, measured against
+    background voices over the same window, finds the change (decision.requested_voice_changes)."""
+    from mock_server.pipeline.decision import requested_voice_changes
+    rng = np.random.default_rng(1)
+    g = 60                                                       # 6 s of 0.1 s blocks
+    llr = np.empty((g, 2))
+    llr[:30] = [1.0, 0.2]                                        # first voice speaks
+    llr[30:] = [0.3, 1.5]                                        # second voice speaks
+    llr += rng.normal(0.0, 0.02, llr.shape)
+    z = np.array([[0.0, 0.1], [0.0, 1.0]])                       # Z-norm mean and std of each voice
+    background = rng.normal(0.0, 0.5, (g, 32))                   # the same blocks against 32 background voices
+    weights, regions = np.full(g, 10), np.zeros(g, dtype=np.int64)
+    z_only = requested_voice_changes(llr, weights, z, regions, 5, 8, background, 0.0)
+    assert z_only.max() == 0                                     # (0.3 - 0) / 0.1 = 3 beats 1.5: no change
+    with_t = requested_voice_changes(llr, weights, z, regions, 5, 8, background, 0.5)
+    cuts = np.flatnonzero(np.diff(with_t)) + 1
+    assert len(cuts) == 1 and abs(int(cuts[0]) - 30) <= 5, cuts                  # within the half window

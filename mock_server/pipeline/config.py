@@ -67,7 +67,14 @@ class PipelineConfig:
     label_changes: bool = True        # also cut where the best requested voice changes
     #                                   (decision.requested_voice_changes)
     label_window: float = 1.0         # s of speech the requested voices are compared over for that, 0.5 .. 3
-    min_label_run: float = 1.0        # s; shorter runs of one best voice inside continuous speech are absorbed
+    label_tnorm_weight: float = 0.5   # share of the window's T-norm score (against the change-detection
+                                      # background voices) added to its Z-norm score in that comparison, 0 .. 1;
+                                      # 0 = Z-norm alone, which favours the voice whose enrollment matches the
+                                      # recording's channel. Chosen on made-up conversations with no pause
+                                      # between turns (pipeline_eval.py --synthetic 60 --abutting): 0.319 at 0,
+                                      # 0.296 at 0.5 (with min_label_run 0.8); dev halves A 0.058 -> 0.058,
+                                      # B 0.064 -> 0.061
+    min_label_run: float = 0.8        # s; shorter runs of one best voice inside continuous speech are absorbed
     change_background_voices: int = 32   # fixed background voices in the change-detection profile, 0 .. 121
 
     # ---- output (segments.py) ----------------------------------------------------------

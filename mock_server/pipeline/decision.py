@@ -92,13 +92,18 @@ def absorb_short_runs(labels: np.ndarray, min_len: int) -> np.ndarray:
 
 
 def requested_voice_changes(block_llr: np.ndarray, weights: np.ndarray, z: np.ndarray, regions: np.ndarray,
-                            half_width: int, min_run: int) -> np.ndarray:
+                            half_width: int, min_run: int, background: np.ndarray | None = None,
+                            tnorm_weight: float = 0.0) -> np.ndarray:
     """Where, inside continuous speech, the best of several requested voices changes; stretch index per block.
 
     block_llr: (G, S) per-frame LLR of each block against each requested speaker; weights: (G,) frames per block;
-    z: (S, 2) the speakers' Z-norm mean and std; regions: (G,) speech region per block. Each block gets the
-    requested speaker with the best Z-normalised score over +-half_width blocks of its region (scores are linear
-    in the statistics, so a window's score is the frame-weighted mean of its blocks'); runs shorter than min_run
+    z: (S, 2) the speakers' Z-norm mean and std; regions: (G,) speech region per block; background: (G, K) the
+    blocks' per-frame LLR against K background voices. Each block gets the requested speaker with the best score
+    over +-half_width blocks of its region (scores are linear in the statistics, so a window's score is the
+    frame-weighted mean of its blocks'): its Z-norm score plus tnorm_weight times its T-norm score against the
+    background voices over the same window (tnorm_weight 1 orders the speakers as S-norm does). The T-norm term
+    measures every speaker on the window's own scale: Z-norm alone favours the speaker whose enrollment shares
+    the recording's channel (in a meeting, the one with the most enrolled speech). Runs shorter than min_run
     blocks are absorbed (a flicker is not a turn; turns separated by pauses are regions and never absorbed).
     A new stretch starts wherever region or surviving label changes. Returns (G,) int64, non-decreasing.
     """
@@ -115,7 +120,13 @@ def requested_voice_changes(block_llr: np.ndarray, weights: np.ndarray, z: np.nd
     lo = np.maximum(i - half_width, first[reg_index])
     hi = np.minimum(i + half_width + 1, last[reg_index])
     mean = (cs_s[hi] - cs_s[lo]) / np.maximum(cs_w[hi] - cs_w[lo], 1e-6)[:, None]
-    labels = np.argmax((mean - z[:, 0]) / z[:, 1], axis=1)
+    score = (mean - z[:, 0]) / z[:, 1]
+    if background is not None and tnorm_weight > 0 and background.shape[1] > 1:
+        cs_b = np.concatenate([np.zeros((1, background.shape[1])), np.cumsum(background * w[:, None], axis=0)])
+        window = (cs_b[hi] - cs_b[lo]) / np.maximum(cs_w[hi] - cs_w[lo], 1e-6)[:, None]      # (G, K)
+        t_std = np.maximum(window.std(axis=1, keepdims=True), 1e-3)
+        score += tnorm_weight * (mean - window.mean(axis=1, keepdims=True)) / t_std
+    labels = np.argmax(score, axis=1)
     out = np.empty(g, dtype=np.int64)
     for a, b in zip(first, last):
         out[a:b] = absorb_short_runs(labels[a:b], min_run)

@@ -108,7 +108,8 @@ def identify_segments(samples: np.ndarray, voiceprints: Mapping[str, np.ndarray]
         half = int(round(c.label_window / 2 / c.block))
         weights = np.bincount(block, minlength=n_blocks)
         closed = requested_voice_changes(profile[:, :len(names)], weights, z, block_region, half,
-                                         int(round(c.min_label_run / c.block)))
+                                         int(round(c.min_label_run / c.block)), profile[:, len(names):],
+                                         c.label_tnorm_weight)
         stretch = stretch * (n_blocks + 1) + closed
     turn = np.cumsum(np.concatenate([[0], np.diff(stretch) != 0]))               # (n_blocks,)
     n_u, f_u = model.accumulate(x, idx, post, turn[block], int(turn[-1]) + 1)
