@@ -1,7 +1,8 @@
 """Offline accuracy/speed harness for mock_server.pipeline (no HTTP).
 
     python scripts/pipeline_eval.py MANIFEST_DIR [--halves] [--levels] [--cohort] [--duplicate] [--codecs]
-                                   [--synthetic N [--abutting]] [--set field=value ...] [-v]
+                                   [--synthetic N [--abutting] [--seed S] [--enroll-clips K] [--short-turns]]
+                                   [--set field=value ...] [-v]
 
 Loads the manifest's audio with soundfile, resamples to 16 kHz with soxr (as the server does), enrolls every
 speaker, identifies every test with every other enrolled speaker as the cohort (as the server does), and prints
@@ -21,7 +22,9 @@ prints how many answers changed for the requested ids (must be 0).
 --codecs: every test again after an 8 kHz telephone round trip and after a 44.1 kHz MP3 round trip.
 --synthetic N: N made-up conversations from the manifest's enrollment files (seeded), IER and strangers' share.
 --abutting: with --synthetic, the same conversations again with no pause between turns (0-0.1 s, as in meetings),
-where only the changes of voice inside continuous speech separate the turns.
+where only the changes of voice inside continuous speech separate the turns. --seed S (default 0): other
+conversations; --enroll-clips 2: each voice enrolled from two clips (~3.5 s of speech) instead of one (~1.7 s);
+--short-turns: 20 turns of 0.4-1 s, enrollments and conversations through an 8 kHz round trip (phone-band words).
 --set: override config fields, e.g. --set accept_threshold=2.5 --set change_factor=0
 """
 
@@ -110,6 +113,11 @@ def main(argv=None) -> int:
         ap.add_argument(flag, action="store_true")
     ap.add_argument("--synthetic", type=int, default=0, metavar="N")
     ap.add_argument("--abutting", action="store_true", help="with --synthetic: again with no pause between turns")
+    ap.add_argument("--seed", type=int, default=0, help="with --synthetic: the random seed of the conversations")
+    ap.add_argument("--enroll-clips", type=int, default=1, choices=(1, 2),
+                    help="with --synthetic: enrollment clips per voice (the turns come from the others)")
+    ap.add_argument("--short-turns", action="store_true",
+                    help="with --synthetic: 20 turns of 0.4-1 s, everything through an 8 kHz round trip")
     ap.add_argument("--set", action="append", metavar="FIELD=VALUE")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
@@ -188,10 +196,12 @@ def main(argv=None) -> int:
     if args.duplicate:
         print(f"duplicate of every requested voice under another id: {changed} of {len(man['tests'])} answers changed")
     if args.synthetic:
-        synthetic_conversations(root, man, cfg, args.synthetic, args.verbose)
+        synthetic_conversations(root, man, cfg, args.synthetic, args.verbose, seed=args.seed,
+                                enroll_clips=args.enroll_clips, short_turns=args.short_turns)
         if args.abutting:
             print("  ... with no pause between turns (0 to 0.1 s, as in meetings):")
-            synthetic_conversations(root, man, cfg, args.synthetic, args.verbose, (0.0, 0.1))
+            synthetic_conversations(root, man, cfg, args.synthetic, args.verbose, (0.0, 0.1), seed=args.seed,
+                                    enroll_clips=args.enroll_clips, short_turns=args.short_turns)
     return 0
 
 
@@ -234,17 +244,22 @@ LEVELS["8 kHz"] = _telephone
 
 
 def synthetic_conversations(root: str, man: dict, cfg, n: int, verbose: bool,
-                            gaps: tuple[float, float] = (0.2, 0.8)) -> None:
+                            gaps: tuple[float, float] = (0.2, 0.8), *, seed: int = 0, enroll_clips: int = 1,
+                            short_turns: bool = False) -> None:
     """See --synthetic in the module doc."""
     from mock_server.pipeline import speech_regions
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     corpora: dict[str, list[str]] = {}
     for spk, files in man["speakers"].items():
         if len(files) >= 2:
             corpora.setdefault(spk.split("-")[0], []).append(spk)
     pool = max(corpora.values(), key=len)                     # the corpus with the most speakers
     audio = {s: [load(os.path.join(root, f)) for f in man["speakers"][s]] for s in pool}
-    prints = {s: speaker_voiceprint([enrollment_voiceprint(audio[s][0], config=cfg)], config=cfg) for s in pool}
+    if short_turns:
+        audio = {s: [_telephone(a) for a in v] for s, v in audio.items()}
+    prints = {s: speaker_voiceprint([enrollment_voiceprint(a, config=cfg) for a in audio[s][:enroll_clips]],
+                                    config=cfg)
+              for s in pool}
     acc: dict = {}
     stranger_named = stranger_total = 0.0
     for trial in range(n):
@@ -255,10 +270,10 @@ def synthetic_conversations(root: str, man: dict, cfg, n: int, verbose: bool,
         cohort = {s: prints[s] for s in order[n_req + (1 if stranger else 0):]}
         voices = requested + ([stranger] if stranger else [])
         parts, ref, t, last = [], [], 0.0, None
-        for _ in range(10):
+        for _ in range(20 if short_turns else 10):
             voice = str(rng.choice([v for v in voices if v != last]))
-            src = audio[voice][int(rng.integers(1, len(audio[voice])))]
-            length = min(len(src), int(rng.uniform(1.5, 6.0) * 16000))
+            src = audio[voice][int(rng.integers(enroll_clips, len(audio[voice])))]
+            length = min(len(src), int((rng.uniform(0.4, 1.0) if short_turns else rng.uniform(1.5, 6.0)) * 16000))
             start = int(rng.integers(0, max(1, len(src) - length)))
             piece = src[start:start + length]
             regions = speech_regions(piece, config=cfg)        # the reference is speech, not the cut's edges

@@ -58,6 +58,12 @@ class PipelineConfig:
                                       # on half B of the dev speaker split with the eigenvoice offsets (ubm.py):
                                       # half B IER 0.095 at 1.0 (strangers named: its conversations 0.078),
                                       # 0.068 at 1.25, 0.064 at 1.5
+    full_enroll_seconds: float = 5.0  # s of enrolled speech from which a voice's scores need no calibration; a
+                                      # voice enrolled from T < this many seconds has accept_threshold *
+                                      # (1 - sqrt(T / this)) added to its scores (decision.enrollment_shift), 0 = off.
+                                      # Chosen on made-up conversations of voices enrolled from one ~1.7 s clip
+                                      # (pipeline_eval.py --synthetic 60 --abutting): 0.191 / 0.296 at 0,
+                                      # 0.160 / 0.262 at 5; dev halves unchanged (their enrollments are longer)
     frame_decimation: int = 1         # every n-th speech frame is scored (speed; 10 ms frames overlap), 1 .. 4
     block: float = 0.1                # s of speech per block: the resolution of turn boundaries, 0.05 .. 0.5
     change_window: float = 1.0        # s of speech each side compared when looking for a change of voice

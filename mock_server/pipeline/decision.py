@@ -42,6 +42,23 @@ def decide_turns(scores: np.ndarray, threshold: float) -> np.ndarray:
     return np.where(ok, best, UNKNOWN).astype(np.int64)
 
 
+def enrollment_shift(enrolled_seconds: np.ndarray, threshold: float, full_seconds: float) -> np.ndarray:
+    """What to add to each speaker's S-norm scores for how little speech it was enrolled from, shape (S,).
+
+    enrolled_seconds: (S,) seconds of speech behind each voiceprint; threshold: the accept threshold; full_seconds:
+    the enrollment from which no shift applies (0 = never). A voice enrolled from a few seconds is a noisier
+    model: background voices' scores against it are normalised by Z-norm, but its own speech scores lower in those
+    units, so with one threshold it is missed more often the less it was enrolled from. Its scores are raised by
+    threshold * (1 - sqrt(T / full_seconds)) for T < full_seconds: a duration-dependent calibration in the manner
+    of quality measure functions (Mandasari et al. 2013, "Quality measure functions for calibration of speaker
+    recognition systems in various duration conditions", IEEE TASLP 21(11)). Returns float32.
+    """
+    secs = np.asarray(enrolled_seconds, dtype=np.float64)
+    if full_seconds <= 0:
+        return np.zeros(len(secs), dtype=np.float32)
+    return (threshold * (1.0 - np.sqrt(np.clip(secs / full_seconds, 0.0, 1.0)))).astype(np.float32)
+
+
 def voice_changes(loglik: np.ndarray, width: int, factor: float, *, block: int = 4096) -> np.ndarray:
     """Index of the stretch of unchanged voice each row lies in, shape (n,) int64.
 

@@ -5,8 +5,8 @@ level normalisation (level.py) -> speech regions (speech.py) -> MFCC features (f
 -> turns: speech regions cut where the voice changes (decision.voice_changes on the blocks' scores against the
 requested voices and a fixed set of background voices) and where the best requested voice changes inside
 continuous speech (decision.requested_voice_changes) -> one adaptive S-norm score per turn and requested speaker,
-from all of the turn's frames -> best requested speaker above one threshold, else unknown
-(decision.decide_turns) -> segments (segments.py).
+from all of the turn's frames, calibrated for voices enrolled from a few seconds (decision.enrollment_shift)
+-> best requested speaker above one threshold, else unknown (decision.decide_turns) -> segments (segments.py).
 
 Only the requested voices and the model's fixed background voices are scored, so the cost and the answer do
 not depend on how many other voices the account holds.
@@ -19,11 +19,11 @@ from collections.abc import Mapping
 import numpy as np
 
 from .config import DEFAULT_CONFIG, PipelineConfig
-from .decision import UNKNOWN, decide_turns, requested_voice_changes, voice_changes
+from .decision import UNKNOWN, decide_turns, enrollment_shift, requested_voice_changes, voice_changes
 from .segments import Segment, label_runs, to_segments
 from .threads import single_threaded_blas
 from .ubm import VoiceModel, top_stats, voice_model
-from .voiceprint import speech_features, unpack_voiceprint
+from .voiceprint import enrolled_seconds, speech_features, unpack_voiceprint
 
 
 def _blocks(speech: np.ndarray, block_frames: int) -> tuple[np.ndarray, np.ndarray]:
@@ -114,6 +114,8 @@ def identify_segments(samples: np.ndarray, voiceprints: Mapping[str, np.ndarray]
     turn = np.cumsum(np.concatenate([[0], np.diff(stretch) != 0]))               # (n_blocks,)
     n_u, f_u = model.accumulate(x, idx, post, turn[block], int(turn[-1]) + 1)
     scores = snorm_scores(model, offsets, z, n_u, f_u, c.relevance, c.snorm_top)          # (turns, S)
+    scores += enrollment_shift([enrolled_seconds(voiceprints[k]) for k in names], c.accept_threshold,
+                               c.full_enroll_seconds)
     labels_speech = decide_turns(scores, c.accept_threshold)[turn[block_all]]
     labels = np.full(len(feats), UNKNOWN, dtype=np.int64)
     labels[speech] = labels_speech

@@ -87,3 +87,8 @@ def unpack_voiceprint(voiceprint: np.ndarray) -> tuple[np.ndarray, float, float]
     """(offsets (C, D), z_mean, z_std) of a speaker_voiceprint."""
     v = np.asarray(voiceprint, dtype=np.float32)
     return v[:-1], float(v[-1, 0]), float(v[-1, 1])
+
+
+def enrolled_seconds(voiceprint: np.ndarray) -> float:
+    """Seconds of speech a speaker_voiceprint was made from."""
+    return float(np.asarray(voiceprint, dtype=np.float32)[-1, 2])

@@ -4,8 +4,9 @@ The vendor's docs name the field and nothing else; this is the mock's definition
 
 A turn's speech is scored as identify scores a turn (pipeline/identify.py): one adaptive S-norm score per
 requested speaker from all of the turn's frames, against the model's fixed background voices, never the account's
-other voices. ``s`` is in standard deviations of the background voices' scores; identify accepts the best requested
-speaker when ``s >= accept_threshold`` (pipeline/config.py: 1.5). The score is that decision's confidence on a
+other voices, calibrated for voices enrolled from a few seconds (pipeline/decision.py, enrollment_shift). ``s``
+is in standard deviations of the background voices' scores; identify accepts the best requested speaker when
+``s >= accept_threshold`` (pipeline/config.py: 1.5). The score is that decision's confidence on a
 logistic scale:
 
     answered as speaker k:  score = 1 / (1 + exp(-(s_k - accept_threshold) / SCALE))
@@ -24,9 +25,10 @@ from collections.abc import Mapping
 import numpy as np
 
 from mock_server.pipeline import DEFAULT_CONFIG
+from mock_server.pipeline.decision import enrollment_shift
 from mock_server.pipeline.identify import snorm_scores
 from mock_server.pipeline.ubm import voice_model
-from mock_server.pipeline.voiceprint import speech_features, unpack_voiceprint
+from mock_server.pipeline.voiceprint import enrolled_seconds, speech_features, unpack_voiceprint
 
 UNKNOWN = "unknown"       # the pipeline's label; the servicer answers it as the API's unknown label
 MIN_FRAMES = 10           # fewer speech frames than this (0.1 s) carry no evidence: score 0
@@ -53,6 +55,8 @@ def identification_score(samples: np.ndarray, speaker_id: str, voiceprints: Mapp
     idx, post = model.top_posteriors(frames)
     n, f = model.accumulate(frames, idx, post, np.zeros(len(frames), dtype=np.int64), 1)
     scores = snorm_scores(model, offsets, z, n, f, config.relevance, config.snorm_top)[0].astype(np.float64)
+    scores += enrollment_shift([enrolled_seconds(voiceprints[k]) for k in names], config.accept_threshold,
+                               config.full_enroll_seconds)
     if speaker_id == UNKNOWN:
         return round(1.0 - _confidence(float(scores.max()), config.accept_threshold), 4)
     return round(_confidence(float(scores[names.index(speaker_id)]), config.accept_threshold), 4)
