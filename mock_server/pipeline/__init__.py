@@ -16,8 +16,10 @@ Public contract used by the service layer (kept stable):
     Segment(speaker_id, start, end)         seconds, 2 decimals
     enrollment_voiceprint(samples, *, config=DEFAULT_CONFIG) -> np.ndarray[float32]
     speaker_voiceprint(enrollments, *, config=DEFAULT_CONFIG) -> np.ndarray[float32]
-    identify_segments(samples, voiceprints, *, config=DEFAULT_CONFIG, cohort=None) -> list[Segment]
-                                            (cohort accepted and ignored)
+    identify_segments(samples, voiceprints, *, config=DEFAULT_CONFIG, cohort=None,
+                      overwrite_samples=False) -> list[Segment]
+                                            (cohort accepted and ignored; overwrite_samples lets it
+                                            normalise the caller's float32 samples in place)
     speech_regions(samples, *, config=DEFAULT_CONFIG) -> list[tuple[float, float]]
     warm_up(config=DEFAULT_CONFIG)          loads and derives the model before the first request needs it
 

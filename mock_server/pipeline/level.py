@@ -25,13 +25,17 @@ def frame_levels_db(samples: np.ndarray, frame_len: int) -> np.ndarray:
     return 20.0 * np.log10(np.maximum(rms, _TINY))
 
 
-def normalise_level(samples: np.ndarray, config: PipelineConfig = DEFAULT_CONFIG) -> np.ndarray:
+def normalise_level(samples: np.ndarray, config: PipelineConfig = DEFAULT_CONFIG, *,
+                    overwrite: bool = False) -> np.ndarray:
     """samples (n,) float32 without DC and scaled so its speech level is config.level_target_db dBFS.
 
     A recording with no frame above digital silence is returned unscaled (minus DC). Returns a new
-    float32 array; the input is not modified.
+    float32 array and leaves the input alone, unless overwrite=True allows working in the input itself when it
+    is a writeable float32 array (a caller that owns it: 38 MB less for 10 minutes of audio).
     """
-    x = np.array(samples, dtype=np.float32)              # the one copy; everything below works in place
+    x = np.asarray(samples, dtype=np.float32) if overwrite else None
+    if x is None or not x.flags.writeable:
+        x = np.array(samples, dtype=np.float32)          # the one copy; everything below works in place
     if len(x) == 0:
         return x
     x -= np.float32(x.mean(dtype=np.float64))

@@ -35,9 +35,11 @@ def speech_frame_mask(n_frames: int, samples: np.ndarray, config: PipelineConfig
     return mask[idx] if len(mask) else np.zeros(n_frames, dtype=bool)
 
 
-def speech_features(samples: np.ndarray, config: PipelineConfig = DEFAULT_CONFIG) -> tuple[np.ndarray, np.ndarray]:
-    """Level-normalised speaker features of every frame (T, D) float32 and the speech mask (T,) bool."""
-    x = normalise_level(samples, config)
+def speech_features(samples: np.ndarray, config: PipelineConfig = DEFAULT_CONFIG, *,
+                    overwrite: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Level-normalised speaker features of every frame (T, D) float32 and the speech mask (T,) bool.
+    overwrite=True lets level normalisation work in samples itself (level.normalise_level)."""
+    x = normalise_level(samples, config, overwrite=overwrite)
     feats = speaker_features(x, config)
     return feats, speech_frame_mask(len(feats), x, config, normalised=True)
 
