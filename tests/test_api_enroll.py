@@ -119,11 +119,54 @@ def test_delete_forgets_the_speaker(enrolled_api, version):
     assert refused.status_code == 400 and refused.get_json()["fault"]["detail"]["code"] == "unknown_speakers"
 
 
-def test_silence_is_refused_and_stores_nothing(api):
+def test_silence_is_refused_as_too_little_speech_under_2020_and_stores_nothing(api):
+    """0 s of speech is fewer than 6 s: the 2020 docs' one enrollment error, in the vendor's words."""
     response = api.enroll("ghost", "silence.wav")
     assert response.status_code == 400
-    assert response.get_json()["fault"]["detail"]["code"] == "no_speech"
+    fault = response.get_json()["fault"]
+    assert fault["detail"]["code"] == "insufficient_speech"
+    assert fault["fault_string"].startswith("Error in enroll: Insufficent speech content in audio")
+    assert fault["detail"]["error_code"] == "com.deepaffects.BadRequest"
+    assert "no speech was heard" in fault["detail"]["message"]
     assert api.list().get_json()["enrolled_speaker_ids"] == []
+
+
+def test_silence_is_refused_as_no_speech_under_2019_and_stores_nothing(api_2019):
+    response = api_2019.enroll("ghost", "silence.wav")
+    assert response.status_code == 400
+    assert response.get_json()["fault"]["detail"]["code"] == "no_speech"
+    assert api_2019.list().get_json()["enrolled_speaker_ids"] == []
+
+
+def test_silence_is_insufficient_speech_under_2020_even_with_no_minimum(tmp_path, make_app):
+    from mock_server.core.config import ServerConfig
+    api = Api(make_app(ServerConfig(data_dir=tmp_path / "d", min_enroll_speech_seconds=0)).test_client())
+    response = api.enroll("ghost", "silence.wav")
+    assert response.status_code == 400
+    assert response.get_json()["fault"]["detail"]["code"] == "insufficient_speech"
+
+
+# --- speaker ids are taken exactly as sent, by every call ------------------------------------------------------
+
+def test_an_id_with_a_trailing_space_is_another_speaker_for_every_call(enrolled_api):
+    status = enrolled_api.client.get(enrolled_api.url("sync/diarization/enroll", speakerId="alice%20"))
+    assert status.status_code == 404, status.get_json()
+    assert status.get_json()["fault"]["detail"]["code"] == "speaker_not_found"
+    assert "'alice '" in status.get_json()["fault"]["detail"]["message"]
+    deleted = enrolled_api.delete("alice ")
+    assert deleted.status_code == 404 and deleted.get_json()["fault"]["detail"]["code"] == "speaker_not_found"
+    refused = enrolled_api.identify("alice_short.flac", ["alice "], encoding="FLAC")
+    assert refused.status_code == 400 and refused.get_json()["fault"]["detail"]["code"] == "unknown_speakers"
+    assert enrolled_api.client.get(enrolled_api.url("sync/diarization/enroll", speakerId="alice")).status_code == 200
+
+
+def test_under_2019_ids_differing_in_surrounding_spaces_are_two_speakers(api_2019):
+    assert api_2019.enroll("alice", "speakers/alice/enroll1.wav").status_code == 200
+    assert api_2019.enroll(" alice ", "speakers/bob/enroll1.wav").status_code == 200
+    listed = {s["speaker_id"] for s in api_2019.list().get_json()["enrolled_speaker_ids"]}
+    assert listed == {"alice", " alice "}
+    assert api_2019.delete(" alice ").status_code == 200
+    assert [s["speaker_id"] for s in api_2019.list().get_json()["enrolled_speaker_ids"]] == ["alice"]
 
 
 def test_enrolling_more_audio_changes_the_voiceprint(enrolled_api, app=None):

@@ -1,4 +1,5 @@
 """--preload DIR: speakers enrolled before the server answers, skipped on restart, bad files reported."""
+import os
 import shutil
 import subprocess
 import sys
@@ -61,3 +62,45 @@ def test_a_missing_preload_directory_stops_the_server_with_a_message(tmp_path):
                              "--preload", str(tmp_path / "nowhere")], capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "--preload" in result.stderr and "nowhere" in result.stderr and "not a directory" in result.stderr
+
+
+def test_with_api_keys_the_voices_are_preloaded_under_the_first_of_them(tmp_path, voices_dir):
+    """scripts/serve --api-key mykey runs `--preload fixtures/speakers --api-key mykey`: the voices must be usable."""
+    shutil.rmtree(voices_dir / "bob")
+    (tmp_path / "d").mkdir()
+    with LiveServer("--preload", str(voices_dir), "--api-key", "mykey", "--api-key", "other",
+                    data_dir=tmp_path / "d") as s:
+        assert _speakers(s, key="mykey") == {"alice": True}
+        assert _speakers(s, key="other") == {}
+        status, body = http_json("GET", f"{s.url}/audio/generic/api/v2/sync/diarization/get_enrolled_speakers"
+                                        "?apikey=sandbox", timeout=30)
+        assert status == 401 and body["fault"]["detail"]["code"] == "invalid_api_key"
+        assert "mykey" not in s.log()
+
+
+def _start(tmp_path, *args):
+    return subprocess.run([sys.executable, "-m", "mock_server", "--port", "0", "--data-dir", str(tmp_path / "d"),
+                           *args], capture_output=True, text=True, timeout=60)
+
+
+def test_a_preload_key_the_server_would_refuse_stops_it_with_a_message(tmp_path, voices_dir):
+    result = _start(tmp_path, "--preload", str(voices_dir), "--api-key", "mykey", "--preload-api-key", "team-key")
+    assert result.returncode == 2
+    assert "--preload-api-key is not one of the --api-key keys" in result.stderr
+    assert "team-key" not in result.stderr and "mykey" not in result.stderr
+    assert not (tmp_path / "d" / "speakers.sqlite3").exists()  # refused before anything was enrolled
+
+
+@pytest.mark.parametrize("flag", ["--api-key", "--preload-api-key"])
+def test_a_key_with_surrounding_whitespace_on_the_command_line_stops_the_server(tmp_path, flag):
+    result = _start(tmp_path, flag, "mykey ")
+    assert result.returncode == 2 and "whitespace" in result.stderr
+
+
+def test_help_names_every_audio_file_preload_reads():
+    from mock_server.server.preload import AUDIO_SUFFIXES
+    result = subprocess.run([sys.executable, "-m", "mock_server", "--help"], capture_output=True, text=True,
+                            timeout=60, env=dict(os.environ, COLUMNS="400"))
+    assert result.returncode == 0
+    listed = "{" + ",".join(s.lstrip(".") for s in AUDIO_SUFFIXES) + "}"
+    assert f"DIR/<speakerId>/*.{listed}" in result.stdout

@@ -70,15 +70,16 @@ def meta(key=KEY, speakers="alice,bob,carol"):
     return [(k, v) for k, v in (("apikey", key), ("speakerids", speakers)) if v is not None]
 
 
-@pytest.mark.parametrize("key", [None, "", "wrong-key"])
+@pytest.mark.parametrize("key", [None, "", "wrong-key", f"{KEY} ", f" {KEY}"])  # keys match exactly, as over REST
 def test_no_or_invalid_key_is_unauthenticated(stub, key):
     _, error = call(stub, [chunk()], meta(key=key))
     assert error.code() == grpc.StatusCode.UNAUTHENTICATED
-    assert ("api key" in error.details()) and "wrong-key" not in error.details()
+    assert ("api key" in error.details()) and "wrong-key" not in error.details() and KEY not in error.details()
 
 
 @pytest.mark.parametrize("speakers, named", [(None, "speakerids"), ("", "speakerids"),
-                                             ("alice,nobody,ghost", "'nobody', 'ghost'"), ("alice,thin", "'thin'")])
+                                             ("alice,nobody,ghost", "'nobody', 'ghost'"), ("alice,thin", "'thin'"),
+                                             ("alice, bob", "' bob'")])  # ids exactly as sent, as over REST
 def test_missing_unknown_or_incomplete_speakers_are_invalid_arguments_naming_them(stub, speakers, named):
     _, error = call(stub, [chunk()], meta(speakers=speakers))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT

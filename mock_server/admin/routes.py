@@ -231,5 +231,5 @@ def _body(schema: dict, name: str, *, optional: bool = False) -> dict:
 
 
 def _query_tenant() -> str | None:
-    key = (request.args.get("apikey") or "").strip()
+    key = request.args.get("apikey") or ""  # exactly as the API calls sent it (keys are never trimmed)
     return auth.tenant_of(key) if key else None

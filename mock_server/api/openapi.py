@@ -15,6 +15,7 @@ from flask import Blueprint, Flask, current_app, jsonify, render_template
 from mock_server import __version__, audio
 from mock_server.api.parsing import MAX_ID_LENGTH
 from mock_server.api.routes import API_VERSIONS, ASYNC_API_NAME, MAX_SPEAKER_IDS
+from mock_server.core import errors
 from mock_server.core.errors import fault_body
 
 docs = Blueprint("docs", __name__, template_folder="templates")
@@ -64,8 +65,9 @@ def ref(name: str) -> dict:
 
 
 def error_response(description: str, code: str, message: str, *, status: int = 400, gateway: bool = False,
-                   vendor_code: str | None = None) -> dict:
-    example = fault_body(status=status, code=code, message=message, gateway=gateway, vendor_code=vendor_code)
+                   vendor_code: str | None = None, vendor_text: str | None = None) -> dict:
+    example = fault_body(status=status, code=code, message=message, gateway=gateway, vendor_code=vendor_code,
+                         vendor_text=vendor_text)
     return {"description": description,
             "content": {"application/json": {"schema": ref("Error"), "example": example}}}
 
@@ -214,7 +216,8 @@ RESPONSES = {
                                 "speakerId is required: a non-empty string naming the speaker."),
     "Error401": error_response("No api key, or a key the server was not started with.", "missing_api_key",
                                "an api key is required: add ?apikey=YOUR_KEY to the url or send an 'apikey' header.",
-                               status=401, gateway=True, vendor_code="steps.oauth.v2.FailedToResolveAPIKey"),
+                               status=401, gateway=True, vendor_code=errors.MissingApiKey.vendor_code,
+                               vendor_text=errors.MissingApiKey.vendor_text),
     "Error404": error_response("No such speaker or resource.", "speaker_not_found",
                                "speaker 'alice' is not enrolled under this api key.", status=404),
     "Error405": error_response("This call does not exist in the profile in force (--api-profile).",

@@ -64,7 +64,7 @@ def enrollment_status():
     service = current_state().service
     if not service.rules.measures_speech:
         raise MethodNotAllowed(valid_methods=["POST"])
-    speaker_id = (request.args.get("speakerId") or "").strip()
+    speaker_id = request.args.get("speakerId") or ""  # exactly as sent, as delete and identify take it
     if not speaker_id:
         raise errors.MissingParameter("speakerId is required: add ?speakerId=ID to the url.")
     check_id(speaker_id, "speakerId")

@@ -39,8 +39,8 @@ class ServerConfig:
     sync_max_audio_seconds: float = 120.0   # the vendor's sync calls take audio under 2 minutes
     admin: bool = True                      # the /_mock admin API and dashboard
     admin_remote: bool = False              # allow /_mock from non-loopback clients
-    preload_dir: Path | None = None         # enroll DIR/<speakerId>/*.{wav,flac,mp3} at start
-    preload_api_key: str = "sandbox"
+    preload_dir: Path | None = None         # enroll DIR/<speakerId>/*.{wav,flac,...} at start (server/preload.py)
+    preload_api_key: str | None = None      # the key to preload under; None: see preload_key
     url_file: Path | None = None            # write the base URL here once listening
     drain_seconds: float = 10.0             # SIGTERM: time allowed for in-flight work
     processes: int = 1                      # worker processes sharing one listening socket and one store
@@ -51,5 +51,22 @@ class ServerConfig:
     def db_path(self) -> Path:
         return Path(self.data_dir) / "speakers.sqlite3"
 
+    @property
+    def preload_key(self) -> str:
+        """The key --preload enrolls under: --preload-api-key, else the first --api-key (so the voices are usable
+        on a server that accepts only its own keys), else "sandbox"."""
+        if self.preload_api_key is not None:
+            return self.preload_api_key
+        return self.api_keys[0] if self.api_keys else DEFAULT_PRELOAD_API_KEY
+
+    def preload_key_problem(self) -> str | None:
+        """Why --preload cannot run with these keys (a --preload-api-key the server would refuse), or None."""
+        if self.preload_dir is not None and self.api_keys and self.preload_key not in self.api_keys:
+            return ("--preload-api-key is not one of the --api-key keys, so the preloaded voices could never be "
+                    "used (every call with that key would get 401); give one of the --api-key keys, or leave "
+                    "--preload-api-key out to preload under the first --api-key")
+        return None
+
 
 PROFILES = ("2020", "2019")
+DEFAULT_PRELOAD_API_KEY = "sandbox"  # what --preload enrolls under when no key is given at all

@@ -13,6 +13,9 @@ The body is the vendor's ``fault`` (vendor-docs-2020.md, "Errors"), in one of it
 
 ``detail.code`` (our stable snake_case code) and ``detail.message`` (what went wrong and how to fix it) are the
 mock's additions, so tests can assert on them; the vendor's clients read ``fault_string`` / ``faultstring``.
+Where the vendor's own words for a gateway error are known (``vendor_text``: "Invalid ApiKey", from its docs), the
+``faultstring`` is exactly those words and our explanation is only in ``detail.message``; where they are not
+(rate limit, quota, unknown route: the docs show no body), the ``faultstring`` is our message.
 """
 from __future__ import annotations
 
@@ -26,12 +29,13 @@ UNKNOWN_ROUTE_CODE = "messaging.adaptors.http.flow.UnknownRoute"  # the gateway'
 
 
 def fault_body(*, status: int, code: str, message: str, gateway: bool = False, vendor_code: str | None = None,
-               api: str | None = None) -> dict:
+               api: str | None = None, vendor_text: str | None = None) -> dict:
     """The vendor's error body for a failure: gateway-shaped or service-shaped (see the module doc).
 
-    ``api`` names the vendor API for a service error's text ("Error in enroll: ..."), as the vendor words it."""
+    ``api`` names the vendor API for a service error's text ("Error in enroll: ..."), as the vendor words it.
+    ``vendor_text``: the gateway's own faultstring for this error, exactly (``message`` then only in detail)."""
     if gateway:
-        return {"fault": {"faultstring": message,
+        return {"fault": {"faultstring": vendor_text or message,
                           "detail": {"errorcode": vendor_code or "messaging.adaptors.http.flow.ApplicationError",
                                      "code": code, "message": message}}}
     text = f"Error in {api}: {message}" if api else message
@@ -47,6 +51,7 @@ class ApiError(Exception):
     code = "bad_request"
     gateway = False                 # answered by the vendor's API gateway (its fault shape), not its service
     vendor_code: str | None = None  # the vendor's errorcode / error_code; by status when None
+    vendor_text: str | None = None  # the gateway's own faultstring, word for word, where it is known
 
     def __init__(self, message: str, *, headers: dict[str, str] | None = None):
         super().__init__(message)
@@ -56,7 +61,7 @@ class ApiError(Exception):
     def to_dict(self, *, api: str | None = None) -> dict:
         """The vendor's fault body for this error (``api``: the vendor API's name for the text)."""
         return fault_body(status=self.status, code=self.code, message=self.message, gateway=self.gateway,
-                          vendor_code=self.vendor_code, api=api)
+                          vendor_code=self.vendor_code, api=api, vendor_text=self.vendor_text)
 
 
 class MalformedJson(ApiError):
@@ -152,6 +157,9 @@ class MissingApiKey(ApiError):
     code = "missing_api_key"
     gateway = True
     vendor_code = "steps.oauth.v2.FailedToResolveAPIKey"
+    # The vendor's docs show no body for a missing key; this is what its gateway (Apigee: the errorcodes are its
+    # own) answers for this errorcode when the key is looked up in the apikey query parameter, as the docs say.
+    vendor_text = "Failed to resolve API Key variable request.queryparam.apikey"
 
 
 class InvalidApiKey(ApiError):
@@ -161,6 +169,7 @@ class InvalidApiKey(ApiError):
     code = "invalid_api_key"
     gateway = True
     vendor_code = "oauth.v2.InvalidApiKey"
+    vendor_text = "Invalid ApiKey"  # vendor-docs-2020.md, "Errors": the example body, word for word
 
 
 class UnknownSpeakers(ApiError):

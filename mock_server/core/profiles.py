@@ -6,7 +6,8 @@ One service whose enrollment changed: the 2020 docs (vendor-docs-2020.md, "Enrol
 
 - enroll answer: 2020 ``message``, ``speaker_id``, ``enrollment_complete`` (bool), ``enroll_quality``,
   ``total_speech_duration``, ``total_enroll_duration``; 2019 ``{"message": "Success" | "Complete"}``.
-- one enrollment needs: 2020 >= 6 s of speech (--min-enroll-speech); 2019 any speech.
+- one enrollment needs: 2020 >= 6 s of speech (--min-enroll-speech; none at all is refused the same way);
+  2019 any speech (none: no_speech).
 - a speaker is complete at: 2020 12 s of speech in total (--complete-speech); 2019 N enrollments
   (--enrollments-required).
 - speakerId: 2020 ``[a-zA-Z0-9_]+``; 2019 any id (<= 256 characters).
@@ -60,11 +61,20 @@ class EnrollmentRules:
                 f"{re.sub(r'[^a-zA-Z0-9_]', '_', speaker_id)[:64] or 'speaker_1'!r}.")
 
     def check_enrollment(self, speech_seconds: float) -> None:
-        """2020: one enrollment needs min_speech_seconds of speech (raises InsufficientSpeech)."""
-        if self.measures_speech and speech_seconds < self.min_speech_seconds:
-            raise errors.InsufficientSpeech(
-                f"Insufficent speech content in audio: {speech_seconds:.1f} s of speech heard, each enrollment "
-                f"needs at least {self.min_speech_seconds:g} s. Send 12-24 s of continuous speech of one speaker.")
+        """2020: one enrollment needs min_speech_seconds of speech, and some speech even when that is 0 (raises
+        InsufficientSpeech, the vendor's error, also for none at all); 2019: any speech (the caller refuses none
+        with NoSpeech)."""
+        if not self.measures_speech:
+            return
+        if speech_seconds <= 0:
+            heard = "no speech was heard in the recording"
+        elif speech_seconds < self.min_speech_seconds:
+            heard = f"{speech_seconds:.1f} s of speech heard"
+        else:
+            return
+        raise errors.InsufficientSpeech(
+            f"Insufficent speech content in audio: {heard}, each enrollment needs at least "
+            f"{self.min_speech_seconds:g} s. Send 12-24 s of continuous speech of one speaker.")
 
     def is_complete(self, record: SpeakerRecord | None) -> bool:
         """The one completeness rule: 2020 by total speech, 2019 by the number of enrollments."""

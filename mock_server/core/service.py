@@ -105,10 +105,10 @@ class SpeakerService:
         is fitted outside the store's write lock, then stored only if no other enrollment of the speaker landed
         meanwhile (else fitted again from the new set). Raises NoSpeech / InsufficientSpeech."""
         speech = sum(end - start for start, end in pipeline.speech_regions(samples))
+        self.rules.check_enrollment(speech)  # first: 0 s is less than the 2020 minimum, and answered as such
         if speech <= 0:
             raise errors.NoSpeech("no speech was heard in the recording. Enroll a recording of the speaker "
                                   "talking (12-24 s).")
-        self.rules.check_enrollment(speech)
         try:
             voiceprint = serialise(pipeline.enrollment_voiceprint(samples))
         except pipeline.NoSpeechError as exc:

@@ -32,7 +32,7 @@ class CallSettings:
 
 def api_key(metadata: dict[str, str], allowed: tuple[str, ...]) -> str:
     """The call's api key from the ``apikey`` metadata; MissingApiKey / InvalidApiKey (-> UNAUTHENTICATED)."""
-    key = (metadata.get("apikey") or "").strip()
+    key = metadata.get("apikey") or ""  # exactly as sent, as over REST (core.auth)
     if not key:
         raise errors.MissingApiKey("an api key is required: send it as the 'apikey' call metadata, e.g. "
                                    "metadata=[('apikey', KEY), ('speakerids', 'alice,bob')].")
@@ -44,7 +44,7 @@ def call_settings(metadata: dict[str, str], allowed: tuple[str, ...]) -> CallSet
     """Validate the metadata of a call (the key first, so a caller without one learns nothing else)."""
     key = api_key(metadata, allowed)
     raw = metadata.get("speakerids") or metadata.get("speakerid") or ""
-    ids = tuple(dict.fromkeys(s.strip() for s in raw.split(",") if s.strip()))
+    ids = tuple(dict.fromkeys(s for s in raw.split(",") if s))  # ids exactly as sent, as over REST
     if not ids:
         raise errors.MissingParameter("speakerids is required: send the speakers to look for as the 'speakerids' "
                                       "call metadata, comma-separated (e.g. 'alice,bob'); enroll them over REST "

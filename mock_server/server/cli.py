@@ -7,8 +7,10 @@ import math
 import os
 from pathlib import Path
 
-from mock_server.core.config import PROFILES, ServerConfig
+from mock_server.core.auth import key_problem
+from mock_server.core.config import DEFAULT_PRELOAD_API_KEY, PROFILES, ServerConfig
 from mock_server.core.webhooks import SUCCESS_POLICIES
+from mock_server.server.preload import AUDIO_SUFFIXES
 
 _UNITS = {"s": 1.0, "sec": 1.0, "second": 1.0, "min": 60.0, "minute": 60.0, "h": 3600.0, "hour": 3600.0,
           "d": 86400.0, "day": 86400.0}
@@ -41,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="0 picks a free port; the URL is printed on one line")
     p.add_argument("--data-dir", type=Path, default=Path(_env("DATA_DIR", d.data_dir)))
     p.add_argument("--api-key", action="append", dest="api_keys", default=None,
-                   help="accepted api key (repeatable); without it any non-empty key is accepted")
+                   help="accepted api key (repeatable), matched exactly; without it any non-empty key is accepted "
+                        "(keys beginning or ending with whitespace or holding control characters never are)")
     p.add_argument("--log-level", default=_env("LOG_LEVEL", d.log_level),
                    choices=["DEBUG", "INFO", "WARNING", "ERROR"], type=str.upper)
     p.add_argument("--api-profile", choices=PROFILES, default=_env("API_PROFILE", d.api_profile),
@@ -73,9 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-admin", action="store_true", help="turn off /_mock, /docs' admin part and the dashboard")
     p.add_argument("--admin-remote", action="store_true",
                    help="let non-loopback clients use /_mock (off by default)")
-    p.add_argument("--preload", type=Path, default=_env("PRELOAD", None),
-                   help="enroll DIR/<speakerId>/*.{wav,flac,mp3} at start")
-    p.add_argument("--preload-api-key", default=_env("PRELOAD_API_KEY", d.preload_api_key))
+    p.add_argument("--preload", type=Path, default=_env("PRELOAD", None), metavar="DIR",
+                   help=f"enroll DIR/<speakerId>/*.{{{','.join(s.lstrip('.') for s in AUDIO_SUFFIXES)}}} at start; "
+                        "speakers already complete are left alone")
+    p.add_argument("--preload-api-key", default=_env("PRELOAD_API_KEY", None) or None,
+                   help="the api key --preload enrolls under (default: the first --api-key, or "
+                        f"{DEFAULT_PRELOAD_API_KEY!r} without one); with --api-key it must be one of those keys")
     p.add_argument("--url-file", type=Path, default=None, help="write the base URL to this file once listening")
     p.add_argument("--drain-seconds", type=float, default=d.drain_seconds)
     p.add_argument("--processes", type=int, default=int(_env("PROCESSES", d.processes)),
@@ -124,7 +130,14 @@ def config_from_args(argv: list[str] | None = None) -> ServerConfig:
     if grpc_port is not None and not 0 <= grpc_port <= 65535:
         parser.error("--grpc-port must be between 0 and 65535")
     keys = tuple(a.api_keys or [k for k in _env("API_KEYS", "").split(",") if k])
-    return ServerConfig(
+    for number, key in enumerate(keys, 1):  # such a key could never be sent (core.auth refuses it): say so now
+        problem = key_problem(key)
+        if problem:
+            parser.error(f"api key #{number} (--api-key or SPEAKER_ID_MOCK_API_KEYS) {problem}; keys are matched "
+                         "exactly")
+    if a.preload_api_key is not None and key_problem(a.preload_api_key):
+        parser.error(f"--preload-api-key {key_problem(a.preload_api_key)}; keys are matched exactly")
+    config = ServerConfig(
         host=a.host, port=a.port, data_dir=a.data_dir, api_keys=keys, log_level=a.log_level,
         api_profile=a.api_profile, enrollments_required=a.enrollments_required,
         min_enroll_speech_seconds=a.min_enroll_speech, complete_speech_seconds=a.complete_speech,
@@ -139,3 +152,7 @@ def config_from_args(argv: list[str] | None = None) -> ServerConfig:
         preload_api_key=a.preload_api_key, url_file=a.url_file, drain_seconds=a.drain_seconds,
         processes=a.processes, grpc_port=grpc_port, grpc_max_streams=a.grpc_max_streams,
     )
+    problem = config.preload_key_problem()
+    if problem:
+        parser.error(problem)
+    return config

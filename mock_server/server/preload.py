@@ -1,5 +1,5 @@
 """``--preload DIR``: enroll ``DIR/<speakerId>/*.{wav,flac,mp3,ogg,opus,m4a,mp4,aac,webm}`` under one api key
-before serving.
+before serving: ``--preload-api-key``, else the first ``--api-key``, else "sandbox" (``ServerConfig.preload_key``).
 
 Idempotent across restarts: a speaker already complete under that key is left alone (its files are not even
 read), so a restart over the same data dir costs nothing. A file that cannot be enrolled is reported in the log
@@ -96,7 +96,10 @@ def preload_at_start(config, state=None) -> int:
         from mock_server.app import create_app, state_of
         state = state_of(create_app(config, start_workers=False))
     try:
-        preload(state, config.preload_dir, config.preload_api_key)
+        problem = config.preload_key_problem()  # the command line refuses it first; a config built in code too
+        if problem:
+            raise PreloadError(problem)
+        preload(state, config.preload_dir, config.preload_key)
     except PreloadError as exc:
         print(f"speaker-id-mock: error: {exc}", file=sys.stderr, flush=True)
         return 2
