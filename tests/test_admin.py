@@ -220,6 +220,28 @@ def test_a_delay_fault_slows_the_call_then_serves_it(small_api):
     assert admin(small_api.client, "GET", "requests?limit=1")[1]["requests"][0]["duration_ms"] >= 300
 
 
+def test_a_fault_without_match_waits_for_a_call_that_reaches_an_endpoint(client):
+    """A path nothing routes (mistyped, or with a doubled slash), a method the endpoint does not take and the
+    OPTIONS answer Flask makes itself keep their own answers and leave the fault armed for the next real call."""
+    api = Api(client, key="sandbox")
+    fault = admin(client, "POST", "faults", {"status": 500})[1]["fault"]
+    base = "/audio/generic/api/v2/sync"
+    for method, path, status in [("GET", f"{base}/diarization/nothing", 404),
+                                 ("GET", f"{base}//diarization/get_enrolled_speakers", 404),
+                                 ("POST", f"{base}/diarization/get_enrolled_speakers", 405),
+                                 ("OPTIONS", f"{base}/diarization/get_enrolled_speakers", 200)]:
+        response = client.open(f"{path}?apikey=sandbox", method=method)
+        assert response.status_code == status, (method, path, response.data[:300])
+        if status == 404:
+            error = response.get_json()["fault"]
+            assert error["detail"]["code"] == "not_found" and "faultstring" in error  # the gateway's unknown route
+    assert admin(client, "GET", "faults")[1]["faults"] == [fault]
+    response = api.list()
+    assert response.status_code == 500 and response.get_json()["fault"]["detail"]["code"] == "injected_fault"
+    assert admin(client, "GET", "faults") == (200, {"faults": []})
+    assert api.list().status_code == 200
+
+
 def test_faults_listed_and_deleted(client):
     first = admin(client, "POST", "faults", {"match": {"path": "a", "apikey": "k"}, "times": 3})[1]["fault"]
     second = admin(client, "POST", "faults", {"target": "webhook", "error": "connection"})[1]["fault"]
@@ -275,9 +297,9 @@ def test_a_stub_answers_sync_identify_for_the_same_set_of_ids(small_api):
 
 def test_a_stub_for_one_key_is_not_seen_by_another(small_api):
     admin(small_api.client, "POST", "stubs", {"apikey": "other", "response": {"segments": STUB}})
-    assert small_api.identify("alice_short.flac", ["alice"]).get_json()["segments"] != STUB
+    assert small_api.identify("alice_short.flac", ["alice", "bob"]).get_json()["segments"] != STUB
     other = Api(small_api.client, key="other")
-    assert other.identify("alice_short.flac", ["alice"]).get_json() == {"segments": STUB}
+    assert other.identify("alice_short.flac", ["alice", "bob"]).get_json() == {"segments": STUB}
     assert admin(small_api.client, "DELETE", "stubs") == (200, {"stubs": []})
 
 
@@ -293,6 +315,62 @@ def test_async_identify_delivers_the_stub(small_api, receiver):
     assert {s["speaker_id"] for s in real} == {"alice"}
     entries = {e["request_id"]: e for e in admin(small_api.client, "GET", "requests")[1]["requests"]}
     assert entries["canned"]["segments"] == STUB and entries["real"]["segments"] == real
+
+
+def test_a_stub_answers_only_with_its_speaker_ids_or_user_not_identified(api):
+    """identify answers name requested speakers or UserNotIdentified; a stub may not answer otherwise."""
+    segments = [{"speaker_id": "alice", "start": 0.0, "end": 1.0}, {"speaker_id": "carol", "start": 1.0, "end": 2.0}]
+    status, answer = admin(api.client, "POST", "stubs", {"match": {"speakerIds": ["bob", "alice"]},
+                                                         "response": {"segments": segments}})
+    assert status == 400 and answer["fault"]["detail"]["code"] == "invalid_parameter"
+    message = answer["fault"]["detail"]["message"]
+    assert "segments[1]" in message and "'carol'" in message
+    assert "'alice', 'bob'" in message and "'UserNotIdentified'" in message
+    assert admin(api.client, "GET", "stubs") == (200, {"stubs": []})
+    segments[1]["speaker_id"] = "UserNotIdentified"
+    assert admin(api.client, "POST", "stubs", {"match": {"speakerIds": ["bob", "alice"]},
+                                               "response": {"segments": segments}})[0] == 200
+    assert api.identify("alice_short.flac", ["alice", "bob"]).get_json() == {"segments": segments}
+
+
+def test_a_stub_without_speaker_ids_answers_only_calls_asking_for_the_speakers_it_names(api):
+    admin(api.client, "POST", "stubs", {"response": {"segments": STUB}})
+    assert api.identify("alice_short.flac", ["bob", "alice", "carol"]).get_json() == {"segments": STUB}
+    response = api.identify("alice_short.flac", ["alice"])  # bob not asked for: no stub; nobody is enrolled
+    assert response.status_code == 400 and response.get_json()["fault"]["detail"]["code"] == "unknown_speakers"
+
+
+def test_stub_times_are_stored_and_answered_with_two_decimals(api):
+    given = [{"speaker_id": "alice", "start": 0.123456, "end": 1.999}, {"speaker_id": "bob", "start": 2, "end": 3.005}]
+    status, body = admin(api.client, "POST", "stubs", {"match": {"speakerIds": ["alice", "bob"]},
+                                                       "response": {"segments": given}})
+    rounded = [{"speaker_id": "alice", "start": 0.12, "end": 2.0}, {"speaker_id": "bob", "start": 2.0, "end": 3.0}]
+    assert status == 200 and body["stub"]["response"]["segments"] == rounded
+    answer = api.identify("alice_short.flac", ["alice", "bob"])
+    assert answer.get_json() == {"segments": rounded}
+    assert b'"start":0.12,' in answer.data and b'"start":2.0,' in answer.data  # floats, as identify answers
+    status, body = admin(api.client, "POST", "stubs", {"response": {"segments": [
+        {"speaker_id": "alice", "start": 1.001, "end": 1.004}]}})
+    assert status == 400 and "rounded to 2 decimals" in body["fault"]["detail"]["message"]
+
+
+def test_a_catch_all_stub_never_overrides_a_more_specific_one(api):
+    """Older exact stubs win over newer catch-alls; among stubs as specific, the newest; a key's own catch-all wins
+    over one for every key."""
+    dave = [{"speaker_id": "dave", "start": 0.0, "end": 1.0}]
+    nobody = [{"speaker_id": "UserNotIdentified", "start": 0.0, "end": 4.0}]
+    mine = [{"speaker_id": "UserNotIdentified", "start": 0.5, "end": 1.0}]
+    by_request = [{"speaker_id": "dave", "start": 2.0, "end": 3.0}]
+    admin(api.client, "POST", "stubs", {"match": {"speakerIds": ["dave"]}, "response": {"segments": dave}})
+    admin(api.client, "POST", "stubs", {"match": {"request_id": "meeting"}, "response": {"segments": by_request}})
+    admin(api.client, "POST", "stubs", {"apikey": api.key, "response": {"segments": mine}})
+    admin(api.client, "POST", "stubs", {"match": {}, "response": {"segments": nobody}})
+    assert api.identify("alice_short.flac", ["dave"]).get_json() == {"segments": dave}
+    assert api.identify("alice_short.flac", ["alice"]).get_json() == {"segments": mine}
+    assert Api(api.client, key="other").identify("alice_short.flac", ["alice"]).get_json() == {"segments": nobody}
+    newer = [{"speaker_id": "dave", "start": 1.0, "end": 2.0}]
+    admin(api.client, "POST", "stubs", {"match": {"speakerIds": ["dave"]}, "response": {"segments": newer}})
+    assert api.identify("alice_short.flac", ["dave"]).get_json() == {"segments": newer}
 
 
 @pytest.mark.parametrize("body", [

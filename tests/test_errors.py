@@ -89,6 +89,35 @@ def test_unknown_route_and_method_answer_json(client):
     assert "takes POST, not GET" in wrong.get_json()["fault"]["detail"]["message"]
 
 
+@pytest.mark.parametrize("path", [
+    "/audio/generic/api/v2/sync//diarization/get_enrolled_speakers?apikey=k",
+    "/audio/generic/api/v2//sync/diarization/get_enrolled_speakers?apikey=k",
+    "/audio//generic/api/v1/sync/diarization/get_enrolled_speakers?apikey=k",
+    "/audio/generic/api/v2/sync/diarization/get_enrolled_speakers/?apikey=k",
+    "/health/",
+    "/openapi.json/",
+    "/_mock//faults",
+])
+def test_doubled_and_trailing_slashes_are_paths_nothing_routes_never_redirects(client, path):
+    """The gateway routes paths as written: werkzeug's merge-slashes redirect (a 308 with an HTML body) would let a
+    client's path bug pass against the mock; it is the JSON 404 of any unknown path."""
+    response = client.get(path, environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    _error(response, 404, "not_found")
+    assert "Location" not in response.headers
+
+
+def test_a_trailing_slash_redirect_would_be_a_json_404_too(config, make_app):
+    """werkzeug redirects a rule that ends in a slash when the slash is left out (strict_slashes); the mock has
+    none such today, so one is added here: the answer is the same JSON 404, not the 308."""
+    app = make_app(config, start_workers=False)
+    app.add_url_rule("/probe/", "probe", lambda: {"probe": True})
+    client = app.test_client()
+    assert client.get("/probe/").get_json() == {"probe": True}
+    response = client.get("/probe")
+    _error(response, 404, "not_found")
+    assert "Location" not in response.headers
+
+
 def test_body_over_the_limit_is_413(tmp_path, make_app):
     from mock_server.core.config import ServerConfig
     app = make_app(ServerConfig(data_dir=tmp_path, max_body_bytes=1000))

@@ -148,6 +148,17 @@ def test_a_huge_content_length_is_refused_at_once_without_reading_the_body(small
 
 
 @pytest.mark.live
+def test_a_client_expecting_100_continue_gets_the_413_instead(small_server):
+    """A client that sends ``Expect: 100-continue`` (curl does for large bodies) waits for the server's go-ahead
+    before it uploads: a body too large by its Content-Length gets the 413 then, and is never sent."""
+    with _connect(small_server) as sock:
+        sock.sendall(b"POST " + ENROLL.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Expect: 100-continue\r\nContent-Length: 10485760\r\n\r\n")
+        status, headers, body = _read_response(sock)
+    assert status == 413 and json.loads(body)["fault"]["detail"]["code"] == "payload_too_large"
+
+
+@pytest.mark.live
 def test_a_chunked_body_is_cut_off_at_the_limit(small_server):
     chunk = b"x" * 65536
     sent = 0

@@ -176,7 +176,7 @@ def test_a_fault_armed_for_n_calls_fails_exactly_n_whichever_worker_serves_them(
 
 
 def test_a_stub_registered_through_one_worker_answers_in_the_other(server):
-    segments = [{"speaker_id": "carol", "start": 0.25, "end": 1.75}]
+    segments = [{"speaker_id": "UserNotIdentified", "start": 0.25, "end": 1.75}]
     status, _, stubbed_by = _call(server, "/_mock/stubs", {"match": {"speakerIds": ["alice"]},
                                                             "response": {"segments": segments}})
     assert status == 200

@@ -79,6 +79,7 @@ def test_misspelt_match_field_names_the_field_and_where(client):
     ('{"response": {"segments": [{"speaker_id": "a", "start": 0, "end": Infinity}]}}', "Infinity"),
     ('{"response": {"segments": [{"speaker_id": "a", "start": 0, "end": 1e400}]}}', "1e400"),
     ('{"response": {"segments": [{"speaker_id": "a", "start": -1, "end": 1}]}}', "start"),
+    ('{"response": {"segments": [{"speaker_id": "a", "start": 0, "end": 1%s}]}}' % ("0" * 400), "digits long"),
 ])
 def test_stub_segments_must_be_finite_and_start_before_they_end(client, body, word):
     error = _error(_post(client, "/_mock/stubs", body))

@@ -95,19 +95,24 @@ def test_a_times_limited_fault_is_used_exactly_times_by_concurrent_processes(tmp
     assert sum(counts) == 60
 
 
-def test_the_newest_matching_stub_answers(tmp_path):
+def test_the_most_specific_then_the_newest_matching_stub_answers(tmp_path):
     stubs = StubRegistry(Store(tmp_path / "db"))
-    old = Stub(id=stubs.new_id(), segments=[{"speaker_id": "a", "start": 0.0, "end": 1.0}])
+    old = Stub(id=stubs.new_id(), segments=[{"speaker_id": "UserNotIdentified", "start": 0.0, "end": 1.0}])
     new = Stub(id=stubs.new_id(), segments=[{"speaker_id": "b", "start": 0.5, "end": 2.0}],
                speaker_ids=frozenset({"b", "c"}), tenant="t", key="key#1")
+    names_a = Stub(id=stubs.new_id(), segments=[{"speaker_id": "a", "start": 0.0, "end": 1.0}])
     stubs.add(old)
     stubs.add(new)
-    assert (old.id, new.id) == ("stub-1", "stub-2")
-    assert stubs.all() == [old, new]
+    stubs.add(names_a)
+    assert (old.id, new.id, names_a.id) == ("stub-1", "stub-2", "stub-3")
+    assert stubs.all() == [old, new, names_a]
+    # the exact stub wins over both catch-alls, newer though they are
     assert StubRegistry(Store(tmp_path / "db")).match("t", ["c", "b"], None) == new
     assert stubs.match("t", ["b"], None) == old and stubs.match("u", ["b", "c"], None) == old
+    # a catch-all answers only calls asking for the speakers its segments name; then the newest of equals
+    assert stubs.match("t", ["a", "b"], None) == names_a
     stubs.reset("t")
-    assert stubs.all() == [old]
+    assert stubs.all() == [old, names_a]
 
 
 def _entry(n: int, tenant: str | None) -> JournalEntry:

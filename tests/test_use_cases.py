@@ -10,7 +10,7 @@ from mock_server.app import state_of
 from mock_server.core.auth import tenant_of
 from mock_server.testing import WebhookReceiver
 
-STUB = [{"speaker_id": "nobody-enrolled", "start": 0.0, "end": 1.25}]
+STUB = [{"speaker_id": "ghost", "start": 0.0, "end": 1.25}]  # a stub names only the speakers it is asked for
 
 
 def _stub(client, **match) -> None:

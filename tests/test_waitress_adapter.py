@@ -12,6 +12,7 @@ import time
 import pytest
 from waitress import wasyncore
 from waitress.channel import HTTPChannel
+from waitress.parser import HTTPRequestParser
 from waitress.task import ErrorTask, ThreadedTaskDispatcher
 
 from mock_server.server.waitress_adapter import WaitressServer
@@ -24,6 +25,9 @@ def test_the_waitress_internals_the_adapter_uses_are_there():
     # The channel state the drain looks at: queued requests, one being parsed, bytes not yet written.
     assert HTTPChannel.request is None and HTTPChannel.total_outbufs_len == 0
     assert {"cancel_pending", "timeout"} <= set(inspect.signature(ThreadedTaskDispatcher.shutdown).parameters)
+    # What the channel's send_continue looks at: a request refused from its headers has its error set.
+    assert callable(HTTPChannel.send_continue) and HTTPRequestParser.error is None
+    assert HTTPRequestParser.expect_continue is False
 
 
 def _refusal(code: int, reason: str, detail: str, path: str | None) -> bytes:
@@ -86,6 +90,24 @@ def test_a_body_over_the_limit_is_refused_with_the_adapters_json_body(served):
     assert head.startswith(b"HTTP/1.1 413 ") and b"Content-Type: application/json" in head
     assert json.loads(body)["error"]["code"] == "refused_413"
     assert json.loads(body)["error"]["path"] == "/x"  # the path reaches the refusal: it names the vendor's API
+
+
+def test_a_body_over_the_limit_is_refused_before_a_100_continue_asks_for_it(served):
+    """waitress itself would answer 100 Continue, then wait for up to the limit's worth of body before its 413."""
+    with served.connect() as sock:
+        answer = _exchange(sock, b"POST /x HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                                 b"Content-Length: 10737418240\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 413 ") and b"100 Continue" not in answer
+    assert json.loads(answer.partition(b"\r\n\r\n")[2])["error"]["code"] == "refused_413"
+
+
+def test_a_body_within_the_limit_still_gets_its_100_continue(served):
+    with served.connect() as sock:
+        sock.sendall(b"POST /x HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n"
+                     b"Connection: close\r\n\r\n")
+        assert sock.recv(65536) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        answer = _exchange(sock, b"{}")
+    assert answer.startswith(b"HTTP/1.1 200 ") and answer.endswith(b"ok")
 
 
 def test_a_malformed_request_is_refused_with_the_adapters_json_body(served):

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Sequence
 
 from mock_server.core import errors
+from mock_server.core.profiles import UNKNOWN_SPEAKER
 from mock_server.core.webhooks import Attempt
 from mock_server.store.database import Store
 
@@ -117,7 +118,12 @@ class Fault:
 
 @dataclass(frozen=True)
 class Stub:
-    """A canned identify answer for requests naming exactly ``speaker_ids`` and/or carrying ``request_id``."""
+    """A canned identify answer for requests naming exactly ``speaker_ids`` and/or carrying ``request_id`` (with
+    neither: every identify request of its key, or of every key).
+
+    Its segments keep the API's answer rules: each names a speaker the request asked for or UNKNOWN_SPEAKER. With
+    ``speaker_ids`` the admin API refuses any other id; without, the stub answers only requests that ask for
+    every speaker its segments name (``named``), so it never answers with a speaker nobody asked for."""
 
     id: str
     segments: list[dict]
@@ -126,9 +132,21 @@ class Stub:
     tenant: str | None = None
     key: str | None = None           # masked, for display
 
+    @property
+    def named(self) -> frozenset[str]:
+        """The speakers its segments name (the unknown label aside)."""
+        return frozenset(s["speaker_id"] for s in self.segments) - {UNKNOWN_SPEAKER}
+
+    @property
+    def precedence(self) -> tuple[int, bool]:
+        """How narrowly it matches: the match fields it names (speakerIds, request_id), then one key's over every
+        key's. Among the stubs matching a request the highest wins, the newest of equals."""
+        return (self.speaker_ids is not None) + (self.request_id is not None), self.tenant is not None
+
     def matches(self, tenant: str, speaker_ids: Sequence[str], request_id: str | None) -> bool:
+        asked = frozenset(speaker_ids)
         return ((self.tenant is None or self.tenant == tenant)
-                and (self.speaker_ids is None or self.speaker_ids == frozenset(speaker_ids))
+                and (self.speaker_ids == asked if self.speaker_ids is not None else self.named <= asked)
                 and (self.request_id is None or self.request_id == request_id))
 
     def to_dict(self) -> dict:
@@ -207,11 +225,12 @@ class StubRegistry(_Registry):
         self.store.reset_stubs(tenant)
 
     def match(self, tenant: str, speaker_ids: Sequence[str], request_id: str | None) -> Stub | None:
-        """The newest stub matching this identify request, if any (stubs stay until deleted)."""
-        for stub in reversed(self.all()):
-            if stub.matches(tenant, speaker_ids, request_id):
-                return stub
-        return None
+        """The stub answering this identify request, if any (stubs stay until deleted): of those matching it, the
+        most specific (``Stub.precedence``: an exact speakerIds or request_id stub over a catch-all), the newest
+        among equals."""
+        matching = [(stub.precedence, order, stub) for order, stub in enumerate(self.all())
+                    if stub.matches(tenant, speaker_ids, request_id)]
+        return max(matching, key=lambda m: m[:2])[2] if matching else None
 
 
 def _known(cls, spec: dict) -> dict:

@@ -117,9 +117,18 @@ def _api_tenant() -> str | None:
         return None
 
 
+def _reaches_an_endpoint() -> bool:
+    """True when routing found the endpoint this request calls: not for a path nothing routes (404) or a method the
+    endpoint does not take (405), nor for the OPTIONS answer Flask makes itself. Only such calls are the vendor's
+    API calls a fault stands in for; the others keep their own answers and leave the faults armed."""
+    rule = request.url_rule
+    return (rule is not None and request.routing_exception is None
+            and not (request.method == "OPTIONS" and rule.provide_automatic_options))
+
+
 def _inject_api_fault():
     """Before a public API call: apply the oldest matching armed fault (delay, then fail or go on)."""
-    if not request.path.startswith(API_PREFIX):
+    if not request.path.startswith(API_PREFIX) or not _reaches_an_endpoint():
         return None
     fault = admin_state().faults.take_api(request.method, request.path, _api_tenant())
     if fault is None:

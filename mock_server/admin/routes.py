@@ -22,6 +22,7 @@ from mock_server.admin.journal import DEFAULT_LIMIT, async_segments
 from mock_server.admin.plugin import admin_state, require_loopback
 from mock_server.api.parsing import check_spec, json_body, optional_string, query_int
 from mock_server.core import auth, errors
+from mock_server.core.profiles import UNKNOWN_SPEAKER
 from mock_server.state import current_state
 from mock_server.urls import mask_url
 
@@ -103,7 +104,8 @@ def jobs(request_id: str):
 
 @admin.post("/faults")
 def add_fault():
-    """Fail or delay the next ``times`` (default 1) matching calls.
+    """Fail or delay the next ``times`` (default 1) matching calls that reach an API endpoint (a path nothing
+    routes, or a method its endpoint does not take, answers its own 404 or 405 and leaves the fault armed).
 
     API: ``{"match": {"path": substring, "method": "POST", "apikey": KEY}, "times": 1, "status": 500,
     "code": "injected_fault", "message": "...", "delay_ms": 0}``; with only ``delay_ms`` the call is delayed
@@ -173,21 +175,18 @@ def _parse_fault(body: dict, fault_id: str) -> Fault:
 
 @admin.post("/stubs")
 def add_stub():
-    """Answer matching identify calls (sync and async) with canned segments instead of listening:
+    """Answer matching identify calls (sync, async and streams) with canned segments instead of listening:
     ``{"match": {"speakerIds": [...] (same set), "request_id": "..."}, "apikey": KEY,
-    "response": {"segments": [{"speaker_id", "start", "end"}]}}``. Answers ``{"stub": {..., "id"}}``."""
+    "response": {"segments": [{"speaker_id", "start", "end"}]}}``. Answers ``{"stub": {..., "id"}}``.
+
+    The segments must be an answer the API could give (``_stub_segments``); times are stored rounded to 2
+    decimals, as the API answers them. Without match fields the stub answers every identify call of its key (or
+    of every key) that asks for the speakers its segments name; a stub naming speakerIds or a request_id wins
+    over it (``StubRegistry.match``)."""
     body = _body(schemas.STUB_SCHEMA, "stub")
     match = body.get("match") or {}
     speaker_ids = match.get("speakerIds")
-    segments = body["response"]["segments"]
-    for i, segment in enumerate(segments):
-        if not segment["start"] < segment["end"]:
-            raise errors.InvalidParameter(f"response.segments[{i}] must start before it ends (start "
-                                          f"{segment['start']!r}, end {segment['end']!r}).")
-        if i and segment["start"] < segments[i - 1]["end"]:
-            raise errors.InvalidParameter(f"response.segments[{i}] starts at {segment['start']!r}, before the one "
-                                          f"before it ends ({segments[i - 1]['end']!r}): identify answers are "
-                                          "sorted and never overlap.")
+    segments = _stub_segments(body["response"]["segments"], speaker_ids)
     key = optional_string(body, "apikey")
     stubs = admin_state().stubs
     stub = Stub(id=stubs.new_id(), segments=segments,
@@ -196,6 +195,43 @@ def add_stub():
                 tenant=auth.tenant_of(key) if key else None, key=auth.mask_key(key) if key else None)
     stubs.add(stub)
     return jsonify({"stub": stub.to_dict()})
+
+
+def _stub_segments(given: list[dict], speaker_ids: list[str] | None) -> list[dict]:
+    """A stub's segments (already checked against schemas.SEGMENT) as identify would answer them: times rounded to
+    2 decimals; each starting before it ends and not before the one before it ends; each naming one of the stub's
+    speakerIds or UNKNOWN_SPEAKER (a stub without speakerIds may name any speaker: it then answers only requests
+    asking for them, see faults.Stub)."""
+    segments: list[dict] = []
+    for i, item in enumerate(given):
+        speaker, start, end = item["speaker_id"], *(_seconds(item[k], f"response.segments[{i}].{k}")
+                                                   for k in ("start", "end"))
+        if speaker_ids is not None and speaker not in speaker_ids and speaker != UNKNOWN_SPEAKER:
+            asked = ", ".join(repr(s) for s in sorted(set(speaker_ids)))
+            raise errors.InvalidParameter(
+                f"response.segments[{i}].speaker_id {speaker!r} is neither one of match.speakerIds ({asked}) nor "
+                f"{UNKNOWN_SPEAKER!r}, the label of speech of none of them: identify only answers with speakers it "
+                "was asked for. Add it to match.speakerIds or name one of those.")
+        exact = (start, end) == (item["start"], item["end"])
+        rounded = "" if exact else " once rounded to 2 decimals, as identify answers"
+        if not start < end:
+            raise errors.InvalidParameter(f"response.segments[{i}] must start before it ends (start {start!r}, end "
+                                          f"{end!r}{rounded}).")
+        if segments and start < segments[-1]["end"]:
+            raise errors.InvalidParameter(f"response.segments[{i}] starts at {start!r}{rounded}, before the one "
+                                          f"before it ends ({segments[-1]['end']!r}): identify answers are sorted "
+                                          "and never overlap.")
+        segments.append({"speaker_id": speaker, "start": start, "end": end})
+    return segments
+
+
+def _seconds(value: int | float, where: str) -> float:
+    """A segment time (a JSON number, checked by the schema) as identify answers it: a float with 2 decimals."""
+    try:
+        return round(float(value), 2)
+    except OverflowError:  # an integer literal hundreds of digits long: no float holds it
+        raise errors.InvalidParameter(f"{where} is {len(str(value))} digits long; give seconds as a number such as "
+                                      "1.25.") from None
 
 
 @admin.get("/stubs")

@@ -31,7 +31,9 @@ MATCH_WEBHOOK = {"type": "object", "additionalProperties": False, "properties": 
 FAULT_SCHEMA = {
     "type": "object", "additionalProperties": False,
     "description": "api target: fail (status 400-599, code, message) and/or delay (delay_ms) the next `times` "
-                   "public calls matching match.path (substring), match.method and match.apikey. webhook "
+                   "public calls matching match.path (substring), match.method and match.apikey that reach an "
+                   "endpoint (a path nothing routes, or a method its endpoint does not take, keeps its own 404 or "
+                   "405 and leaves the fault armed). webhook "
                    "target: make the next `times` deliveries (match.apikey, match.request_id) fail with a "
                    "status (100-599) or error (connection | timeout) and/or delay them.",
     "properties": {"target": {"type": "string", "enum": ["api", "webhook"], "default": "api"},
@@ -53,14 +55,22 @@ FAULT_SCHEMA = {
 
 SEGMENT = {"type": "object", "required": ["speaker_id", "start", "end"], "additionalProperties": False, "properties": {
     "speaker_id": {"type": "string", "minLength": 1, "maxLength": 256, "pattern": "^[^\\x00-\\x1f\\x7f-\\x9f]+$",
-                   "description": "No control characters."},
-    "start": {"type": "number", "minimum": 0, "description": "Seconds; finite, before end."},
-    "end": {"type": "number", "minimum": 0, "description": "Seconds; finite, after start."}}}
+                   "description": "One of match.speakerIds or \"UserNotIdentified\", as identify answers (another id "
+                                  "is refused). Without match.speakerIds any id: the stub then answers only calls "
+                                  "whose speakerIds include every id its segments name. No control characters."},
+    "start": {"type": "number", "minimum": 0,
+              "description": "Seconds; stored rounded to 2 decimals, as identify answers. Before end, and not before "
+                             "the previous segment's end."},
+    "end": {"type": "number", "minimum": 0, "description": "Seconds; stored rounded to 2 decimals; after start."}}}
 
 STUB_SCHEMA = {
     "type": "object", "required": ["response"], "additionalProperties": False,
-    "description": "Answer identify calls (sync and async) naming exactly match.speakerIds and/or carrying "
-                   "match.request_id (under apikey, if given) with these segments instead of listening.",
+    "description": "Answer identify calls (sync, async and realtime streams) naming exactly match.speakerIds "
+                   "and/or carrying match.request_id (under apikey, if given) with these segments instead of "
+                   "listening. Without match (or with an empty one) the stub answers every identify call of the "
+                   "key (of every key without apikey) that asks for the speakers its segments name. When several "
+                   "stubs match a call, the one naming more match fields wins (speakerIds and request_id over "
+                   "either, either over none), then one key's over every key's, then the newest.",
     "properties": {"match": {"type": "object", "additionalProperties": False, "properties": {
                        "speakerIds": {"type": "array", "minItems": 1, "items": {"type": "string"}},
                        "request_id": _STRING}},

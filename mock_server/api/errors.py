@@ -6,7 +6,8 @@ import logging
 import re
 
 from flask import Flask, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.routing import RequestRedirect
 
 from mock_server.core.errors import UNKNOWN_ROUTE_CODE, ApiError, fault_body
 
@@ -38,6 +39,15 @@ def vendor_api_name(path: str | None = None) -> str | None:
 
 def register_error_handlers(app: Flask) -> None:
     """Answer every error, ours or werkzeug's, with the vendor's fault body (``core.errors.fault_body``)."""
+
+    @app.before_request
+    def _no_redirects():
+        """Paths are routed as written. werkzeug would answer a path that routes only once its doubled slashes are
+        merged (``sync//diarization``) or a trailing slash is added (strict_slashes) with a 308 whose body is HTML,
+        which Flask sends past every error handler. The vendor's gateway routes no such path, so neither does the
+        mock: it is a path nothing routes, the gateway-shaped JSON 404 below."""
+        if isinstance(request.routing_exception, RequestRedirect):
+            raise NotFound()
 
     @app.errorhandler(ApiError)
     def _api_error(error: ApiError):

@@ -6,6 +6,10 @@ Two things waitress does not offer through its documented API:
 - its own refusals (413 for a body over ``max_request_body_size``, 400 for a malformed request, 431 for huge
   headers) come as plain text; we give them our JSON error body through a channel class whose
   ``error_task_class`` is an ``ErrorTask`` subclass;
+- to a client that sends ``Expect: 100-continue`` it answers ``100 Continue`` even when it has already refused the
+  request from its headers (a Content-Length over the limit), then waits for up to the limit's worth of body
+  before the 413; the same channel class's ``send_continue`` holds the 100 back from a refused request, so the
+  413 goes out at once and the client never sends the body;
 - ``server.run()`` serves until the process ends; to drain on SIGTERM (stop accepting, let the responses in
   flight go out, then stop) we run its ``wasyncore`` loop ourselves and look at its channels.
 """
@@ -67,7 +71,8 @@ class WaitressServer:
 
 
 def _json_refusals(refusal: RefusalBody) -> type[HTTPChannel]:
-    """A waitress channel whose own refusals carry ``refusal(code, reason, detail)`` as a JSON body."""
+    """A waitress channel whose own refusals carry ``refusal(code, reason, detail)`` as a JSON body and go out
+    without a ``100 Continue`` before them."""
 
     class JsonErrorTask(ErrorTask):
         def execute(self):
@@ -81,5 +86,11 @@ def _json_refusals(refusal: RefusalBody) -> type[HTTPChannel]:
 
     class JsonErrorChannel(HTTPChannel):
         error_task_class = JsonErrorTask
+
+        def send_continue(self):
+            if self.request.error is not None:  # refused from its headers: answer now, ask for no body
+                self.request.expect_continue = False
+                return
+            super().send_continue()
 
     return JsonErrorChannel

@@ -25,7 +25,7 @@ CONTROL_TABLES = [
     )""",
     "CREATE INDEX IF NOT EXISTS faults_by_target ON faults (target, seq)",
     """CREATE TABLE IF NOT EXISTS stubs (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- the newest matching stub answers
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- of equally specific matching stubs, the newest answers
         id TEXT NOT NULL UNIQUE,
         tenant TEXT,
         spec TEXT NOT NULL                      -- JSON object: match and segments

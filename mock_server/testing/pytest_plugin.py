@@ -186,8 +186,9 @@ class SpeakerIdServer:
 
     def stub(self, segments: list[dict], *, speaker_ids: list[str] | None = None,
              request_id: str | None = None) -> dict:
-        """Answer this key's identify calls naming exactly ``speaker_ids`` (and/or with ``request_id``) with
-        ``segments`` instead of listening."""
+        """Answer this key's identify calls naming exactly ``speaker_ids`` (and/or with ``request_id``; with neither,
+        every call asking for the speakers ``segments`` name) with ``segments`` instead of listening. Each segment
+        names one of ``speaker_ids`` or "UserNotIdentified"; times are rounded to 2 decimals."""
         match = {k: v for k, v in (("speakerIds", speaker_ids), ("request_id", request_id)) if v is not None}
         return self._ok("POST", "/_mock/stubs", {"match": match, "apikey": self.api_key,
                                                  "response": {"segments": segments}})["stub"]
