@@ -12,7 +12,7 @@ USER_TESTS = '''
 import pytest
 from mock_server.testing.pytest_plugin import MockApiError, clip_path, voice_files
 
-STUB = [{"speaker_id": "bob", "start": 0.0, "end": 2.0}]
+STUB = [{"speaker_id": "me", "start": 0.0, "end": 2.0}]
 
 
 def test_enrolled_speakers_and_sync_identify(speaker_id_server, enrolled_speakers):
