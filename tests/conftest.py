@@ -145,7 +145,7 @@ def make_app():
 
 
 # The threads JobRunner.start() names (core/jobs.py); any alive at the end of the session were never stopped.
-RUNNER_THREAD = re.compile(r"(job-worker-\d+|webhook-\d+|job-resume)")
+RUNNER_THREAD = re.compile(r"(job-worker-\d+|webhook-\d+|job-leases)")
 
 
 @pytest.fixture(scope="session", autouse=True)

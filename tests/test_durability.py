@@ -16,7 +16,7 @@ import pytest
 from conftest import b64
 from test_limits import AudioHost
 
-from mock_server.testing import LiveServer, WebhookReceiver, http_json
+from mock_server.testing import LiveServer, WebhookReceiver, http_json, wait_until
 
 KEY = "test-key"  # the key enrolled_db's speakers are under
 
@@ -171,4 +171,73 @@ def test_work_left_at_the_drain_deadline_resumes_on_the_next_start(data_dir, aud
         assert len(receiver.for_request("unfinished")) == 1
     finally:
         server.stop()
+        receiver.close()
+
+
+def _proc_state(pid: int) -> str:
+    """The state letter of /proc/<pid>/stat (Z: a zombie, dead but not yet reaped by its parent)."""
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
+
+
+def test_jobs_of_a_server_killed_and_left_unreaped_are_resumed_and_delivered_once(data_dir, audio_host):
+    # kill -9 without waiting for the child: its pid stays in the process table as a zombie, which a liveness
+    # test by pid alone (kill(pid, 0)) takes for a live owner of its claims.
+    receiver = WebhookReceiver()
+    receiver.fail_with = 503
+    args = ("--job-workers", "2", "--webhook-backoff", "0.2", "--webhook-attempts", "50")
+    server = LiveServer(*args, data_dir=data_dir).start()
+    try:
+        _submit(server, receiver.url + "/h", "owed", {"content": b64("alice_short.flac"), "speakerIds": ["alice"]})
+        receiver.wait_attempts(1, timeout=30)  # done, its webhook owed (refused so far)
+        held = [f"held-{n}" for n in range(4)]
+        for request_id in held:
+            _submit(server, receiver.url + "/h", request_id,
+                    {"url": f"{audio_host.url}/held/{request_id}", "speakerIds": ["alice"]})
+        wait_until(lambda: audio_host.held_count == 2, timeout=20)  # two running, two queued behind them
+        server.process.kill()  # no wait(): nobody reaps it
+        wait_until(lambda: _proc_state(server.process.pid) == "Z", timeout=10)
+        receiver.fail_with = None
+        restarted = LiveServer(*args, data_dir=data_dir).start()
+        try:
+            audio_host.release.set()
+            for request_id in ["owed", *held]:
+                receiver.wait_for(request_id, timeout=60)
+            assert _proc_state(server.process.pid) == "Z"  # still unreaped while the restart did the work
+        finally:
+            assert restarted.stop() == 0
+        assert _request_ids(d.body for d in receiver.deliveries) == sorted(["owed", *held])  # once each
+        assert audio_host.held_count == 2 + 4  # the four held jobs ran (again) from their stored requests
+    finally:
+        server.process.wait(10)
+        server.stop()
+        receiver.close()
+
+
+def test_a_second_server_on_the_same_data_dir_leaves_the_first_ones_jobs_alone(data_dir, audio_host):
+    receiver = WebhookReceiver()
+    audio_host.hold_seconds = 180  # held until released, however slowly the second server starts
+    first = LiveServer("--job-workers", "1", "--url-timeout", "180", data_dir=data_dir).start()
+    second = None
+    try:
+        _submit(first, receiver.url + "/h", "running", {"url": audio_host.url + "/held/r", "speakerIds": ["bob"]})
+        assert audio_host.held.wait(20)
+        # The first server's only worker is busy: this one waits in its queue, claimed by it in the store.
+        _submit(first, receiver.url + "/h", "queued", {"url": audio_host.url + "/held/q", "speakerIds": ["bob"]})
+        second = LiveServer(data_dir=data_dir).start()
+        time.sleep(3.0)  # the second server's start-up pass and a few of its periodic ones
+        assert audio_host.held_count == 1  # it took neither the running job nor the queued one
+        jobs = {rid: http_json("GET", f"{second.url}/_mock/jobs/{rid}")[1]["jobs"][0]["status"]
+                for rid in ("running", "queued")}
+        assert jobs == {"running": "running", "queued": "queued"}
+        audio_host.release.set()
+        for request_id in ("running", "queued"):
+            receiver.wait_for(request_id, timeout=60)
+        assert first.stop() == 0 and second.stop() == 0
+        assert _request_ids(d.body for d in receiver.deliveries) == ["queued", "running"]  # once each
+        assert audio_host.held_count == 2
+    finally:
+        first.stop()
+        if second is not None:
+            second.stop()
         receiver.close()

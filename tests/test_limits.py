@@ -23,6 +23,7 @@ class AudioHost:
 
     def __init__(self):
         self.release = threading.Event()   # /held answers only once this is set
+        self.hold_seconds = 30.0           # ... or after this long
         self.held = threading.Event()      # set when a GET /held arrived
         self.held_count = 0
         self.slow_bytes_sent = 0           # bytes /slow has written so far
@@ -66,7 +67,7 @@ class AudioHost:
                 elif self.path.startswith("/held"):
                     host.held_count += 1
                     host.held.set()
-                    host.release.wait(30)
+                    host.release.wait(host.hold_seconds)
                     data = fixture_bytes("speakers/alice/enroll1.wav")  # enough speech to enroll (2020)
                     self.send_response(200)
                     self.send_header("Content-Length", str(len(data)))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -201,9 +202,9 @@ def test_every_worker_records_into_and_reads_the_same_journal(server):
     assert first == second
 
 
-def test_a_job_whose_worker_is_killed_is_done_by_its_replacement(server):
-    # Both workers must be booted first: a worker that boots later resumes every queued job it finds in the
-    # store at start, and could take this one from the worker that accepted it.
+def test_a_job_whose_worker_is_killed_is_done_by_another_worker(server):
+    # Both workers booted first. The killed one's job is taken over by the survivor (at its next heartbeat) or
+    # by the replacement (at its start), whichever looks first; once either way.
     _until_served_by_both(server, lambda: _call(server, LIST))
     audio, receiver = AudioHost(), WebhookReceiver()
     try:
@@ -224,6 +225,54 @@ def test_a_job_whose_worker_is_killed_is_done_by_its_replacement(server):
         seen = _until_served_by_both(server, lambda: _call(server, LIST))
         assert {status for status, _ in seen.values()} == {502} and set(seen) == now
     finally:
+        receiver.close()
+        audio.close()
+
+
+def test_a_workers_jobs_are_left_to_it_by_a_sibling_booting_later_and_by_the_others_heartbeats(
+        tmp_path, enrolled_db):
+    # Every worker takes over the work of runners that are gone, at its start and then at each heartbeat; a live
+    # sibling's running and queued jobs are not that (a booting worker used to take the queued ones).
+    data = tmp_path / "data"
+    shutil.copytree(enrolled_db, data)
+    server = LiveServer("--processes", "2", "--job-workers", "1", "--url-timeout", "180", data_dir=data).start()
+    audio, receiver = AudioHost(), WebhookReceiver()
+    audio.hold_seconds = 180  # held until released, however slowly the new worker boots
+    try:
+        _until_served_by_both(server, lambda: _call(server, LIST))
+        accepted: dict[int, list[str]] = {}
+        while max((len(ids) for ids in accepted.values()), default=0) < 2:  # at most 3 jobs, 2 workers
+            request_id = f"held-{sum(map(len, accepted.values()))}"
+            status, _, pid = _call(server, f"/audio/generic/api/v2/async/diarization/identify?apikey={KEY}"
+                                           f"&webhook={receiver.url}/h&request_id={request_id}",
+                                   {"url": f"{audio.url}/held/{request_id}", "speakerIds": ["alice"]})
+            assert status == 202
+            accepted.setdefault(pid, []).append(request_id)
+        holder = next(pid for pid, ids in accepted.items() if len(ids) == 2)
+        running, queued = accepted[holder]  # its one job worker is busy with the first; the second waits
+        wait_until(lambda: audio.held_count == len(accepted), timeout=20)
+        before = _children(server)
+        os.kill(server.process.pid, signal.SIGTTIN)  # gunicorn's master: one worker more
+        newcomer = wait_until(lambda: (_children(server) - before or {0}).pop(), timeout=20)
+        for _ in range(500):  # until the new worker serves (its job runner started before that)
+            if _call(server, LIST)[2] == newcomer:
+                break
+        else:
+            pytest.fail(f"the new worker {newcomer} served none of 500 calls")
+        time.sleep(3.0)  # a few heartbeats of every worker
+
+        def status_of(request_id: str) -> str:
+            return _call(server, f"/_mock/jobs/{request_id}")[1]["jobs"][0]["status"]
+
+        assert (status_of(running), status_of(queued)) == ("running", "queued")
+        audio.release.set()
+        ids = sorted(request_id for ids in accepted.values() for request_id in ids)
+        for request_id in ids:
+            receiver.wait_for(request_id, timeout=60)
+        assert server.stop() == 0
+        assert sorted(str(d.body["request_id"]) for d in receiver.deliveries) == ids  # once each
+    finally:
+        server.stop()
         receiver.close()
         audio.close()
 

@@ -1,8 +1,15 @@
 """Async identify jobs: a bounded worker pool that runs them, and a scheduler that delivers their webhooks.
 
-Every job and every pending delivery lives in the store first, so a crash or a restart loses nothing: on
-start the runner picks up what was queued, half-done, or still owed to a webhook. Claims in the store keep
-two workers (or two server processes on one store) from doing the same job twice.
+Every job and every pending delivery lives in the store first, so a crash or a restart loses nothing. Each
+runner (one per server process) registers in the store and holds the jobs it accepted or adopted (``claimed_by``)
+until they are done and their webhooks delivered or given up; nobody else runs or POSTs them, so two runners
+(gunicorn workers, or two servers on one data dir) never do the same job twice.
+
+Holding is a lease: a runner refreshes its heartbeat every HEARTBEAT_SECONDS, and every runner, at start and
+then at each heartbeat, adopts the work of runners that are gone (a running job starts over). Gone means, for a
+runner on this machine (same boot and pid namespace), that its process no longer exists, is a zombie, or its pid
+now belongs to a process started at another time; where that cannot be checked (another machine or container),
+that it has not heartbeated for LEASE_SECONDS. A stopping runner lets go of what it still holds.
 """
 from __future__ import annotations
 
@@ -20,13 +27,14 @@ from mock_server.core import errors
 from mock_server.core.config import ServerConfig
 from mock_server.core.service import SpeakerService
 from mock_server.core.webhooks import Attempt, backoff_delay, deliver_webhook
-from mock_server.store import Job, Store
+from mock_server.store import Job, Runner, Store
 from mock_server.urls import mask_url
 
 log = logging.getLogger(__name__)
 
-# A claim older than this belongs to a worker that died without releasing it (jobs take well under this).
-STALE_CLAIM_SECONDS = 600.0
+HEARTBEAT_SECONDS = 1.0    # how often a runner renews its lease and looks for work of runners that are gone
+LEASE_SECONDS = 15.0       # a runner whose process cannot be checked is gone once not heard of for this long
+HUNG_SECONDS = 600.0       # one whose process still runs here but has not heartbeated for this long is hung
 
 
 class JobRunner:
@@ -39,7 +47,7 @@ class JobRunner:
         self.config = config
         self.owner = f"{os.getpid()}:{uuid.uuid4().hex[:8]}"
         # (job id, admitted) items; admitted ones hold one of the job_queue_size slots until a worker takes them.
-        # The queue itself is unbounded so the resume pass never blocks; admission is bounded by the slots.
+        # The queue itself is unbounded so the adoption pass never blocks; admission is bounded by the slots.
         self._jobs: queue.Queue[tuple[int, bool] | None] = queue.Queue()
         self._slots = threading.BoundedSemaphore(config.job_queue_size)
         self._delivering = 0
@@ -47,6 +55,8 @@ class JobRunner:
         self._due_changed = threading.Condition()
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
+        self._draining = threading.Event()  # set by stop(): keep the lease, adopt nothing more
+        self._registered = False
         self._busy = 0
         self._busy_lock = threading.Lock()
         # Lets the admin API fail or delay deliveries; returns an Attempt to use instead of a real POST.
@@ -55,11 +65,13 @@ class JobRunner:
     # --- life cycle -------------------------------------------------------------------------------------------
 
     def start(self) -> None:
+        self._heartbeat()  # registered before it holds anything: a runner adopts what no registered one holds
+        self._registered = True
         for n in range(self.config.job_workers):
             self._spawn(self._work, f"job-worker-{n}")
         for n in range(2):
             self._spawn(self._deliver_loop, f"webhook-{n}")
-        self._spawn(self._resume, "job-resume")
+        self._spawn(self._lease_loop, "job-leases")
 
     def _spawn(self, target, name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
@@ -69,9 +81,12 @@ class JobRunner:
     def stop(self, timeout: float = 10.0) -> bool:
         """Finish queued and running jobs, and the webhook POSTs due now, within ``timeout``.
 
-        Returns True when everything got done; retries scheduled for later stay in the store for the next start.
+        Returns True when everything got done. What is left (jobs still queued or running at the deadline, webhook
+        retries due later) stays in the store, let go of: a server still running on it takes it over, or the next
+        start does.
         """
         deadline = time.monotonic() + timeout
+        self._draining.set()
         drained = self.wait_idle(timeout) and self._wait_deliveries(max(0.0, deadline - time.monotonic()))
         self._stopping.set()
         for _ in range(self.config.job_workers):
@@ -80,6 +95,12 @@ class JobRunner:
             self._due_changed.notify_all()
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
+        if self._registered:
+            self._registered = False
+            try:  # what is left (queued, running past the deadline, retries due later) goes to another runner
+                self.store.unregister_runner(self.owner)
+            except Exception:  # it is then taken over once this process is gone
+                log.exception("could not hand back the unfinished jobs of runner %s", self.owner)
         return drained
 
     def wait_idle(self, timeout: float) -> bool:
@@ -118,22 +139,46 @@ class JobRunner:
             params["stubbedSegments"] = stubbed
         try:
             job_id = self.store.create_job(request_id=request_id, tenant=tenant, api=api, webhook=webhook,
-                                           params=params, audio=source.content)
+                                           params=params, audio=source.content,
+                                           owner=self.owner if self._registered else None)
         except BaseException:
             self._slots.release()
             raise
         self._jobs.put((job_id, True))
 
-    def _resume(self) -> None:
-        """Pick up work a previous run (or a dead process) left unfinished."""
-        for job_id in self.store.unfinished_jobs():
-            job = self.store.job(job_id)
-            if job is None or self._stopping.is_set():
-                continue
-            if job.status in ("queued", "running"):
+    # --- leases -------------------------------------------------------------------------------------------------
+
+    def _heartbeat(self) -> None:
+        self.store.register_runner(self.owner, pid=os.getpid(), host=HOST_ID, proc_start=process_start(os.getpid()))
+
+    def _lease_loop(self) -> None:
+        """Renew this runner's lease, and take over the work of runners that are gone: at start (what a previous
+        run left) and then at every heartbeat (a sibling process that died while this one runs)."""
+        while True:
+            try:
+                self._heartbeat()
+                if not self._draining.is_set():
+                    self._adopt()
+            except Exception:
+                log.exception("job lease pass failed; trying again in %.0f s", HEARTBEAT_SECONDS)
+            if self._stopping.wait(HEARTBEAT_SECONDS):
+                return
+
+    def _adopt(self) -> None:
+        now = time.time()
+        gone = [r for r in self.store.runners() if r.owner != self.owner and runner_gone(r, now)]
+        if not gone and not self.store.has_orphaned_jobs():
+            return
+        adopted = self.store.adopt_jobs(self.owner, gone=gone)
+        for runner in gone:
+            log.info("job runner %s (pid %s) is gone; its unfinished jobs are taken over", runner.owner, runner.pid)
+        for job_id, status, next_attempt in adopted:
+            if status == "queued":
                 self._jobs.put((job_id, False))
             else:
-                self.schedule_delivery(job_id, job.next_attempt)
+                self.schedule_delivery(job_id, next_attempt)
+        if adopted:
+            log.info("took over %d unfinished job(s)", len(adopted))
 
     def _work(self) -> None:
         while True:
@@ -154,9 +199,9 @@ class JobRunner:
                     self._busy -= 1
 
     def _run(self, job_id: int) -> None:
-        job = self.store.claim_job(job_id, owner=self.owner, stale_after=self._stale_after(job_id))
+        job = self.store.claim_job(job_id, owner=self.owner)
         if job is None:
-            return  # another worker or process has it, or it is done already
+            return  # another runner holds it, or it is running or done already
         source = AudioSource(content=job.audio, url=job.params.get("url"), encoding=job.params.get("encoding"),
                              sample_rate=job.params.get("sampleRate"))
         try:
@@ -174,14 +219,7 @@ class JobRunner:
         if self.store.finish_job(job.id, {"request_id": job.request_id, "response": response}, owner=self.owner):
             self.schedule_delivery(job.id, time.time())
         else:
-            log.warning("job %s was taken over by another worker while it ran; keeping that one's result", job.id)
-
-    def _stale_after(self, job_id: int) -> float:
-        """A claim is stale at once if the process that made it is gone, else after STALE_CLAIM_SECONDS."""
-        owner = self.store.job_owner(job_id)
-        if owner and owner != self.owner and not _process_alive(owner):
-            return -1.0
-        return STALE_CLAIM_SECONDS
+            log.warning("job %s was taken over by another runner while it ran; keeping that one's result", job.id)
 
     # --- webhooks -----------------------------------------------------------------------------------------------
 
@@ -211,7 +249,7 @@ class JobRunner:
                     self._delivering -= 1
 
     def _deliver(self, job_id: int) -> None:
-        job = self.store.claim_delivery(job_id, owner=self.owner, stale_after=self._stale_after(job_id))
+        job = self.store.claim_delivery(job_id, owner=self.owner)
         if job is None or job.result is None:
             return
         attempt_no = job.attempts + 1
@@ -220,7 +258,7 @@ class JobRunner:
             if attempt is None:
                 attempt = deliver_webhook(job.webhook, job.result, timeout=self.config.webhook_timeout_seconds,
                                           success=self.config.webhook_success)
-        except Exception as exc:  # never leave the delivery claimed: that would hold it for STALE_CLAIM_SECONDS
+        except Exception as exc:  # never leave the delivery claimed: nobody would POST it while this runner lives
             # No traceback (log.exception): an exception's text may hold the webhook url and so its password.
             log.error("webhook delivery of request %s raised %s", job.request_id, type(exc).__name__)
             attempt = Attempt(None, f"{type(exc).__name__}: delivery raised unexpectedly")
@@ -233,26 +271,58 @@ class JobRunner:
         else:
             outcome, when = "failed", 0.0
         self.store.record_attempt(job, attempt=attempt_no, status=attempt.status, error=attempt.error,
-                                  outcome=outcome, next_attempt=when, url=mask_url(job.webhook))
+                                  outcome=outcome, next_attempt=when, url=mask_url(job.webhook), owner=self.owner)
         log.info("webhook for request %s attempt %d: %s", job.request_id, attempt_no,
                  attempt.status if attempt.status is not None else attempt.error)
         if outcome == "pending":
             self.schedule_delivery(job.id, when)
 
 
-
-def _process_alive(owner: str) -> bool:
-    """Whether the process named in a claim ("pid:token") still runs on this machine."""
-    try:
-        pid = int(owner.split(":", 1)[0])
-    except ValueError:
-        return False
-    if pid == os.getpid():
-        return False  # same pid, different token: an earlier run of this process that died
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
+def runner_gone(runner: Runner, now: float) -> bool:
+    """Whether a registered runner is gone, so its jobs may be taken over (see the module's docstring)."""
+    alive_here = _alive_here(runner)
+    if alive_here is False:
         return True
-    return True
+    return now - runner.heartbeat > (HUNG_SECONDS if alive_here else LEASE_SECONDS)
+
+
+def _alive_here(runner: Runner) -> bool | None:
+    """Whether the runner's process runs: None where that cannot be told (another machine, container or boot)."""
+    if not (runner.host and runner.host == HOST_ID and runner.proc_start):
+        return None
+    try:
+        state, started = _process_stat(runner.pid)
+    except FileNotFoundError:
+        return False  # no such process
+    except (OSError, ValueError, IndexError):
+        return None
+    # A zombie (Z, or X while it is being reaped) has exited; a pid with another start time was reused.
+    return state not in ("Z", "X", "x") and started == runner.proc_start
+
+
+def _process_stat(pid: int) -> tuple[str, str]:
+    """(state letter, start time in clock ticks since boot) from /proc/<pid>/stat (fields 3 and 22)."""
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        fields = f.read().decode("ascii", "replace").rsplit(")", 1)[1].split()  # the command name may hold ")"
+    return fields[0], fields[19]
+
+
+def process_start(pid: int) -> str:
+    """When process ``pid`` started (clock ticks since boot), as runners record it; '' where unknown."""
+    try:
+        return _process_stat(pid)[1]
+    except (OSError, ValueError, IndexError):
+        return ""
+
+
+def _host_id() -> str:
+    """This machine's boot and pid namespace: where a pid and a start time name one process ('' unknown)."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            boot = f.read().strip()
+        return f"{boot}/{os.readlink('/proc/self/ns/pid')}"
+    except OSError:
+        return ""
+
+
+HOST_ID = _host_id()

@@ -1,4 +1,4 @@
 """The only code that touches SQLite: speakers, enrollments, async jobs, webhook attempts."""
-from mock_server.store.database import Job, SpeakerRecord, Store
+from mock_server.store.database import Job, Runner, SpeakerRecord, Store
 
-__all__ = ["Job", "SpeakerRecord", "Store"]
+__all__ = ["Job", "Runner", "SpeakerRecord", "Store"]

@@ -117,6 +117,25 @@ class Job:
                 "created": self.created, "updated": self.updated}
 
 
+@dataclass(frozen=True)
+class Runner:
+    """A job runner (one per server process) as registered in the store: its id (what ``jobs.claimed_by``
+    holds), where it runs (``host`` is '' and ``proc_start`` '' where unknown) and when it last said it is alive."""
+
+    owner: str
+    pid: int
+    host: str
+    proc_start: str
+    heartbeat: float
+
+
+# Work still to do (a job queued or running, or its webhook owed) that no registered runner holds: its runner
+# stopped (and let go of it), died and was dropped from ``runners``, or it comes from a data dir older than
+# runners. Any runner may adopt it.
+_ORPHANED = ("(status IN ('queued', 'running') OR (status = 'done' AND webhook_status = 'pending')) AND "
+             "(claimed_by IS NULL OR claimed_by NOT IN (SELECT owner FROM runners))")
+
+
 class Store(ControlTables):
     """SQLite-backed state, one connection per thread.
 
@@ -264,71 +283,116 @@ class Store(ControlTables):
     # --- async jobs -------------------------------------------------------------------------------------
 
     def create_job(self, *, request_id: str, tenant: str, api: str, webhook: str, params: dict,
-                   audio: bytes | None) -> int:
-        """Record an async job before it is acknowledged, so a crash cannot lose it."""
+                   audio: bytes | None, owner: str | None = None) -> int:
+        """Record an async job before it is acknowledged, so a crash cannot lose it; ``owner``, a registered
+        runner, holds it (None: nobody yet, any runner may adopt it)."""
         now = time.time()
         with self._transaction() as db:
-            cur = db.execute("INSERT INTO jobs (request_id, tenant, api, webhook, params, audio, status, created, "
-                             "updated) VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
-                             (request_id, tenant, api, webhook, json.dumps(params), audio, now, now))
+            cur = db.execute("INSERT INTO jobs (request_id, tenant, api, webhook, params, audio, status, claimed_by, "
+                             "created, updated) VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
+                             (request_id, tenant, api, webhook, json.dumps(params), audio, owner, now, now))
             return int(cur.lastrowid)
 
-    def claim_job(self, job_id: int, *, owner: str, stale_after: float) -> Job | None:
-        """Take a queued job (or one whose claimer vanished) for processing; None if someone else has it."""
+    def claim_job(self, job_id: int, *, owner: str) -> Job | None:
+        """Start a queued job that ``owner`` holds; None if it is not queued (running or done already: a job
+        queued twice runs once) or another runner holds it."""
         now = time.time()
         with self._transaction() as db:
-            got = db.execute("UPDATE jobs SET status='running', claimed_by=?, claimed_at=?, updated=? WHERE id=? "
-                             "AND (status='queued' OR (status='running' AND claimed_at < ?))",
-                             (owner, now, now, job_id, now - stale_after)).rowcount
+            got = db.execute("UPDATE jobs SET status='running', claimed_at=?, updated=? WHERE id=? "
+                             "AND status='queued' AND claimed_by=?", (now, now, job_id, owner)).rowcount
         return self.job(job_id) if got else None
 
     def finish_job(self, job_id: int, result: dict, *, owner: str | None = None) -> bool:
-        """Store a job's outcome and mark its webhook pending, in one step; False if ``owner`` lost the claim.
+        """Store a job's outcome and mark its webhook pending, in one step; False if ``owner`` lost the job.
 
-        A worker whose claim went stale and was taken over must not overwrite the new owner's result (that
-        would make an already delivered webhook pending again).
+        A runner whose job was taken over (it was deemed gone) must not overwrite the new holder's result (that
+        would make an already delivered webhook pending again). The holder keeps the job for its webhook.
         """
         now = time.time()
         sql = ("UPDATE jobs SET status='done', result=?, webhook_status='pending', audio=NULL, next_attempt=?, "
-               "claimed_by=NULL, claimed_at=NULL, updated=? WHERE id=? AND status='running'")
+               "claimed_at=NULL, updated=? WHERE id=? AND status='running'")
         args: list = [json.dumps(result), now, now, job_id]
         if owner is not None:
             sql, args = sql + " AND claimed_by=?", args + [owner]
         with self._transaction() as db:
-            # The job's claim ends here; delivering its webhook is claimed separately (claim_delivery).
             return db.execute(sql, args).rowcount > 0
 
-    def claim_delivery(self, job_id: int, *, owner: str, stale_after: float) -> Job | None:
-        """Take a due pending webhook delivery; None if it is not due or another worker has it.
-
-        Only an unclaimed (or stale) delivery can be taken, even by its own owner: a job scheduled twice (by the
-        resume pass and by its worker, say) is then still POSTed once.
-        """
+    def claim_delivery(self, job_id: int, *, owner: str) -> Job | None:
+        """Start a due pending webhook delivery of a job ``owner`` holds; None if it is not due, another runner
+        holds it, or a delivery of it is under way already (claimed_at set until record_attempt): a job
+        scheduled twice is still POSTed once."""
         now = time.time()
         with self._transaction() as db:
-            got = db.execute("UPDATE jobs SET claimed_by=?, claimed_at=? WHERE id=? AND status='done' AND "
-                             "webhook_status='pending' AND next_attempt <= ? AND "
-                             "(claimed_by IS NULL OR claimed_at < ?)",
-                             (owner, now, job_id, now + 0.001, now - stale_after)).rowcount
+            got = db.execute("UPDATE jobs SET claimed_at=? WHERE id=? AND status='done' AND "
+                             "webhook_status='pending' AND next_attempt <= ? AND claimed_by=? AND claimed_at IS NULL",
+                             (now, job_id, now + 0.001, owner)).rowcount
         return self.job(job_id) if got else None
 
     def record_attempt(self, job: Job, *, attempt: int, status: int | None, error: str | None,
-                       outcome: str, next_attempt: float, url: str | None = None) -> None:
+                       outcome: str, next_attempt: float, url: str | None = None, owner: str | None = None) -> None:
         """Log a delivery attempt and move the job's webhook state (pending, delivered or failed).
 
         ``url`` is the webhook as the attempt log may show it (the caller masks a password); job.webhook if None.
+        ``owner``: the runner that made the attempt; if another runner took the job over meanwhile, only a
+        delivery changes the job (so the new holder does not POST it again); the attempt is logged either way.
         """
         now = time.time()
+        sql = ("UPDATE jobs SET webhook_status=?, attempts=?, next_attempt=?, claimed_at=NULL, claimed_by=CASE WHEN "
+               "? = 'pending' THEN claimed_by END, updated=? WHERE id=?")
+        args: list = [outcome, attempt, next_attempt, outcome, now, job.id]
+        if owner is not None:
+            sql, args = sql + " AND (claimed_by=? OR ?='delivered')", args + [owner, outcome]
         with self._transaction() as db:
             db.execute("INSERT INTO webhook_attempts (job_id, tenant, request_id, url, attempt, status, error, time) "
                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                        (job.id, job.tenant, job.request_id, url or job.webhook, attempt, status, error, now))
-            db.execute("UPDATE jobs SET webhook_status=?, attempts=?, next_attempt=?, claimed_by=NULL, "
-                       "claimed_at=NULL, updated=? WHERE id=?", (outcome, attempt, next_attempt, now, job.id))
+            db.execute(sql, args)
 
-    def job_owner(self, job_id: int) -> str | None:
-        row = self._connection().execute("SELECT claimed_by FROM jobs WHERE id=?", (job_id,)).fetchone()
-        return row[0] if row else None
+    # --- job runners and their leases -------------------------------------------------------------------
+
+    def register_runner(self, owner: str, *, pid: int, host: str, proc_start: str) -> None:
+        """Add a runner, or refresh its heartbeat (re-adding it if it was dropped as gone)."""
+        now = time.time()
+        with self._transaction() as db:
+            db.execute("INSERT INTO runners (owner, pid, host, proc_start, heartbeat, started) VALUES (?, ?, ?, ?, "
+                       "?, ?) ON CONFLICT (owner) DO UPDATE SET heartbeat=excluded.heartbeat",
+                       (owner, pid, host, proc_start, now, now))
+
+    def runners(self) -> list[Runner]:
+        rows = self._connection().execute("SELECT owner, pid, host, proc_start, heartbeat FROM runners "
+                                          "ORDER BY started").fetchall()
+        return [Runner(r["owner"], r["pid"], r["host"], r["proc_start"], r["heartbeat"]) for r in rows]
+
+    def has_orphaned_jobs(self) -> bool:
+        """Whether some unfinished job is held by no registered runner (a read: no write lock taken)."""
+        return self._connection().execute(f"SELECT 1 FROM jobs WHERE {_ORPHANED} LIMIT 1").fetchone() is not None
+
+    def adopt_jobs(self, owner: str, *, gone: Sequence[Runner] = ()) -> list[tuple[int, str, float]]:
+        """Drop the runners in ``gone`` and give ``owner`` every unfinished job no registered runner holds.
+
+        A runner in ``gone`` is dropped only if its heartbeat is still the one the caller saw (one heard of since
+        is alive after all, and keeps its jobs). A running job adopted goes back to queued (it starts over), a
+        webhook being POSTed back to due. Returns (job id, status, next_attempt) of each adopted job, oldest
+        first: "queued" ones to run, "done" ones whose webhook is owed."""
+        now = time.time()
+        with self._transaction() as db:
+            for runner in gone:
+                db.execute("DELETE FROM runners WHERE owner=? AND heartbeat=?", (runner.owner, runner.heartbeat))
+            rows = db.execute(f"SELECT id, status, next_attempt FROM jobs WHERE {_ORPHANED} ORDER BY id").fetchall()
+            db.executemany("UPDATE jobs SET claimed_by=?, claimed_at=NULL, status=CASE WHEN status='running' "
+                           "THEN 'queued' ELSE status END, updated=? WHERE id=?",
+                           [(owner, now, r["id"]) for r in rows])
+        return [(r["id"], "queued" if r["status"] == "running" else r["status"], r["next_attempt"]) for r in rows]
+
+    def unregister_runner(self, owner: str) -> None:
+        """A runner stopping: it lets go of the work it holds (a running job goes back to queued), for another
+        runner, now or at the next start, to adopt; and leaves the runners."""
+        now = time.time()
+        with self._transaction() as db:
+            db.execute("UPDATE jobs SET claimed_by=NULL, claimed_at=NULL, status=CASE WHEN status='running' THEN "
+                       "'queued' ELSE status END, updated=? WHERE claimed_by=? AND (status IN ('queued', 'running') "
+                       "OR webhook_status='pending')", (now, owner))
+            db.execute("DELETE FROM runners WHERE owner=?", (owner,))
 
     def job(self, job_id: int) -> Job | None:
         row = self._connection().execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()

@@ -55,7 +55,22 @@ DURATIONS = [
                                           WHERE e.tenant = speakers.tenant AND e.speaker_id = speakers.speaker_id)""",
 ]
 
-MIGRATIONS: list[list[str]] = [CONTROL_TABLES, DURATIONS]  # MIGRATIONS[n] takes version n to n + 1
+# Version 3: job runners (one per server process) and their leases. A claim on a job (jobs.claimed_by) names
+# the runner that holds it; the runner proves it is alive by refreshing its heartbeat, and says where it runs
+# (pid, host: boot id and pid namespace, and the process's start time) so another runner on the same machine
+# can tell at once that it died, even while its pid is a zombie or has been reused.
+RUNNERS = [
+    """CREATE TABLE IF NOT EXISTS runners (
+        owner TEXT PRIMARY KEY,                 -- the runner's id, as jobs.claimed_by names it
+        pid INTEGER NOT NULL,
+        host TEXT NOT NULL,                     -- where pid means something: boot id and pid namespace ('' unknown)
+        proc_start TEXT NOT NULL,               -- the process's start time (/proc/<pid>/stat field 22; '' unknown)
+        heartbeat REAL NOT NULL,                -- last time the runner said it is alive (time.time())
+        started REAL NOT NULL
+    )""",
+]
+
+MIGRATIONS: list[list[str]] = [CONTROL_TABLES, DURATIONS, RUNNERS]  # MIGRATIONS[n] takes version n to n + 1
 LATEST = len(MIGRATIONS)
 
 
