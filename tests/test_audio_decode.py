@@ -157,3 +157,15 @@ def test_wav_holding_a_codec_libsndfile_lacks_goes_to_ffmpeg():
 def test_labels_are_matched_loosely(label, expected):
     from mock_server.audio import normalise_encoding
     assert normalise_encoding(label) == expected
+
+
+def test_a_short_wav_with_a_large_chunk_after_its_samples_keeps_libsndfiles_reading():
+    # 1 s of samples and 200 kB of metadata after them: far more bytes than samples, so FFmpeg is asked too (in
+    # case the header's sizes were never filled in); it finds no more, and libsndfile's exact samples are kept.
+    rng = np.random.default_rng(11)
+    wav = bytearray(_encode((0.1 * rng.standard_normal(16000)).astype(np.float32), 16000, "WAV", "PCM_16"))
+    wav += b"junk" + (200_000).to_bytes(4, "little") + bytes(200_000)
+    wav[4:8] = (len(wav) - 8).to_bytes(4, "little")
+    reference, _ = soundfile.read(io.BytesIO(bytes(wav)), dtype="float32")
+    assert len(reference) == 16000
+    np.testing.assert_array_equal(_decode(bytes(wav)), reference)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import functools
 import io
+import logging
 
 import numpy as np
 import pytest
@@ -145,3 +146,109 @@ def test_corrupt_packets_are_skipped_as_players_do(enrolled_api, voices, kind):
     segments = response.get_json()["segments"]
     assert segments[-1]["end"] > 27.0  # bob's last turn, after the damage, was heard
     _assert_identified(response, voices, at_least=0.7)
+
+
+# --- WAVs whose header sizes were never filled in ------------------------------------------------------------
+
+def _wav_sizes(name: str, *, riff: int | None = None, data: int | None = None, cut: int | None = None) -> bytes:
+    """A fixture WAV with its RIFF size and/or ``data`` chunk size overwritten, as a recorder writing to a pipe
+    (0 or 0xFFFFFFFF: "unknown") or one killed before it went back to fill them in (0) leaves them; ``cut``
+    keeps only that many bytes."""
+    wav = bytearray(fixture_bytes(name)[:cut])
+    at = wav.index(b"data")
+    if riff is not None:
+        wav[4:8] = riff.to_bytes(4, "little")
+    if data is not None:
+        wav[at + 4:at + 8] = data.to_bytes(4, "little")
+    return bytes(wav)
+
+
+UNFILLED = {
+    "data_0": dict(data=0),                                 # killed mid-write: the critic's case
+    "riff_0_data_0": dict(riff=0, data=0),
+    "streaming_ffffffff": dict(riff=0xFFFFFFFF, data=0xFFFFFFFF),  # written to a pipe
+    "data_ffffffff": dict(data=0xFFFFFFFF),
+}
+
+
+@pytest.mark.parametrize("sizes", UNFILLED)
+def test_a_wav_whose_sizes_were_never_filled_in_is_read_to_its_end(enrolled_api, voices, sizes):
+    wav = _wav_sizes("conversation.wav", **UNFILLED[sizes])
+    _assert_identified(_identify(enrolled_api, wav, encoding="WAV"), voices)
+
+
+def test_a_stereo_44k_wav_with_data_size_0_keeps_its_own_timeline(enrolled_api, voices):
+    _assert_identified(_identify(enrolled_api, _wav_sizes("conversation_stereo.wav", data=0)), voices)
+
+
+def _enroll_error(client, data: bytes) -> dict:
+    response = client.post("/audio/generic/api/v2/sync/diarization/enroll?apikey=k",
+                           json={"content": base64.b64encode(data).decode(), "speakerId": "a"})
+    assert response.status_code == 400, response.get_json()
+    return error_of(response)
+
+
+@pytest.mark.parametrize("data", [0, 0xFFFFFFFF, None])
+def test_a_wav_header_with_no_samples_after_it_is_still_empty_audio(client, data):
+    error = _enroll_error(client, _wav_sizes("conversation.wav", data=data, cut=44))
+    assert error["code"] == "empty_audio" and "44 bytes" in error["message"], error
+
+
+def _rf64_with_ds64_data_size_0() -> bytes:
+    """conversation.wav as RF64 (EBU 3306) whose ds64 chunk's 64-bit data size was left 0."""
+    buffer = io.BytesIO()
+    soundfile.write(buffer, *speech("conversation.wav"), format="RF64", subtype="PCM_16")
+    rf64 = bytearray(buffer.getvalue())
+    at = rf64.index(b"ds64")
+    rf64[at + 16:at + 24] = bytes(8)  # after the chunk id, its size and the 64-bit RIFF size
+    return bytes(rf64)
+
+
+@pytest.mark.parametrize("kind", ["wav_data_1", "rf64_data_0"])
+def test_samples_a_header_disowns_are_not_called_empty(client, kind):
+    # A header whose data size leaves 29 s of samples outside it, where neither libsndfile nor FFmpeg reads past
+    # the stated size (a WAV claiming 1 byte; an RF64 with a ds64 size of 0): "the audio holds no samples" would
+    # be false, so the answer says what is wrong with the header.
+    data = _wav_sizes("conversation.wav", data=1) if kind == "wav_data_1" else _rf64_with_ds64_data_size_0()
+    error = _enroll_error(client, data)
+    assert error["code"] == "undecodable_audio", error
+    assert "WAV header" in error["message"] and "data size" in error["message"], error
+
+
+# --- sampleRate: the header wins over it, whatever its value; headerless audio keeps it strict --------------------
+
+@pytest.mark.parametrize("fixture,labels", [
+    ("alice_short.flac", {"encoding": "FLAC", "sampleRate": 1000}),
+    ("alice_short.flac", {"sampleRate": 10**12}),
+    ("alice_short.flac", {"sampleRate": "1000"}),                     # a quoted number is still a number
+    ("conversation.wav", {"encoding": "LINEAR16", "sampleRate": 500_000}),  # a header beats label and rate
+])
+def test_an_out_of_range_sample_rate_is_ignored_when_the_bytes_carry_a_header(enrolled_api, caplog, fixture, labels):
+    caplog.set_level(logging.INFO, logger="mock_server.audio")
+    response = _identify(enrolled_api, fixture_bytes(fixture), **labels)
+    assert response.status_code == 200, response.get_json()
+    assert "alice" in {s["speaker_id"] for s in response.get_json()["segments"]}
+    assert any("sampleRate" in r.getMessage() and "ignored" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("rate", ["fast", [16000], True, -8000, 0, 16000.5])
+def test_a_sample_rate_that_is_no_rate_at_all_is_refused_even_with_a_header(client, rate):
+    response = client.post("/audio/generic/api/v2/sync/diarization/identify?apikey=k",
+                           json={"content": base64.b64encode(fixture_bytes("alice_short.flac")).decode(),
+                                 "speakerIds": ["alice"], "sampleRate": rate})
+    assert response.status_code == 400, response.get_json()
+    error = error_of(response)
+    assert error["code"] == "invalid_parameter" and "sampleRate" in error["message"], error
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize("rate", [1000, 384001])
+def test_headerless_audio_keeps_its_sample_rate_strict(client, mode, rate):
+    query = "apikey=k" + ("&webhook=http://127.0.0.1:9/h" if mode == "async" else "")
+    response = client.post(f"/audio/generic/api/v2/{mode}/diarization/identify?{query}",
+                           json={"content": base64.b64encode(fixture_bytes("conversation.raw")).decode(),
+                                 "encoding": "LINEAR16", "sampleRate": rate, "speakerIds": ["alice"]})
+    assert response.status_code == 400, response.get_json()  # async too: refused before a job is queued
+    error = error_of(response)
+    assert error["code"] == "invalid_parameter" and f"sampleRate {rate} is out of range" in error["message"], error
+    assert "4000" in error["message"] and "384000" in error["message"]

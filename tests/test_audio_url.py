@@ -170,3 +170,68 @@ def test_an_async_job_fetches_with_credentials_and_never_shows_them(enrolled_api
         shown = api.client.get(view)
         assert shown.status_code == 200
         _assert_never_shown(shown.get_data(as_text=True))
+
+
+# --- clients fill the source they do not use with "" -----------------------------------------------------------
+
+@pytest.mark.parametrize("blank", ["", "   "])
+def test_an_empty_url_next_to_content_counts_as_absent_in_sync_identify(enrolled_api, blank):
+    response = enrolled_api.client.post(enrolled_api.url("sync/diarization/identify"), json={
+        "url": blank, "content": base64.b64encode(CLIP).decode(), "speakerIds": ["alice", "bob"]})
+    _assert_alice(response)
+
+
+def test_an_empty_url_next_to_content_counts_as_absent_in_async_identify(enrolled_api, receiver):
+    api = enrolled_api
+    response = api.client.post(api.url("async/diarization/identify", webhook=receiver.url + "/h", request_id="blank"),
+                               json={"url": "", "content": base64.b64encode(CLIP).decode(),
+                                     "speakerIds": ["alice", "bob"]})
+    assert response.status_code == 202, response.get_json()
+    segments = receiver.wait_for("blank", timeout=60).body["response"]["segments"]
+    assert {s["speaker_id"] for s in segments} == {"alice"}
+
+
+def test_an_empty_url_next_to_content_counts_as_absent_in_enroll(api):
+    response = api.client.post(api.url("sync/diarization/enroll"), json={
+        "url": "", "content": base64.b64encode(fixture_bytes("speakers/alice/enroll1.wav")).decode(),
+        "speakerId": "alice"})
+    assert response.status_code == 200, response.get_json()
+
+
+@pytest.mark.parametrize("path,field", [("sync/diarization/identify", {"speakerIds": ["alice", "bob"]}),
+                                        ("sync/diarization/enroll", {"speakerId": "alice"})])
+def test_an_empty_content_next_to_a_url_counts_as_absent(enrolled_api, receiver, path, field):
+    receiver.files["/clip.flac"] = fixture_bytes("speakers/alice/enroll1.wav") if "enroll" in path else CLIP
+    response = enrolled_api.client.post(enrolled_api.url(path), json={
+        "content": "", "url": receiver.url + "/clip.flac", **field})
+    assert response.status_code == 200, response.get_json()
+    assert ("GET", "/clip.flac") in receiver.requests
+
+
+@pytest.mark.parametrize("body,code,words", [
+    ({"url": ""}, "audio_source_conflict", "neither"),
+    ({"url": " ", "content": None}, "audio_source_conflict", "neither"),
+    ({"url": "", "content": ""}, "empty_audio", "content is empty"),  # no url: the empty content is what was sent
+    ({"url": 5, "content": base64.b64encode(CLIP).decode()}, "audio_source_conflict", "both"),
+])
+def test_blank_sources_that_leave_nothing_are_still_refused(client, body, code, words):
+    response = client.post("/audio/generic/api/v2/sync/diarization/identify?apikey=k",
+                           json={**body, "speakerIds": ["alice"]})
+    assert response.status_code == 400, response.get_json()
+    error = error_of(response)
+    assert error["code"] == code and words in error["message"], error
+
+
+def test_a_urls_bytes_decide_whether_its_sample_rate_must_be_in_range(enrolled_api, receiver):
+    # Known only once downloaded: the FLAC's header wins over a rate of 1000; headerless samples are refused.
+    receiver.files["/clip.flac"] = CLIP
+    receiver.files["/clip.raw"] = fixture_bytes("conversation.raw")
+    url = enrolled_api.url("sync/diarization/identify")
+    flac = enrolled_api.client.post(url, json={"url": receiver.url + "/clip.flac", "sampleRate": 1000,
+                                               "speakerIds": ["alice", "bob"]})
+    _assert_alice(flac)
+    raw = enrolled_api.client.post(url, json={"url": receiver.url + "/clip.raw", "encoding": "LINEAR16",
+                                              "sampleRate": 1000, "speakerIds": ["alice", "bob"]})
+    assert raw.status_code == 400, raw.get_json()
+    error = error_of(raw)
+    assert error["code"] == "invalid_parameter" and "sampleRate 1000 is out of range" in error["message"], error

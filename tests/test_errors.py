@@ -149,3 +149,24 @@ def test_undecodable_audio_message_is_the_same_every_time(client):
     first = client.post(ENROLL, json=body).get_json()["fault"]["detail"]["message"]
     second = client.post(ENROLL, json=body).get_json()["fault"]["detail"]["message"]
     assert first == second and "0x" not in first and "not audio at all" in first
+
+
+# --- an empty body: the example shows the endpoint's own fields -------------------------------------------------
+
+V2 = "/audio/generic/api/v2"
+
+
+@pytest.mark.parametrize("path,own,foreign", [
+    ("sync/diarization/enroll?apikey=k", ['"speakerId"', '"content"'], ['"speakerIds"']),
+    ("sync/diarization/identify?apikey=k", ['"speakerIds"', '"content"'], ['"speakerId"']),
+    ("async/diarization/identify?apikey=k&webhook=http://127.0.0.1:9/h", ['"speakerIds"', '"content"'],
+     ['"speakerId"']),
+    ("sync/diarization/delete?apikey=k&speakerId=x", ['"speakerId"'], ['"content"', '"speakerIds"']),
+])
+def test_an_empty_body_is_shown_the_endpoints_own_fields(client, path, own, foreign):
+    message = _error(client.post(f"{V2}/{path}", data=b"", content_type="application/json"), 400, "malformed_json")
+    assert "empty" in message
+    for field in own:
+        assert field in message, message
+    for field in foreign:
+        assert field not in message, message

@@ -92,17 +92,20 @@ SPEAKER_ID = {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH,
 
 AUDIO_PROPERTIES = {
     "content": {"type": "string", "contentEncoding": "base64",
-                "description": "The audio file's bytes, base64-encoded. Exactly one of content and url."},
+                "description": "The audio file's bytes, base64-encoded. Exactly one of content and url (an "
+                               "empty content next to a url counts as absent)."},
     "url": {"type": "string", "format": "uri",
-            "description": "An http(s) url the server downloads the audio from. Exactly one of content and url."},
+            "description": "An http(s) url the server downloads the audio from. Exactly one of content and url "
+                           "(an empty or blank url counts as absent)."},
     "encoding": {"type": "string", "examples": list(audio.SUPPORTED_ENCODINGS),
                  "description": "Audio format, matched loosely (case, spaces, dashes: 'MPEG Audio', 'MPEG-4'). "
                                 "Files in any container FFmpeg reads are recognised from their bytes, whatever the "
                                 "label; the label decides only for headerless data: LINEAR16 (16-bit PCM), MULAW, "
                                 "ALAW, or a raw PCM format such as S16BE, U8, F32LE."},
     "sampleRate": {"type": "integer", "minimum": audio.MIN_SAMPLE_RATE, "maximum": audio.MAX_SAMPLE_RATE,
-                   "description": "Samples per second; needed for headerless data, otherwise the file header's "
-                                  "rate is used."},
+                   "description": "Samples per second; needed, and checked against this range, for headerless "
+                                  "data. Otherwise the file header's rate is used and this field is ignored, "
+                                  "whatever its value (one that is not a positive whole number is still a 400)."},
     "languageCode": {"type": "string", "default": "en-US", "description": "Language spoken; accepted, not used."},
 }
 

@@ -19,8 +19,11 @@ from mock_server.core import errors
 MAX_ID_LENGTH = 256         # speaker ids and request ids; longer is a caller's bug, not a voice
 
 
-def json_body(*, optional: bool = False, example: str = '{"speakerId": "alice", "content": "<base64>"}') -> dict | None:
+def json_body(*, example: str, optional: bool = False) -> dict | None:
     """The request body as a JSON object; with ``optional`` an empty body is None.
+
+    ``example``: the endpoint's own body, shown when it is empty (each endpoint names its fields: an example
+    from another endpoint sends the client after the wrong ones).
 
     Raises MalformedJson for an empty (unless optional), invalid, non-object, too deeply nested body, or one
     holding NaN or Infinity (not JSON, though Python's parser takes them)."""

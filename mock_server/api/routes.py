@@ -51,7 +51,7 @@ def _gateway_rate_limit():
 @api.post("/sync/diarization/enroll")
 def enroll():
     tenant = _tenant()
-    body = _json_object()
+    body = _json_object(ENROLL_EXAMPLE)
     speaker_id = _identifier(body, "speakerId")
     source = _audio_source(body)
     return jsonify(current_state().service.enroll(tenant, speaker_id, source))
@@ -74,7 +74,7 @@ def enrollment_status():
 @api.post("/sync/diarization/delete")
 def delete():
     tenant = _tenant()
-    speaker_id = _identifier(_json_object(), "speakerId")
+    speaker_id = _identifier(_json_object(DELETE_EXAMPLE), "speakerId")
     current_state().service.delete(tenant, speaker_id)
     return jsonify({"message": "Success"})
 
@@ -91,7 +91,7 @@ def get_enrolled_speakers():
 @api.post("/sync/diarization/identify")
 def identify_sync():
     tenant = _tenant()
-    body = _json_object()
+    body = _json_object(IDENTIFY_EXAMPLE)
     speaker_ids = _speaker_ids(body)
     source = _audio_source(body)
     segments = current_state().service.identify(tenant, speaker_ids, source, sync=True)
@@ -108,7 +108,7 @@ def identify_async():
                                     "(the result is POSTed there), or call the sync endpoint instead.")
     webhook = webhooks.check_webhook_url(webhook)  # spaces and non-ASCII percent-encoded, as it is POSTed to
     request_id = _request_id()
-    body = _json_object()
+    body = _json_object(IDENTIFY_EXAMPLE)
     speaker_ids = _speaker_ids(body)
     source = _audio_source(body)
     state = current_state()
@@ -124,8 +124,14 @@ ASYNC_API_NAME = "diarization/identify"
 
 # --- request parsing ------------------------------------------------------------------------------------------
 
-def _json_object() -> dict:
-    body = json_body()
+# Each endpoint's body, as an empty one is told to send (the vendor's fields for that endpoint).
+ENROLL_EXAMPLE = '{"speakerId": "alice", "content": "<base64 audio>"}'
+IDENTIFY_EXAMPLE = '{"speakerIds": ["alice", "bob"], "content": "<base64 audio>"}'
+DELETE_EXAMPLE = '{"speakerId": "alice"}'
+
+
+def _json_object(example: str) -> dict:
+    body = json_body(example=example)
     ids = body.get("speakerIds", [body["speakerId"]] if "speakerId" in body else None)
     if isinstance(ids, list) and all(isinstance(i, str) for i in ids):
         current_call().speaker_ids = ids
@@ -163,11 +169,18 @@ def _speaker_ids(body: dict) -> list[str]:
 
 def _audio_source(body: dict) -> AudioSource:
     content, url = body.get("content"), body.get("url")
+    # Clients fill the source they do not use with "" (as they send null): a blank url is no url, and a blank
+    # content next to a url is no content. A blank content alone stays, to be refused as empty audio.
+    blank_url = _is_blank(url)
+    if blank_url:
+        url = None
+    if url is not None and _is_blank(content):
+        content = None
     if content is not None and url is not None:
         raise errors.AudioSourceConflict("send exactly one of content and url, not both.")
     if content is None and url is None:
         raise errors.AudioSourceConflict("send exactly one of content (base64 audio) and url (http(s) link to audio); "
-                                         "neither was given.")
+                                         f"neither was given{' (an empty url counts as absent)' if blank_url else ''}.")
     for name, value in (("content", content), ("url", url)):
         if value is not None and not isinstance(value, str):
             raise errors.InvalidParameter(f"{name} must be a string, not a JSON {json_type(value)}.")
@@ -178,13 +191,24 @@ def _audio_source(body: dict) -> AudioSource:
     if language is not None and not isinstance(language, str):
         raise errors.InvalidParameter(f"languageCode must be a string such as \"en-US\", not a JSON "
                                       f"{json_type(language)}.")
-    source = AudioSource(content=audio.decode_base64(content) if content is not None else None,
-                         url=audio.check_http_url(url, field="url") if url is not None else None,
-                         encoding=audio.normalise_encoding(encoding), sample_rate=_sample_rate(body))
-    return source
+    data = audio.decode_base64(content) if content is not None else None
+    checked_url = audio.check_http_url(url, field="url") if url is not None else None
+    encoding = audio.normalise_encoding(encoding)
+    # A container's header wins over sampleRate (README, "Audio"): its range matters only for bytes read as
+    # headerless samples, checked here when they came as content (an async job is refused before it is queued);
+    # a url's bytes are judged once downloaded (audio.decode_audio).
+    headerless = data is not None and audio.reads_as_headerless(data, encoding)
+    return AudioSource(content=data, url=checked_url, encoding=encoding,
+                       sample_rate=_sample_rate(body, check_range=headerless))
 
 
-def _sample_rate(body: dict) -> int | None:
+def _is_blank(value) -> bool:
+    return isinstance(value, str) and not value.strip()
+
+
+def _sample_rate(body: dict, *, check_range: bool) -> int | None:
+    """``sampleRate`` as a whole number of Hz (or None); anything that is no rate at all is a 400 whatever the
+    audio. ``check_range``: the audio is headerless, so the rate must also be one it can be read at."""
     value = body.get("sampleRate")
     if value is None:
         return None
@@ -195,17 +219,10 @@ def _sample_rate(body: dict) -> int | None:
                                       f"{json_type(value)}.")
     if not math.isfinite(value) or value != int(value) or value <= 0:
         raise errors.InvalidParameter(f"sampleRate must be a positive whole number such as 16000, got "
-                                      f"{_shown(value)}.")
-    if not audio.MIN_SAMPLE_RATE <= value <= audio.MAX_SAMPLE_RATE:
-        raise errors.InvalidParameter(f"sampleRate {_shown(value)} is out of range; use a rate between "
-                                      f"{audio.MIN_SAMPLE_RATE} and {audio.MAX_SAMPLE_RATE} Hz.")
+                                      f"{audio.shown_rate(value)}.")
+    if check_range:
+        audio.check_rate(int(value), shown=audio.shown_rate(value))
     return int(value)
-
-
-def _shown(number: int | float) -> str:
-    """A number as the client wrote it, shortened when it is absurdly long (1e300 sent as a 301-digit integer)."""
-    text = repr(number)
-    return text if len(text) <= 15 else f"{text[:6]}... ({len(text)} characters)"
 
 
 def _request_id() -> str:

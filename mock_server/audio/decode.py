@@ -2,13 +2,19 @@
 
 Which reader, in order:
 1. a strong container signature (sniff.py) always wins: a WAV labelled ``LINEAR16`` at 16000, or ``MULAW`` at 8000
-   (the vendor's Node SDK labels every ``.wav`` so), is read as the WAV it is, at its header's rate;
-2. otherwise a headerless label (LINEAR16, MULAW, ALAW, raw PCM: labels.py) decides, with ``sampleRate``;
+   (the vendor's Node SDK labels every ``.wav`` so), is read as the WAV it is, at its header's rate (a
+   ``sampleRate`` outside MIN_SAMPLE_RATE..MAX_SAMPLE_RATE is ignored too, with a log line);
+2. otherwise a headerless label (LINEAR16, MULAW, ALAW, raw PCM: labels.py) decides, with ``sampleRate``, which
+   must then be in MIN_SAMPLE_RATE..MAX_SAMPLE_RATE (reads_as_headerless tells this case);
 3. otherwise the bytes are probed: libsndfile first for the containers it reads faster (sndfile.py), FFmpeg for
-   everything else and for what libsndfile fails on (ffmpeg.py).
+   everything else, for what libsndfile fails on, and for what it reads no or implausibly few samples from: a
+   WAV whose header sizes were never filled in (a recorder writing to a pipe or killed mid-write leaves the
+   ``data`` size 0, which libsndfile takes literally and FFmpeg as "up to the end") (ffmpeg.py).
 Every failure is a 400 naming what was seen (sniff.describe); too long is a 413 (limits.py).
 """
 from __future__ import annotations
+
+import logging
 
 import numpy as np
 import soxr
@@ -20,17 +26,23 @@ from . import sniff
 from .ffmpeg import NotOpened, decode_ffmpeg
 from .labels import HEADERLESS_HINT, SUPPORTED_ENCODINGS, is_known, raw_format
 from .limits import DecodeLimits
-from .pcm import decode_headerless
-from .sndfile import SndfileFailed, decode_sndfile
+from .pcm import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, decode_headerless, rate_in_range, shown_rate
+from .sndfile import SndfileAudio, SndfileFailed, decode_sndfile
+
+# Bytes a file may carry besides its samples (header, LIST/bext/iXML chunks, a small picture) before the samples
+# libsndfile read are "implausibly few" for them; past it, and past half the file, FFmpeg is asked too.
+HEADER_SLACK_BYTES = 65536
+
+log = logging.getLogger(__name__)
 
 
 def decode_audio(data: bytes, *, encoding: str | None, sample_rate: int | None, target_rate: int,
                  max_seconds: float, max_samples: int | None = None) -> np.ndarray:
     """Decode audio bytes to mono float32 in [-1, 1] at ``target_rate`` Hz.
 
-    ``encoding``: a label from labels.normalise_encoding (None: detect). ``sample_rate``: Hz, used for headerless
-    data only. ``max_seconds``: --max-audio-seconds. ``max_samples``: decoded samples (frames x channels) allowed,
-    default limits.MAX_DECODED_SAMPLES.
+    ``encoding``: a label from labels.normalise_encoding (None: detect). ``sample_rate``: Hz, used (and checked)
+    for headerless data only; otherwise ignored, whatever its value. ``max_seconds``: --max-audio-seconds.
+    ``max_samples``: decoded samples (frames x channels) allowed, default limits.MAX_DECODED_SAMPLES.
     Returns samples: np.ndarray [shape=(n,), dtype=float32], C-contiguous. NaN/inf samples become 0; multichannel
     audio is averaged to mono.
     Raises errors.UndecodableAudio / UnsupportedEncoding / MissingParameter / InvalidParameter / EmptyAudio (400),
@@ -39,9 +51,13 @@ def decode_audio(data: bytes, *, encoding: str | None, sample_rate: int | None, 
     limits = DecodeLimits(max_seconds, limits_module.MAX_DECODED_SAMPLES if max_samples is None else max_samples)
     header = sniff.container(data)
     raw = raw_format(encoding)
-    if header is None and raw is not None:
+    if header is None and raw is not None:  # reads_as_headerless
         samples, rate, from_pcm16 = decode_headerless(data, raw, sample_rate, limits)
     else:
+        if sample_rate is not None and not rate_in_range(sample_rate):
+            log.info("sampleRate %s (outside %d-%d Hz) ignored: %s", shown_rate(sample_rate), MIN_SAMPLE_RATE,
+                     MAX_SAMPLE_RATE, f"the {header} header gives the audio's rate" if header else
+                     "the audio is not headerless samples; FFmpeg reads its rate")
         samples, rate, from_pcm16 = _decode_container(data, encoding, header, limits, target_rate)
     if samples.size == 0:
         raise errors.EmptyAudio(f"the audio holds no samples ({sniff.describe(data)}); send a recording with sound "
@@ -57,6 +73,12 @@ def decode_audio(data: bytes, *, encoding: str | None, sample_rate: int | None, 
     return np.ascontiguousarray(samples, dtype=np.float32)
 
 
+def reads_as_headerless(data: bytes, encoding: str | None) -> bool:
+    """Whether decode_audio reads ``data`` as headerless samples (no container signature, a headerless label):
+    the one case where ``sampleRate`` is used, so the one where it must be in range."""
+    return sniff.container(data) is None and raw_format(encoding) is not None
+
+
 def _decode_container(data: bytes, encoding: str | None, header: str | None, limits: DecodeLimits,
                       target_rate: int) -> tuple[np.ndarray, int, bool]:
     """(samples, their rate, whether 16-bit PCM) from bytes that should carry their own format."""
@@ -64,9 +86,13 @@ def _decode_container(data: bytes, encoding: str | None, header: str | None, lim
     seen = sniff.describe(data)
     if guess in sniff.SNDFILE_CONTAINERS:
         try:
-            return decode_sndfile(data, limits)
+            read = decode_sndfile(data, limits)
         except SndfileFailed:
             pass  # FFmpeg reads more (and says why when it cannot either)
+        else:
+            if read.samples.size and read.unexplained <= max(HEADER_SLACK_BYTES, len(data) // 2):
+                return read.samples, read.rate, read.pcm16
+            return _past_the_header(data, read, header, limits, target_rate, seen)
     try:
         return decode_ffmpeg(data, limits, target_rate, seen=seen), target_rate, False
     except errors.UndecodableAudio as exc:
@@ -80,3 +106,27 @@ def _decode_container(data: bytes, encoding: str | None, header: str | None, lim
         hint = (f" They were labelled {encoding}." if encoding is not None else
                 f" If they are headerless samples, send encoding {HEADERLESS_HINT} with their sampleRate.")
         raise errors.UndecodableAudio(exc.message + hint) from None
+
+
+def _past_the_header(data: bytes, read: SndfileAudio, header: str | None, limits: DecodeLimits, target_rate: int,
+                     seen: str) -> tuple[np.ndarray, int, bool]:
+    """FFmpeg's samples for bytes libsndfile read no or implausibly few samples from, when it finds more (a WAV
+    whose ``data`` size is 0); libsndfile's own otherwise (a short clip with a large metadata chunk after it).
+
+    Raises errors.UndecodableAudio when neither found a sample although the bytes hold far more than their
+    container's header (``header``: sniff.container's name): "the audio holds no samples" (empty_audio) would be
+    false.
+    """
+    failure = False
+    try:
+        samples = decode_ffmpeg(data, limits, target_rate, seen=seen)
+    except errors.UndecodableAudio:
+        samples, failure = np.zeros(0, dtype=np.float32), True
+    if samples.size / target_rate > read.samples.size / read.rate + 0.01:  # at least 10 ms more
+        return samples, target_rate, False
+    if header is not None and not read.samples.size and (failure or read.unexplained > HEADER_SLACK_BYTES):
+        raise errors.UndecodableAudio(
+            f"the audio could not be decoded: {seen} hold far more than a header, but the header's sizes "
+            "account for no samples and FFmpeg read none past them either. Fill in the header's data size "
+            "(0xFFFFFFFF means up to the end of the file) or send the file as its recorder finished it.")
+    return read.samples, read.rate, read.pcm16

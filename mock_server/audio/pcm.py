@@ -34,11 +34,23 @@ def _alaw_table() -> np.ndarray:
 _G711 = {"MULAW": _mulaw_table(), "ALAW": _alaw_table()}
 
 
-def check_rate(sample_rate: int) -> None:
-    """Raise errors.InvalidParameter for a sampleRate outside MIN_SAMPLE_RATE..MAX_SAMPLE_RATE."""
-    if not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
-        raise errors.InvalidParameter(f"sampleRate {sample_rate} is out of range; use a rate between "
-                                      f"{MIN_SAMPLE_RATE} and {MAX_SAMPLE_RATE} Hz.")
+def rate_in_range(sample_rate: int) -> bool:
+    return MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE
+
+
+def shown_rate(sample_rate: int | float) -> str:
+    """A rate as the client wrote it, shortened when absurdly long (1e300 sent as a 301-digit integer)."""
+    text = repr(sample_rate)
+    return text if len(text) <= 15 else f"{text[:6]}... ({len(text)} characters)"
+
+
+def check_rate(sample_rate: int, *, shown: str | None = None) -> None:
+    """Raise errors.InvalidParameter for a sampleRate outside MIN_SAMPLE_RATE..MAX_SAMPLE_RATE: headerless audio
+    is read at the rate given (``shown``: the rate as the client wrote it, for the message)."""
+    if not rate_in_range(sample_rate):
+        raise errors.InvalidParameter(
+            f"sampleRate {shown or shown_rate(sample_rate)} is out of range; headerless audio is read at the rate "
+            f"given: send the rate it was recorded at, between {MIN_SAMPLE_RATE} and {MAX_SAMPLE_RATE} Hz.")
 
 
 def decode_headerless(data: bytes, fmt: RawFormat, sample_rate: int | None,

@@ -1,12 +1,14 @@
 """The libsndfile path: WAV, FLAC, OGG, AIFF, AU, CAF and MP3, read 1.2-5x faster than through FFmpeg.
 
 decode.py tries this first for those containers and falls back to FFmpeg (ffmpeg.py) when libsndfile cannot
-read the bytes (an MP3 with padding after its ID3 tag, a WAV holding a codec libsndfile lacks, ...).
+read the bytes (an MP3 with padding after its ID3 tag, a WAV holding a codec libsndfile lacks, ...), or reads
+no or far fewer samples than the bytes hold (a WAV whose data size was left 0: SndfileAudio.unexplained).
 """
 from __future__ import annotations
 
 import io
 import re
+from typing import NamedTuple
 
 import numpy as np
 import soundfile
@@ -22,6 +24,18 @@ _BYTES_PER_SAMPLE = {"PCM_S8": 1, "PCM_U8": 1, "PCM_16": 2, "PCM_24": 3, "PCM_32
 _BLOCK_SAMPLES = 2**22  # samples (frames x channels) per read when the length cannot be trusted: 16 MiB as float32
 
 
+class SndfileAudio(NamedTuple):
+    """What libsndfile read: mono float32 samples at the file's rate, the rate, whether they came from 16-bit PCM,
+    and ``unexplained``: how many of the bytes the samples read do not account for. For uncompressed data that is
+    the header and metadata chunks, plus any samples a header's sizes leave out (a recorder killed before it
+    filled them in writes 0); for compressed data it is every byte when nothing was read, else 0 (unknown)."""
+
+    samples: np.ndarray
+    rate: int
+    pcm16: bool
+    unexplained: int
+
+
 class SndfileFailed(Exception):
     """libsndfile could not read the bytes; ``reason`` is its message without object addresses."""
 
@@ -30,8 +44,8 @@ class SndfileFailed(Exception):
         self.reason = reason
 
 
-def decode_sndfile(data: bytes, limits: DecodeLimits) -> tuple[np.ndarray, int, bool]:
-    """(mono float32 samples at the file's rate, rate, whether they came from 16-bit PCM).
+def decode_sndfile(data: bytes, limits: DecodeLimits) -> SndfileAudio:
+    """The samples libsndfile reads from ``data``, mixed to mono, with what they leave unexplained (SndfileAudio).
 
     Raises SndfileFailed when libsndfile cannot read the bytes, errors.AudioTooLong past a limit,
     errors.UndecodableAudio for a rate outside MIN_SAMPLE_RATE..MAX_SAMPLE_RATE.
@@ -45,7 +59,7 @@ def decode_sndfile(data: bytes, limits: DecodeLimits) -> tuple[np.ndarray, int, 
         raise SndfileFailed(_short(exc)) from None
 
 
-def _read(f: soundfile.SoundFile, size: int, limits: DecodeLimits) -> tuple[np.ndarray, int, bool]:
+def _read(f: soundfile.SoundFile, size: int, limits: DecodeLimits) -> SndfileAudio:
     rate, channels = f.samplerate, max(f.channels, 1)
     if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
         raise errors.UndecodableAudio(f"the audio header says {rate} Hz, outside "
@@ -75,9 +89,11 @@ def _read(f: soundfile.SoundFile, size: int, limits: DecodeLimits) -> tuple[np.n
         if frames > max_frames:  # pragma: no cover - check() raised already
             break
     if len(blocks) == 1:
-        return blocks[0], rate, pcm16
-    samples = np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.float32)
-    return samples, rate, pcm16
+        samples = blocks[0]
+    else:
+        samples = np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.float32)
+    explained = frames * channels * width if width is not None else (size if frames else 0)
+    return SndfileAudio(samples, rate, pcm16, max(size - explained, 0))
 
 
 def _mono(part: np.ndarray, pcm16: bool) -> np.ndarray:
