@@ -27,7 +27,9 @@ def json_body(*, example: str, optional: bool = False) -> dict | None:
 
     Raises MalformedJson for an empty (unless optional), invalid, non-object, too deeply nested body, or one
     holding NaN or Infinity (not JSON, though Python's parser takes them)."""
-    raw = request.get_data(cache=True)
+    # not cached on the request: nothing reads the raw bytes again, and a 10-minute recording's base64 body
+    # (13 MB) would otherwise stay alive beside the parsed copy for the whole identify
+    raw = request.get_data(cache=False)
     if not raw.strip():
         if optional:
             return None

@@ -94,6 +94,7 @@ def identify_sync():
     body = _json_object(IDENTIFY_EXAMPLE)
     speaker_ids = _speaker_ids(body)
     source = _audio_source(body)
+    del body  # its base64 string (13 MB for 10 minutes) is decoded into source: not kept through the listening
     segments = current_state().service.identify(tenant, speaker_ids, source, sync=True)
     current_call().segments = segments
     return jsonify({"segments": segments})
