@@ -9,7 +9,7 @@ import threading
 import grpc
 import pytest
 from conftest import FIXTURES
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from realtime_helpers import check_answers, ier
 
@@ -108,6 +108,7 @@ _ascii = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7e),
 @given(key=st.one_of(st.none(), _ascii, st.just("realtime-load")),
        speakers=st.one_of(st.none(), _ascii, st.sampled_from(["alice", "alice,bob", " alice , ,bob ", "eve"])),
        encoding=st.one_of(st.none(), _ascii, st.just("wav")), rate=st.one_of(st.none(), _ascii))
+@example(key="realtime-load", speakers="alice", encoding="wav", rate="inf")    # int(float("inf")): OverflowError
 def test_fuzzed_metadata_gets_a_client_status_or_answers(api, key, speakers, encoding, rate):
     metadata = [(k, v) for k, v in (("apikey", key), ("speakerids", speakers), ("encoding", encoding),
                                     ("samplerate", rate)) if v is not None]

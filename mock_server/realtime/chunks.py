@@ -60,7 +60,7 @@ def _rate(raw: str | None) -> int | None:
     """The ``samplerate`` metadata; junk is ignored (containers carry their own rate; LINEAR16 then says so)."""
     try:
         rate = int(float(raw)) if raw else None
-    except ValueError:
+    except (ValueError, OverflowError):          # "x", and "inf" (float() takes it, int() cannot)
         return None
     return rate if rate and rate > 0 else None
 
