@@ -194,15 +194,12 @@ class SpeakerService:
                sync: bool = False) -> list[dict]:
         """Fetch and decode the audio, then identify (after prepare_identify; also an async job's work)."""
         samples = self.load_sync_audio(source) if sync else self.load_audio(source)
-        # the samples are this call's own: the pipeline may normalise them in place (one copy less)
-        return self.identify_samples(tenant, speaker_ids, samples, overwrite=True)
+        return self.identify_samples(tenant, speaker_ids, samples)
 
-    def identify_samples(self, tenant: str, speaker_ids: Sequence[str], samples: np.ndarray, *,
-                         overwrite: bool = False) -> list[dict]:
-        """Who speaks when among ``speaker_ids`` in decoded samples; unknown speech is UNKNOWN_SPEAKER.
-        overwrite=True: the caller no longer needs samples, and the pipeline may change them."""
-        segments = pipeline.identify_segments(samples, self.voiceprints(tenant, speaker_ids),
-                                              overwrite_samples=overwrite)
+    def identify_samples(self, tenant: str, speaker_ids: Sequence[str], samples: np.ndarray) -> list[dict]:
+        """Who speaks when among ``speaker_ids`` in decoded samples; unknown speech is UNKNOWN_SPEAKER. Consumes
+        samples: the pipeline normalises their level in place (one 38 MB copy less for 10 minutes)."""
+        segments = pipeline.identify_segments(samples, self.voiceprints(tenant, speaker_ids), overwrite_samples=True)
         wanted = set(speaker_ids)
         return [{"speaker_id": s.speaker_id if s.speaker_id in wanted else UNKNOWN_SPEAKER, "start": s.start,
                  "end": s.end} for s in segments]

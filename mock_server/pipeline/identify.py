@@ -64,6 +64,19 @@ def _block_profile(model: VoiceModel, x, idx, post, block, n_blocks: int, offset
     return out
 
 
+def requested_voices(voiceprints: Mapping[str, np.ndarray], names: list[str],
+                     config: PipelineConfig = DEFAULT_CONFIG) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What scoring needs of the voiceprints of `names`, in that order: their mean offsets (S, C, D), their Z-norm
+    mean and std (S, 2) and what to add to their S-norm scores for short enrollments (S,)
+    (decision.enrollment_shift)."""
+    unpacked = [unpack_voiceprint(voiceprints[k]) for k in names]
+    offsets = np.stack([u[0] for u in unpacked])
+    z = np.array([[u[1], u[2]] for u in unpacked], dtype=np.float32)
+    shift = enrollment_shift([enrolled_seconds(voiceprints[k]) for k in names], config.accept_threshold,
+                             config.full_enroll_seconds)
+    return offsets, z, shift
+
+
 def _turn_statistics(model: VoiceModel, x, idx, post, group: np.ndarray, n_groups: int, chunk: int = 8192):
     """Statistics N (n_groups, C), F (n_groups, C, D) of frames x grouped by group (non-decreasing), made `chunk`
     frames at a time: in one piece the posterior-weighted copy of the frames (T * TOP_C, D) is 40 MB for 10
@@ -106,9 +119,7 @@ def identify_segments(samples: np.ndarray, voiceprints: Mapping[str, np.ndarray]
     if not speech.any():
         return []
     model = voice_model()
-    unpacked = [unpack_voiceprint(voiceprints[k]) for k in names]
-    offsets = np.stack([u[0] for u in unpacked])                                  # (S, C, D)
-    z = np.array([[u[1], u[2]] for u in unpacked], dtype=np.float32)               # (S, 2)
+    offsets, z, shift = requested_voices(voiceprints, names, c)                     # (S, C, D), (S, 2), (S,)
 
     block_all, block_region = _blocks(speech, int(round(c.block * frames_per_s)))
     # every frame_decimation-th speech frame carries the statistics: 10 ms frames of 25 ms windows overlap, so
@@ -131,9 +142,7 @@ def identify_segments(samples: np.ndarray, voiceprints: Mapping[str, np.ndarray]
         stretch = stretch * (n_blocks + 1) + closed
     turn = np.cumsum(np.concatenate([[0], np.diff(stretch) != 0]))               # (n_blocks,)
     n_u, f_u = _turn_statistics(model, x, idx, post, turn[block], int(turn[-1]) + 1)
-    scores = snorm_scores(model, offsets, z, n_u, f_u, c.relevance, c.snorm_top)          # (turns, S)
-    scores += enrollment_shift([enrolled_seconds(voiceprints[k]) for k in names], c.accept_threshold,
-                               c.full_enroll_seconds)
+    scores = snorm_scores(model, offsets, z, n_u, f_u, c.relevance, c.snorm_top) + shift  # (turns, S)
     labels_speech = decide_turns(scores, c.accept_threshold)[turn[block_all]]
     labels = np.full(len(feats), UNKNOWN, dtype=np.int64)
     labels[speech] = labels_speech

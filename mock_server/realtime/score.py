@@ -25,10 +25,9 @@ from collections.abc import Mapping
 import numpy as np
 
 from mock_server.pipeline import DEFAULT_CONFIG
-from mock_server.pipeline.decision import enrollment_shift
-from mock_server.pipeline.identify import snorm_scores
+from mock_server.pipeline.identify import requested_voices, snorm_scores
 from mock_server.pipeline.ubm import voice_model
-from mock_server.pipeline.voiceprint import enrolled_seconds, speech_features, unpack_voiceprint
+from mock_server.pipeline.voiceprint import speech_features
 
 UNKNOWN = "unknown"       # the pipeline's label; the servicer answers it as the API's unknown label
 MIN_FRAMES = 10           # fewer speech frames than this (0.1 s) carry no evidence: score 0
@@ -49,14 +48,10 @@ def identification_score(samples: np.ndarray, speaker_id: str, voiceprints: Mapp
     if len(frames) < MIN_FRAMES:
         return 0.0
     model = voice_model()
-    unpacked = [unpack_voiceprint(voiceprints[k]) for k in names]
-    offsets = np.stack([u[0] for u in unpacked])
-    z = np.array([[u[1], u[2]] for u in unpacked], dtype=np.float32)
+    offsets, z, shift = requested_voices(voiceprints, names, config)
     idx, post = model.top_posteriors(frames)
     n, f = model.accumulate(frames, idx, post, np.zeros(len(frames), dtype=np.int64), 1)
-    scores = snorm_scores(model, offsets, z, n, f, config.relevance, config.snorm_top)[0].astype(np.float64)
-    scores += enrollment_shift([enrolled_seconds(voiceprints[k]) for k in names], config.accept_threshold,
-                               config.full_enroll_seconds)
+    scores = snorm_scores(model, offsets, z, n, f, config.relevance, config.snorm_top)[0].astype(np.float64) + shift
     if speaker_id == UNKNOWN:
         return round(1.0 - _confidence(float(scores.max()), config.accept_threshold), 4)
     return round(_confidence(float(scores[names.index(speaker_id)]), config.accept_threshold), 4)
