@@ -95,6 +95,40 @@ def test_non_finite_numbers_are_refused_by_the_public_api_too(api):
     assert error["code"] == "malformed_json" and "NaN" in error["message"]
 
 
+LONE_SURROGATE_BODIES = [
+    ("/_mock/seed", '{"seed": "\\ud800"}', "seed"),
+    ("/_mock/reset", '{"apikey": "k\\udfff"}', "apikey"),
+    ("/_mock/faults", '{"status": 503, "match": {"apikey": "\\ud800"}}', "match.apikey"),
+    ("/_mock/stubs", '{"apikey": "\\uDBFF", "response": {"segments": []}}', "apikey"),
+    ("/_mock/stubs", '{"response": {"segments": [{"speaker_id": "\\ud800", "start": 0, "end": 1}]}}',
+     "response.segments[0].speaker_id"),
+    ("sync/diarization/delete", '{"speakerId": "\\ud800"}', "speakerId"),
+    ("sync/diarization/identify", '{"speakerIds": ["alice", "\\ud800"], "content": "AAAA"}', "speakerIds[1]"),
+    ("async/diarization/identify", '{"speakerIds": ["\\ud800"], "content": "AAAA"}', "speakerIds[0]"),
+    ("sync/diarization/enroll", '{"speakerId": "x", "content": "AAAA", "\\ud800": 1}', "a field name"),
+]
+
+
+@pytest.mark.parametrize("path,raw,where", LONE_SURROGATE_BODIES)
+def test_a_lone_surrogate_escape_is_a_400_naming_where_on_both_apis(api, path, raw, where):
+    # "\ud800" is JSON's grammar but no character: UTF-8 (SQLite, the journal, random.seed) cannot hold it,
+    # and these bodies were answered 500
+    if path.startswith("/_mock"):
+        response = _post(api.client, path, raw)
+    else:
+        response = api.client.post(api.url(path, webhook="http://127.0.0.1:9/h"), data=raw,
+                                   content_type="application/json")
+    error = _error(response)
+    assert error["code"] == "malformed_json" and "surrogate" in error["message"] and where in error["message"]
+    assert api.client.get("/_mock/faults").get_json() == {"faults": []}
+    assert api.client.get("/_mock/stubs").get_json() == {"stubs": []}
+
+
+def test_a_surrogate_pair_escape_is_the_character_it_encodes(api):
+    response = _post(api.client, "/_mock/seed", '{"seed": "\\ud83d\\ude00 \\\\ud800"}')  # an emoji; "\\ud800" text
+    assert response.status_code == 200 and response.get_json() == {"seed": "\U0001f600 \\ud800"}
+
+
 def _published(client, name: str) -> dict:
     return client.get("/openapi.json").get_json()["components"]["schemas"][name]
 

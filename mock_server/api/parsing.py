@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import unicodedata
 
 from flask import request
@@ -26,7 +27,8 @@ def json_body(*, example: str, optional: bool = False) -> dict | None:
     from another endpoint sends the client after the wrong ones).
 
     Raises MalformedJson for an empty (unless optional), invalid, non-object, too deeply nested body, or one
-    holding NaN or Infinity (not JSON, though Python's parser takes them)."""
+    holding NaN or Infinity (not JSON, though Python's parser takes them) or a lone UTF-16 surrogate escape
+    (``"\\ud800"``: JSON's grammar takes it, but it is no character, and UTF-8 (SQLite, logs) cannot hold it)."""
     # not cached on the request: nothing reads the raw bytes again, and a 10-minute recording's base64 body
     # (13 MB) would otherwise stay alive beside the parsed copy for the whole identify
     raw = request.get_data(cache=False)
@@ -47,7 +49,39 @@ def json_body(*, example: str, optional: bool = False) -> dict | None:
                                    "object.") from None
     if not isinstance(body, dict):
         raise errors.MalformedJson(f"the request body must be a JSON object, not a JSON {json_type(body)}.")
+    # rare (an emoji escaped as a pair also matches): only then walk the body; a UTF-16 or -32 body always
+    if _SURROGATE_ESCAPE.search(raw) or not json.detect_encoding(raw).startswith("utf-8"):
+        where = _lone_surrogate(body)
+        if where is not None:
+            raise errors.MalformedJson(
+                f"the request body holds a lone UTF-16 surrogate escape (\\u{where[1]:04x}) in {where[0]}, which is "
+                "not a character; escape characters beyond U+FFFF as a high-low pair, or send them as UTF-8.")
     return body
+
+
+# a \uD800-\uDFFF escape; JSON writes escapes with a lowercase u only
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")  # what json.loads leaves of an escape not paired
+
+
+def _lone_surrogate(body: dict) -> tuple[str, int] | None:
+    """(where, code point) of a string (field name or value) holding a lone surrogate, or None. Iterative: the
+    parser already took the body's depth, a recursive walk might not."""
+    pending: list[tuple[str, object]] = [("the body", body)]
+    while pending:
+        where, value = pending.pop()
+        if isinstance(value, str):
+            bad = _SURROGATE.search(value)
+            if bad is not None:
+                return where, ord(bad.group())
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                path = key if where == "the body" else f"{where}.{key}"
+                pending.append((f"a field name of {where}", key))
+                pending.append((path, item))
+        elif isinstance(value, list):
+            pending.extend((f"{where}[{i}]", item) for i, item in enumerate(value))
+    return None
 
 
 class _NonFinite(ValueError):
