@@ -25,3 +25,22 @@ def test_ruff_passes():
     """The project's lint rules (pyproject.toml [tool.ruff]) hold everywhere."""
     result = subprocess.run([_tool("ruff"), "check", "--no-cache", "."], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+
+def test_tests_build_apps_only_through_the_fixtures_that_stop_them():
+    """Every app a test builds is stopped (job runner drained, store closed) however the test ends: tests get
+    apps from conftest's ``make_app`` / ``running_app`` / ``app`` fixtures, never from ``create_app`` directly
+    (an app made in a subprocess's code string is that process's business)."""
+    import ast
+
+    direct = []
+    for path in sorted((ROOT / "tests").glob("*.py")):
+        if path.name == "conftest.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Call):
+                func = node.func
+                name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+                if name == "create_app":
+                    direct.append(f"tests/{path.name}:{node.lineno}")
+    assert not direct, f"create_app called outside conftest's make_app/running_app (never stopped): {direct}"

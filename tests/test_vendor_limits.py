@@ -14,7 +14,6 @@ import pytest
 import soundfile
 from conftest import Api, fixture_samples
 
-from mock_server.app import create_app
 from mock_server.core.config import ServerConfig
 from mock_server.server.cli import config_from_args
 from mock_server.store.ratelimit import RateLimiter
@@ -34,8 +33,9 @@ def code_of(body) -> str | None:
     return code if isinstance(code, str) else None
 
 
-def _app(tmp_path, **settings):
-    app = create_app(ServerConfig(data_dir=tmp_path / "data", **settings), start_workers=False)
+def _app(make_app, tmp_path, **settings):
+    """An app (stopped and closed when the test ends: conftest's make_app) and an Api with key "k"."""
+    app = make_app(ServerConfig(data_dir=tmp_path / "data", **settings), start_workers=False)
     return app, Api(app.test_client(), key="k")
 
 
@@ -49,13 +49,13 @@ def test_the_rate_limit_flag_parses_the_vendors_plan_and_is_off_by_default():
             config_from_args(["--rate-limit", bad])
 
 
-def test_without_the_flag_nothing_is_limited(tmp_path):
-    _, api = _app(tmp_path)
+def test_without_the_flag_nothing_is_limited(tmp_path, make_app):
+    _, api = _app(make_app, tmp_path)
     assert {api.list().status_code for _ in range(20)} == {200}
 
 
-def test_the_sixth_call_in_a_minute_to_one_api_is_refused_with_retry_after(tmp_path):
-    _, api = _app(tmp_path, rate_limits=((5, 60.0), (100, 86400.0)))
+def test_the_sixth_call_in_a_minute_to_one_api_is_refused_with_retry_after(tmp_path, make_app):
+    _, api = _app(make_app, tmp_path, rate_limits=((5, 60.0), (100, 86400.0)))
     assert [api.list().status_code for _ in range(5)] == [200] * 5
     refused = api.list()
     assert refused.status_code == 429 and code_of(refused.get_json()) == "rate_limit"
@@ -65,8 +65,8 @@ def test_the_sixth_call_in_a_minute_to_one_api_is_refused_with_retry_after(tmp_p
     assert api.delete("nobody").status_code == 404                           # per API: delete is not limited yet
 
 
-def test_refused_and_keyless_calls_are_not_counted_and_reset_forgets(tmp_path):
-    _, api = _app(tmp_path, rate_limits=((2, 60.0),))
+def test_refused_and_keyless_calls_are_not_counted_and_reset_forgets(tmp_path, make_app):
+    _, api = _app(make_app, tmp_path, rate_limits=((2, 60.0),))
     keyless = api.client.get(f"/audio/generic/api/v2/{LIST}")
     assert keyless.status_code == 401 and code_of(keyless.get_json()) == "missing_api_key"
     assert [api.list().status_code for _ in range(4)] == [200, 200, 429, 429]
@@ -122,8 +122,8 @@ def _get(url: str) -> tuple[int, str]:
     ("invalid_api_key", 401, "invalid_api_key"), ("params_invalid", 400, "invalid_parameter"),
     ("unknown_route", 404, "not_found"), ("api_error", 500, "internal_error"),
 ])
-def test_presets_answer_the_vendors_documented_errors(tmp_path, preset, status, code):
-    _, api = _app(tmp_path)
+def test_presets_answer_the_vendors_documented_errors(tmp_path, make_app, preset, status, code):
+    _, api = _app(make_app, tmp_path)
     armed = api.client.post("/_mock/faults", json={"preset": preset, "times": 2, "match": {"path": "get_enrolled"}})
     assert armed.status_code == 200
     fault = armed.get_json()["fault"]
@@ -162,8 +162,8 @@ def test_quota_exhaustion_over_real_http_armed_through_the_plugin(tmp_path):
     {"preset": "rate_limit", "code": "mine"},
     {"preset": "rate_limit", "target": "webhook"},
 ])
-def test_bad_preset_faults(tmp_path, body):
-    _, api = _app(tmp_path)
+def test_bad_preset_faults(tmp_path, make_app, body):
+    _, api = _app(make_app, tmp_path)
     answer = api.client.post("/_mock/faults", json=body)
     assert answer.status_code == 400 and code_of(answer.get_json()) == "invalid_parameter"
 
@@ -214,8 +214,8 @@ def test_async_identify_takes_the_same_audio(alice_api):
     assert {s["speaker_id"] for s in segments} == {"alice"} and segments[-1]["end"] <= 125.0
 
 
-def test_audio_over_max_audio_seconds_stays_a_413_in_sync_too(tmp_path):
-    _, api = _app(tmp_path, max_audio_seconds=60.0, enrollments_required=1, complete_speech_seconds=6.0)
+def test_audio_over_max_audio_seconds_stays_a_413_in_sync_too(tmp_path, make_app):
+    _, api = _app(make_app, tmp_path, max_audio_seconds=60.0, enrollments_required=1, complete_speech_seconds=6.0)
     assert api.enroll("alice", "speakers/alice/enroll1.wav").status_code == 200
     answer = _identify(api, _clip(90.0))
     assert answer.status_code == 413 and code_of(answer.get_json()) == "audio_too_long"
