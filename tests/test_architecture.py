@@ -44,3 +44,12 @@ def test_tests_build_apps_only_through_the_fixtures_that_stop_them():
                 if name == "create_app":
                     direct.append(f"tests/{path.name}:{node.lineno}")
     assert not direct, f"create_app called outside conftest's make_app/running_app (never stopped): {direct}"
+
+
+def test_request_handlers_reach_app_state_through_typed_accessors_only():
+    """``current_app.extensions[...]`` (untyped, its key copied around) is written once, in state.py's
+    ``current_state()``; anything else an app holds has its own typed function (e.g. api.openapi.doc_extensions)."""
+    found = [f"{path.relative_to(ROOT)}:{n}" for path in sorted((ROOT / "mock_server").rglob("*.py"))
+             for n, line in enumerate(path.read_text().splitlines(), 1)
+             if "current_app.extensions" in line and path.name != "state.py"]
+    assert not found, f"reach the app's state through state.current_state() or a typed accessor: {found}"

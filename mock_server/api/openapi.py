@@ -38,22 +38,27 @@ class DocExtension:
 
 def register_docs(app: Flask) -> None:
     app.register_blueprint(docs)
-    app.extensions.setdefault(_EXTENSIONS_KEY, [])
+    doc_extensions(app)
 
 
 def extend_docs(app: Flask, extension: DocExtension) -> None:
     """Add a plug-in's part to this app's /openapi.json and /docs."""
-    app.extensions.setdefault(_EXTENSIONS_KEY, []).append(extension)
+    doc_extensions(app).append(extension)
+
+
+def doc_extensions(app: Flask | None = None) -> list[DocExtension]:
+    """The plug-ins' parts of ``app``'s (default: the current app's) /openapi.json and /docs."""
+    return (current_app if app is None else app).extensions.setdefault(_EXTENSIONS_KEY, [])
 
 
 @docs.get("/openapi.json")
 def openapi_json():
-    return jsonify(build_document(current_app.extensions[_EXTENSIONS_KEY]))
+    return jsonify(build_document(doc_extensions()))
 
 
 @docs.get("/docs")
 def docs_page():
-    document = build_document(current_app.extensions[_EXTENSIONS_KEY])
+    document = build_document(doc_extensions())
     return render_template("docs.html", doc=document, operations=operations(document),
                            example=_example_json)
 
