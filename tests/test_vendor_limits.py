@@ -24,7 +24,7 @@ LIST = "sync/diarization/get_enrolled_speakers"
 
 
 def code_of(body) -> str | None:
-    """Our stable error code, where every error body carries it: ``fault.detail.code`` (core/errors.fault_body);
+    """Our stable error code, where every error body carries it: ``fault.detail.code`` (mock_server.errors.fault_body);
     None for a body of any other shape (a success, or an error that lost the vendor's fault shape)."""
     try:
         code = body["fault"]["detail"]["code"]

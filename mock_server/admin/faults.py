@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Sequence
 
-from mock_server.core import errors
+from mock_server import errors
 from mock_server.core.profiles import UNKNOWN_SPEAKER
 from mock_server.core.webhooks import Attempt
 from mock_server.store.database import Store

@@ -10,10 +10,11 @@ from dataclasses import dataclass
 
 from flask import Flask, Response, g, request
 
+from mock_server import errors
 from mock_server.admin.faults import FaultRegistry, StubRegistry
 from mock_server.admin.journal import Journal, JournalEntry
 from mock_server.api.openapi import extend_docs
-from mock_server.core import auth, errors
+from mock_server.core import auth
 from mock_server.state import CallSummary, MockState, current_call, current_state
 from mock_server.store import Store
 

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
+from mock_server import errors
 from mock_server.admin import schemas
 from mock_server.admin.faults import Fault, Stub, preset_fields
 from mock_server.admin.journal import DEFAULT_LIMIT, async_segments
 from mock_server.admin.plugin import admin_state, require_loopback
 from mock_server.api.parsing import check_spec, json_body, optional_string, query_int
-from mock_server.core import auth, errors
+from mock_server.core import auth
 from mock_server.core.profiles import UNKNOWN_SPEAKER
 from mock_server.state import current_state
 from mock_server.urls import mask_url

@@ -1,5 +1,5 @@
 """Error rendering for the REST front door: every ApiError, werkzeug HTTP error or unexpected exception
-becomes the same JSON body (the classes and their codes live in ``mock_server.core.errors``)."""
+becomes the same JSON body (the classes and their codes live in ``mock_server.errors``)."""
 from __future__ import annotations
 
 import logging
@@ -9,7 +9,7 @@ from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import RequestRedirect
 
-from mock_server.core.errors import UNKNOWN_ROUTE_CODE, ApiError, fault_body
+from mock_server.errors import UNKNOWN_ROUTE_CODE, ApiError, fault_body
 
 API_PREFIX = "/audio/generic/api/"
 
@@ -38,7 +38,7 @@ def vendor_api_name(path: str | None = None) -> str | None:
 
 
 def register_error_handlers(app: Flask) -> None:
-    """Answer every error, ours or werkzeug's, with the vendor's fault body (``core.errors.fault_body``)."""
+    """Answer every error, ours or werkzeug's, with the vendor's fault body (``mock_server.errors.fault_body``)."""
 
     @app.before_request
     def _no_redirects():

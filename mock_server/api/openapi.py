@@ -12,11 +12,10 @@ from dataclasses import dataclass, field
 
 from flask import Blueprint, Flask, current_app, jsonify, render_template
 
-from mock_server import __version__, audio
+from mock_server import __version__, audio, errors
 from mock_server.api.parsing import MAX_ID_LENGTH
 from mock_server.api.routes import API_VERSIONS, ASYNC_API_NAME, MAX_SPEAKER_IDS
-from mock_server.core import errors
-from mock_server.core.errors import fault_body
+from mock_server.errors import fault_body
 
 docs = Blueprint("docs", __name__, template_folder="templates")
 

@@ -15,7 +15,7 @@ import unicodedata
 
 from flask import request
 
-from mock_server.core import errors
+from mock_server import errors
 
 MAX_ID_LENGTH = 256         # speaker ids and request ids; longer is a caller's bug, not a voice
 

@@ -6,10 +6,10 @@ import math
 from flask import Blueprint, Flask, jsonify, request
 from werkzeug.exceptions import MethodNotAllowed
 
-from mock_server import audio
+from mock_server import audio, errors
 from mock_server.api.parsing import check_id, json_body, json_type, query_bool
 from mock_server.audio import AudioSource
-from mock_server.core import auth, errors, webhooks
+from mock_server.core import auth, webhooks
 from mock_server.state import current_call, current_state
 
 api = Blueprint("api", __name__)

@@ -19,7 +19,7 @@ import logging
 import numpy as np
 import soxr
 
-from mock_server.core import errors
+from mock_server import errors
 
 from . import limits as limits_module
 from . import sniff

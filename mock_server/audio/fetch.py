@@ -15,7 +15,7 @@ import time
 import urllib.parse
 from typing import TYPE_CHECKING
 
-from mock_server.core import errors
+from mock_server import errors
 from mock_server.urls import basic_auth, http_url_problem, origin, split_credentials
 
 if TYPE_CHECKING:

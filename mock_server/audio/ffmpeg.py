@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import soxr
 
-from mock_server.core import errors
+from mock_server import errors
 
 from .limits import DecodeLimits
 from .pcm import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE

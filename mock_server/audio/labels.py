@@ -13,7 +13,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from mock_server.core import errors
+from mock_server import errors
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mock_server.core import errors
+from mock_server import errors
 
 # 2**30 decoded samples (4 GiB as float32 if it were all kept, which it is not: blocks are mixed to mono and, for
 # FFmpeg, resampled as they come). Two hours of 48 kHz stereo is 0.69e9; the cap stops only pathological files

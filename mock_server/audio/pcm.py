@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mock_server.core import errors
+from mock_server import errors
 
 from .labels import RawFormat
 from .limits import DecodeLimits

@@ -13,7 +13,7 @@ from typing import NamedTuple
 import numpy as np
 import soundfile
 
-from mock_server.core import errors
+from mock_server import errors
 
 from .limits import DecodeLimits
 from .pcm import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE

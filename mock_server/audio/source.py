@@ -6,7 +6,7 @@ import binascii
 import sys
 from dataclasses import dataclass
 
-from mock_server.core import errors
+from mock_server import errors
 
 _STRICT_A2B = sys.version_info >= (3, 11)  # binascii.a2b_base64(strict_mode=...) is new in 3.11
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import unicodedata
 
-from mock_server.core import errors
+from mock_server import errors
 
 
 def api_key_from(query: dict, headers) -> str:

@@ -22,8 +22,8 @@ import time
 import uuid
 from typing import Callable
 
+from mock_server import errors
 from mock_server.audio import AudioSource
-from mock_server.core import errors
 from mock_server.core.config import ServerConfig
 from mock_server.core.service import SpeakerService
 from mock_server.core.webhooks import Attempt, backoff_delay, deliver_webhook

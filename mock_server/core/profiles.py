@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from mock_server.core import errors
+from mock_server import errors
 from mock_server.core.config import ServerConfig
 from mock_server.store import SpeakerRecord
 

@@ -7,8 +7,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from mock_server import audio, pipeline
-from mock_server.core import errors
+from mock_server import audio, errors, pipeline
 from mock_server.core.config import ServerConfig
 from mock_server.core.profiles import UNKNOWN_SPEAKER, EnrollmentRules
 from mock_server.store import SpeakerRecord, Store

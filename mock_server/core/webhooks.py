@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import requests
 
-from mock_server.core import errors
+from mock_server import errors
 from mock_server.urls import basic_auth, http_url_problem, origin, split_credentials
 
 SUCCESS_POLICIES = ("200", "2xx")

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mock_server import audio
-from mock_server.core import auth, errors
+from mock_server import audio, errors
+from mock_server.core import auth
 
 MAX_OFFSET = 1e7        # s (~115 days): a segmentOffset beyond this is a bug in the client, not a stream
 MAX_SPEAKERS = 100      # ids per call; identify compares every frame with every voice

@@ -17,8 +17,8 @@ import time
 import grpc
 import numpy as np
 
-from mock_server import pipeline
-from mock_server.core import auth, errors
+from mock_server import errors, pipeline
+from mock_server.core import auth
 from mock_server.core.profiles import UNKNOWN_SPEAKER
 from mock_server.realtime import chunks
 from mock_server.state import CallSummary

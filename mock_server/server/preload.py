@@ -13,8 +13,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mock_server import errors
 from mock_server.audio import AudioSource
-from mock_server.core import auth, errors
+from mock_server.core import auth
 
 log = logging.getLogger(__name__)
 

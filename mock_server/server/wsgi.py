@@ -10,11 +10,11 @@ import os
 import tempfile
 
 from mock_server.api.errors import vendor_api_name
-from mock_server.core.errors import fault_body
+from mock_server.errors import fault_body
 
 
 def error_body(status: int, code: str, message: str, *, path: str | None = None) -> bytes:
-    """The vendor's fault body every error answer of ours uses (``core.errors.fault_body``), UTF-8 JSON; for a
+    """The vendor's fault body every error answer of ours uses (``mock_server.errors.fault_body``), UTF-8 JSON; for a
     request to the vendor's API (``path``) its text names the API ("Error in enroll: ..."), as the app's do."""
     api = vendor_api_name(path) if path else None
     return json.dumps(fault_body(status=status, code=code, message=message, api=api)).encode("utf-8")
