@@ -206,3 +206,19 @@ def test_get_all_speakers_takes_the_usual_boolean_spellings_and_refuses_anything
         assert fault["detail"]["code"] == "invalid_parameter"
         assert fault["fault_string"].startswith("Error in get_enrolled_speakers: getAllSpeakers must be True or False")
         assert repr(value) in fault["detail"]["message"] and "1/0" in fault["detail"]["message"]
+
+
+@pytest.mark.parametrize("value", ["2021", "2020 ", " 2019"])
+def test_a_profile_env_variable_that_names_no_profile_stops_the_server_instead_of_serving_2019(tmp_path, value):
+    # argparse checks --api-profile's choices on the command line only: SPEAKER_ID_MOCK_API_PROFILE=2021 (or a
+    # stray space from an env file) used to start a server whose enrollment silently answered as the 2019 docs.
+    from mock_server.testing.live import LiveServer, http_json
+    with LiveServer("--no-grpc", data_dir=tmp_path / "good", env={"SPEAKER_ID_MOCK_API_PROFILE": "2019"}) as server:
+        status, body = http_json("GET", server.url + "/audio/generic/api/v2/sync/diarization/enroll?apikey=k"
+                                 "&speakerId=alice")
+        assert status == 405, body  # the variable does choose the profile: no status call under 2019
+    bad = LiveServer("--no-grpc", data_dir=tmp_path / "bad", env={"SPEAKER_ID_MOCK_API_PROFILE": value})
+    with pytest.raises(RuntimeError) as error:
+        bad.start()
+    bad.close()
+    assert "exited with 2" in str(error.value) and "SPEAKER_ID_MOCK_API_PROFILE" in str(error.value)
