@@ -13,9 +13,10 @@ The body is the vendor's ``fault`` (vendor-docs-2020.md, "Errors"), in one of it
 
 ``detail.code`` (our stable snake_case code) and ``detail.message`` (what went wrong and how to fix it) are the
 mock's additions, so tests can assert on them; the vendor's clients read ``fault_string`` / ``faultstring``.
-Where the vendor's own words for a gateway error are known (``vendor_text``: "Invalid ApiKey", from its docs), the
-``faultstring`` is exactly those words and our explanation is only in ``detail.message``; where they are not
-(rate limit, quota, unknown route: the docs show no body), the ``faultstring`` is our message.
+Where the vendor's own words for an error are known (``vendor_text``: "Invalid ApiKey", "Insufficent speech content
+in audio", from its docs), the ``faultstring`` / ``fault_string`` is exactly those words ("Error in enroll: ..."
+for the service) and our explanation is only in ``detail.message``; where they are not (rate limit, quota, unknown
+route, most service errors: the docs show no body), it is our message.
 """
 from __future__ import annotations
 
@@ -33,12 +34,12 @@ def fault_body(*, status: int, code: str, message: str, gateway: bool = False, v
     """The vendor's error body for a failure: gateway-shaped or service-shaped (see the module doc).
 
     ``api`` names the vendor API for a service error's text ("Error in enroll: ..."), as the vendor words it.
-    ``vendor_text``: the gateway's own faultstring for this error, exactly (``message`` then only in detail)."""
+    ``vendor_text``: the vendor's own words for this error, exactly (``message`` then only in detail)."""
     if gateway:
         return {"fault": {"faultstring": vendor_text or message,
                           "detail": {"errorcode": vendor_code or "messaging.adaptors.http.flow.ApplicationError",
                                      "code": code, "message": message}}}
-    text = f"Error in {api}: {message}" if api else message
+    text = f"Error in {api}: {vendor_text or message}" if api else vendor_text or message
     return {"fault": {"fault_string": text,
                       "detail": {"error_code": vendor_code or SERVICE_CODES.get(status, SERVICE_FALLBACK),
                                  "code": code, "message": message}}}
@@ -51,7 +52,7 @@ class ApiError(Exception):
     code = "bad_request"
     gateway = False                 # answered by the vendor's API gateway (its fault shape), not its service
     vendor_code: str | None = None  # the vendor's errorcode / error_code; by status when None
-    vendor_text: str | None = None  # the gateway's own faultstring, word for word, where it is known
+    vendor_text: str | None = None  # the vendor's own faultstring / fault_string, word for word, where it is known
 
     def __init__(self, message: str, *, headers: dict[str, str] | None = None):
         super().__init__(message)
@@ -122,6 +123,9 @@ class InsufficientSpeech(NoSpeech):
     """An enrollment holds speech, but less than the 2020 rules ask for (--min-enroll-speech)."""
 
     code = "insufficient_speech"
+    # vendor-docs-2020.md, "Enrollment": the failure example's fault_string, "Error in enroll: " + this, its
+    # spelling included; a client may compare it whole. How much speech was heard stays in detail.message.
+    vendor_text = "Insufficent speech content in audio"
 
 
 class InvalidUrl(ApiError):

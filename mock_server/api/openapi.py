@@ -87,7 +87,7 @@ def request_body(schema: dict, example: dict, *, required: bool = True) -> dict:
     return {"required": required, "content": {"application/json": {"schema": schema, "example": example}}}
 
 
-def error_refs(*statuses: int) -> dict:
+def error_refs(*statuses: int | str) -> dict:
     return {str(s): {"$ref": f"#/components/responses/Error{s}"} for s in statuses}
 
 
@@ -237,6 +237,10 @@ RESPONSES = {
     "Error429": error_response("Too many requests: the async queue is full (queue_full), or --rate-limit's "
                                "window for this key and API is (rate_limit); retry after the Retry-After delay.",
                                "queue_full", "the async job queue is full; retry in a second.", status=429),
+    # vendor-docs-2020.md, "Errors": "50X internal error"; here the api_error preset or a 5xx /_mock/faults fault
+    "Error5XX": error_response("The vendor's 50X internal error (here: the api_error preset, or a /_mock/faults "
+                               "fault with a 5xx status; otherwise a bug of the mock).", "internal_error",
+                               "internal error: retry later.", status=500),
 }
 
 EXAMPLE_AUDIO = {"content": "UklGRiQAAABXQVZFZm10IBAAAAABAAEAgD4AAAB9AAACABAAZGF0YQAAAAA=", "encoding": "WAV",
@@ -264,7 +268,7 @@ def _public_paths(version: str) -> dict:
             "responses": {"200": json_response("The speaker's status.", ref("SpeakerStatus"), {
                 "speaker_id": "alice", "enrollment_complete": True, "total_speech_duration": 20.0,
                 "total_enroll_duration": 30.0, "enroll_quality": "average"}),
-                **error_refs(400, 401, 402, 404, 405, 429)},
+                **error_refs(400, 401, 402, 404, 405, 429, "5XX")},
         }, "post": {
             "operationId": f"enroll_{version}", "tags": tag, "summary": "Enroll one recording of a speaker",
             "description": "Each call adds one enrollment. 2020 profile (default): at least 6 s of speech per "
@@ -272,13 +276,13 @@ def _public_paths(version: str) -> dict:
                            "true (12 s of speech in total). 2019 profile: once the answer is \"Complete\".",
             "requestBody": request_body(ref("EnrollRequest"), {**EXAMPLE_AUDIO, "speakerId": "alice"}),
             "responses": {"200": json_response("Enrollment stored.", ref("EnrollResponse"),
-                                                {"message": "Success"}), **error_refs(400, 401, 402, 413, 429)},
+                                                {"message": "Success"}), **error_refs(400, 401, 402, 413, 429, "5XX")},
         }},
         f"{prefix}/sync/diarization/delete": {"post": {
             "operationId": f"delete_{version}", "tags": tag, "summary": "Forget an enrolled speaker",
             "requestBody": request_body(ref("DeleteRequest"), {"speakerId": "alice"}),
             "responses": {"200": json_response("Speaker deleted.", ref("DeleteResponse"), {"message": "Success"}),
-                          **error_refs(400, 401, 402, 404, 413, 429)},
+                          **error_refs(400, 401, 402, 404, 413, 429, "5XX")},
         }},
         f"{prefix}/sync/diarization/get_enrolled_speakers": {"get": {
             "operationId": f"get_enrolled_speakers_{version}", "tags": tag,
@@ -294,13 +298,13 @@ def _public_paths(version: str) -> dict:
                 "enrolled_speaker_ids": [{"speaker_id": "alice", "enrollment_complete": True,
                                           "total_speech_duration": 20.0, "total_enroll_duration": 30.0,
                                           "enroll_quality": "average"}]}),
-                **error_refs(400, 401, 402, 429)},
+                **error_refs(400, 401, 402, 429, "5XX")},
         }},
         f"{prefix}/sync/diarization/identify": {"post": {
             "operationId": f"identify_sync_{version}", "tags": tag, "summary": "Who speaks when (synchronous)",
             "requestBody": request_body(ref("IdentifyRequest"), {**EXAMPLE_AUDIO, "speakerIds": ["alice", "bob"]}),
             "responses": {"200": json_response("Segments in time order.", ref("IdentifyResponse"),
-                                                SEGMENTS_EXAMPLE), **error_refs(400, 401, 402, 413, 429)},
+                                                SEGMENTS_EXAMPLE), **error_refs(400, 401, 402, 413, 429, "5XX")},
         }},
         f"{prefix}/async/diarization/identify": {"post": {
             "operationId": f"identify_async_{version}", "tags": tag,
@@ -311,7 +315,7 @@ def _public_paths(version: str) -> dict:
                                                 ref("AsyncAccepted"),
                                                 {"request_id": "8bdd983a-c6bd-4159-982d-6a2471406d62",
                                                  "api": ASYNC_API_NAME}),
-                          **error_refs(400, 401, 402, 413, 429)},
+                          **error_refs(400, 401, 402, 413, 429, "5XX")},
             "callbacks": {"identifyResult": {"{$request.query.webhook}": {"post": {
                 "summary": "The async result",
                 "requestBody": request_body(ref("WebhookPayload"),

@@ -105,6 +105,9 @@ def config_from_args(argv: list[str] | None = None) -> ServerConfig:
         parser.error(", ".join("--" + b.replace("_", "-") for b in bad) + " must be a finite number")
     if a.webhook_backoff < 0 or a.webhook_timeout <= 0 or a.drain_seconds < 0:
         parser.error("--webhook-backoff and --drain-seconds must not be negative, --webhook-timeout positive")
+    if a.api_profile not in PROFILES:  # argparse checks choices on the command line only, not on an env default
+        parser.error(f"--api-profile (or SPEAKER_ID_MOCK_API_PROFILE) must be one of {', '.join(PROFILES)}, not "
+                     f"{a.api_profile!r}")
     if a.enrollments_required < 1:
         parser.error("--enrollments-required must be at least 1")
     if a.min_enroll_speech < 0 or a.complete_speech < 0:
