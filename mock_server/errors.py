@@ -209,7 +209,7 @@ class QueueFull(ApiError):
 
 
 class AudioTooLongForSync(ApiError):
-    """Sync identify got audio of 2 minutes or more; the vendor sends those to the async call."""
+    """A sync call got audio of 2 minutes or more; the vendor sends identify to the async call (enroll has none)."""
 
     code = "audio_too_long_for_sync"
 

@@ -206,6 +206,23 @@ def test_sync_identify_under_2_minutes_is_served(alice_api):
     assert answer.status_code == 200 and {s["speaker_id"] for s in answer.get_json()["segments"]} == {"alice"}
 
 
+@pytest.mark.parametrize("profile", ["2020", "2019"])
+def test_sync_enroll_of_2_minutes_or_more_is_a_400_asking_for_a_shorter_recording(tmp_path, make_app, profile):
+    """The docs' limit is for every sync call, and enrollment has no async variant: a 400 that says so, in both
+    profiles, and nothing is stored; just under the limit is served."""
+    app = make_app(ServerConfig(data_dir=tmp_path / "data", api_profile=profile))
+    api = Api(app.test_client(), key="k")
+    too_long = api.client.post(api.url("sync/diarization/enroll"),
+                               json={"content": _clip(120.0), "encoding": "WAV", "speakerId": "alice"})
+    assert too_long.status_code == 400 and code_of(too_long.get_json()) == "audio_too_long_for_sync"
+    text = too_long.get_data(as_text=True)
+    assert "sync enroll takes audio under 120 s" in text and "shorter recording" in text
+    assert "async/diarization/identify" not in text
+    listed = api.list()
+    assert listed.status_code == 200 and "alice" not in listed.get_data(as_text=True)
+    assert api.enroll("alice", "speakers/alice/enroll1.wav").status_code == 200
+
+
 def test_async_identify_takes_the_same_audio(alice_api):
     with WebhookReceiver() as receiver:
         answer = _identify(alice_api, _clip(125.0), mode="async", webhook=f"{receiver.url}/h", request_id="long")

@@ -71,9 +71,10 @@ class SpeakerService:
                                   target_rate=self.sample_rate,
                                   max_seconds=max_seconds or self.config.max_audio_seconds)
 
-    def load_sync_audio(self, source: audio.AudioSource) -> np.ndarray:
-        """A sync call's audio: the vendor's sync APIs take audio under 2 minutes (--sync-max-audio-seconds) and
-        send longer audio to the async variant, which keeps --max-audio-seconds."""
+    def load_sync_audio(self, source: audio.AudioSource, *, call: str = "identify") -> np.ndarray:
+        """A sync call's audio (``call``: "identify" or "enroll"): the vendor's sync APIs take audio under 2 minutes
+        (--sync-max-audio-seconds) and send longer audio to the async variant, which keeps --max-audio-seconds;
+        enrollment has no async variant, so its answer asks for a shorter recording."""
         limit, overall = self.config.sync_max_audio_seconds, self.config.max_audio_seconds
         try:
             samples = self.load_audio(source, max_seconds=min(limit, overall))  # decoding stops at the limit
@@ -83,10 +84,16 @@ class SpeakerService:
             samples = None
         if samples is None or len(samples) >= limit * self.sample_rate:
             lasts = f"{len(samples) / self.sample_rate:.0f} s" if samples is not None else f"over {limit:g} s"
+            if call == "enroll":
+                advice = ("Enrollment has no async variant: send a shorter recording (each enrollment needs "
+                          f"{self.config.min_enroll_speech_seconds:g} s of speech, and "
+                          f"{self.config.complete_speech_seconds:g} s in total complete a speaker).")
+            else:
+                advice = ("Send it to POST .../async/diarization/identify?webhook=URL instead, which takes up to "
+                          f"{overall:g} s (--max-audio-seconds).")
             raise errors.AudioTooLongForSync(
-                f"the audio lasts {lasts}; sync identify takes audio under {limit:g} s (the vendor's limit for sync "
-                "calls). Send it to POST .../async/diarization/identify?webhook=URL instead, which takes up to "
-                f"{overall:g} s (--max-audio-seconds).")
+                f"the audio lasts {lasts}; sync {call} takes audio under {limit:g} s (the vendor's limit for sync "
+                f"calls). {advice}")
         return samples
 
     # --- enrollment -----------------------------------------------------------------------------------------
@@ -94,7 +101,7 @@ class SpeakerService:
     def enroll(self, tenant: str, speaker_id: str, source: audio.AudioSource) -> dict:
         """Add one recording to a speaker; the answer the vendor's docs give for the profile in force."""
         self.rules.check_speaker_id(speaker_id)
-        samples = self.load_audio(source)
+        samples = self.load_sync_audio(source, call="enroll")
         return self.enroll_samples(tenant, speaker_id, samples)
 
     def enroll_samples(self, tenant: str, speaker_id: str, samples: np.ndarray) -> dict:

@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="answer 429 rate_limit past N requests per api key and API per window, e.g. "
                         "5/min,100/day (the vendor's plan); units s, min, h, day. Off by default")
     p.add_argument("--sync-max-audio-seconds", type=float, default=d.sync_max_audio_seconds,
-                   help="sync identify refuses audio this long or longer (400, use the async call)")
+                   help="sync identify and enroll refuse audio this long or longer (400; identify: use the async call)")
     p.add_argument("--no-admin", action="store_true", help="turn off /_mock, /docs' admin part and the dashboard")
     p.add_argument("--admin-remote", action="store_true",
                    help="let non-loopback clients use /_mock (off by default)")
