@@ -73,9 +73,10 @@ def http_url_problem(url: str, *, field: str) -> str | None:
 
 
 def _mask_broken(url: str) -> str:
-    """mask_url for a url being refused: everything between the first ":" after "//" and the *last* "@" is taken
-    for a password (in a url this broken it may hold "/", "?" or "#", which end the netloc for urlsplit)."""
-    m = re.match(r"^([^/]*//)(.*)@(.*)$", url, re.S)
+    """mask_url for a url being refused: everything between the first ":" after "//" (or the start, for a url
+    with no scheme, such as ``user:pass@host/path``) and the *last* "@" is taken for a password (in a url this
+    broken it may hold "/", "?" or "#", which end the netloc for urlsplit)."""
+    m = re.match(r"^((?:[^/@]*//)?)(.*)@(.*)$", url, re.S)
     if not m:
         return url
     prefix, userinfo, rest = m.groups()

@@ -228,6 +228,8 @@ def _text(url: str) -> str:
     ("ftp://user:s3cret@127.0.0.1/h", "must be an absolute http:// or https:// url"),
     ("http://user:s3cret@127.0.0.1:99999/h", "must be an absolute http:// or https:// url"),
     ("http://user:pa/ss@127.0.0.1/h", "must be an absolute http:// or https:// url"),  # "/" in the password
+    ("user:s3cret@127.0.0.1/h", "must be an absolute http:// or https:// url"),       # no scheme at all
+    ("//user:s3cret@127.0.0.1/h", "must be an absolute http:// or https:// url"),     # scheme-relative
 ])
 def test_a_refused_webhook_names_the_problem_without_its_password(enrolled_api, webhook, problem):
     response = enrolled_api.identify("alice_short.flac", ["alice"], mode="async",
