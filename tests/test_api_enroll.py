@@ -45,12 +45,15 @@ def test_an_enrollment_with_less_than_6_s_of_speech_is_refused_as_the_vendor_wor
     assert api.list(every=True).get_json()["enrolled_speaker_ids"] == []
 
 
-@pytest.mark.parametrize("bad", ["bad id!/é", "a.b", "mail+tag", "with space", "Zoë"])
-def test_2020_speaker_ids_are_letters_digits_and_underscores(api, bad):
+@pytest.mark.parametrize("bad,suggested", [("bad id!/é", "bad_id__e"), ("a.b", "a_b"), ("mail+tag", "mail_tag"),
+                                           ("with space", "with_space"), ("Zoë", "Zoe"), ("Ève", "Eve"),
+                                           ("日本", "speaker_1")])
+def test_2020_speaker_ids_are_letters_digits_and_underscores(api, bad, suggested):
     response = api.enroll(bad, "speakers/alice/enroll1.wav")
     assert response.status_code == 400
     error = response.get_json()["fault"]["detail"]
     assert error["code"] == "invalid_parameter" and "[a-zA-Z0-9_]+" in error["message"]
+    assert f"e.g. {suggested!r}" in error["message"]   # an id the rule takes, close to the one sent
 
 
 def test_the_2020_list_shows_complete_speakers_unless_get_all_speakers(api, voices):

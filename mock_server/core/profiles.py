@@ -18,6 +18,7 @@ One service whose enrollment changed: the 2020 docs (vendor-docs-2020.md, "Enrol
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from mock_server import errors
@@ -58,7 +59,7 @@ class EnrollmentRules:
         if self.measures_speech and not SPEAKER_ID_2020.fullmatch(speaker_id):
             raise errors.InvalidParameter(
                 f"speakerId {speaker_id!r} may only hold letters, digits and underscores ([a-zA-Z0-9_]+), e.g. "
-                f"{re.sub(r'[^a-zA-Z0-9_]', '_', speaker_id)[:64] or 'speaker_1'!r}.")
+                f"{suggested_speaker_id(speaker_id)!r}.")
 
     def check_enrollment(self, speech_seconds: float) -> None:
         """2020: one enrollment needs min_speech_seconds of speech, and some speech even when that is 0 (raises
@@ -119,3 +120,10 @@ class EnrollmentRules:
         if not self.measures_speech:
             return {"speaker_id": record.speaker_id, "enrollment_complete": str(self.is_complete(record))}
         return self.status(record)
+
+
+def suggested_speaker_id(speaker_id: str) -> str:
+    """A 2020-valid id close to ``speaker_id`` for the 400's example: accents dropped (NFKD: "Zoë" -> "Zoe"), every
+    other character outside [a-zA-Z0-9_] an underscore; "speaker_1" when nothing is left."""
+    ascii_id = unicodedata.normalize("NFKD", speaker_id).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[^a-zA-Z0-9_]", "_", ascii_id)[:64].strip("_") or "speaker_1"
