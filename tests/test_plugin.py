@@ -117,3 +117,30 @@ def test_parallel_workers_share_one_server_without_seeing_each_other(pytester, t
         log = server.log()
     # every test's enrollments reached this one server (each test's key was reset after it, journal included)
     assert log.count("/sync/diarization/enroll -> 200") == 6 * 6
+
+
+PROFILE_TESTS = '''
+from mock_server.testing.pytest_plugin import voice_files
+
+
+def test_the_profile_in_force(speaker_id_server):
+    answer = speaker_id_server.enroll("jane.doe", voice_files("carol")[0].read_bytes())
+    print("ANSWER", sorted(answer.items()))
+    assert answer["message"] == "Success"   # 2019: any id, "Success" until --enrollments-required
+'''
+
+
+@pytest.mark.live
+@pytest.mark.parametrize("ini,passes", [("speaker_id_mock_profile = 2019", True), ("", False)])
+def test_the_speaker_id_mock_profile_ini_option_chooses_the_vendor_docs(pytester, ini, passes):
+    """speaker_id_mock_profile = 2019 starts the server in the earlier profile (an id with a "." is enrolled with
+    "Success"); without it the 2020 rules refuse that id (the plugin's MockApiError fails the same test)."""
+    pytester.makeini(f"[pytest]\n{ini}\n")
+    pytester.makepyfile(test_profile=PROFILE_TESTS)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", "-s", timeout=300)
+    if passes:
+        result.assert_outcomes(passed=1)
+        result.stdout.fnmatch_lines(["*ANSWER*'message', 'Success'*"])
+    else:
+        result.assert_outcomes(failed=1)
+        result.stdout.fnmatch_lines(["*MockApiError: HTTP 400 invalid_parameter*"])
