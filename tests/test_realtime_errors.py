@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import os
+import select
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -201,6 +203,78 @@ def test_a_cancelled_or_vanished_client_frees_its_stream_slot(stub, live, tmp_pa
     api = SpeakerIdServer(live.url, KEY)
     statuses = [e["status"] for e in api.requests(limit=50) if e["method"] == "GRPC"]
     assert statuses.count(499) >= 2 * MAX_STREAMS
+
+
+
+class _FreezingRelay:
+    """A TCP relay between a client and the mock that, once ``freeze()``d, forwards nothing more and keeps both
+    sockets open: a client whose network vanished (no FIN or RST ever reaches the server)."""
+
+    def __init__(self, target: str):
+        host, port = target.rsplit(":", 1)
+        self._server_address = (host, int(port))
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.target = f"127.0.0.1:{self._listener.getsockname()[1]}"
+        self._frozen, self._sockets = threading.Event(), []
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self):
+        client, _ = self._listener.accept()
+        upstream = socket.create_connection(self._server_address)
+        self._sockets += [client, upstream]
+        while not self._frozen.is_set():
+            for sock in select.select([client, upstream], [], [], 0.05)[0]:
+                data = sock.recv(65536)
+                if not data:
+                    return
+                (upstream if sock is client else client).sendall(data)
+
+    def freeze(self):
+        self._frozen.set()
+
+    def close(self):
+        for sock in [self._listener, *self._sockets]:
+            sock.close()
+
+
+def test_a_client_whose_network_vanished_frees_its_stream_slot(stub, live):
+    """No FIN, no RST: the server's keepalive pings go unanswered and it drops the connection within ~20 s
+    (gRPC's default would keep the slot for 2 hours)."""
+    relay, done, first_sent, out = _FreezingRelay(live.grpc_target), threading.Event(), threading.Event(), {}
+
+    def chunks():
+        yield chunk()
+        first_sent.set()
+        done.wait(120)
+
+    def client():
+        with grpc.insecure_channel(relay.target) as channel:
+            out["answers"], out["error"] = call(pb_grpc.DeepAffectsRealtimeStub(channel), chunks(), meta(), 120)
+
+    api = SpeakerIdServer(live.url, KEY)
+    cancelled_before = [e["status"] for e in api.requests(limit=100) if e["method"] == "GRPC"].count(499)
+    thread = threading.Thread(target=client)
+    thread.start()
+    try:
+        assert first_sent.wait(10)
+        time.sleep(0.5)                                           # the chunk is in the servicer
+        relay.freeze()
+        started = time.monotonic()
+        while True:                                               # both slots free again: the frozen one came back
+            release, threads, outs = _hold_every_slot(stub)
+            release.set()
+            for t in threads:
+                t.join(30)
+            if all(o["error"] is None for o in outs) or time.monotonic() - started > 60:
+                break
+            time.sleep(1)
+        assert all(o["error"] is None for o in outs), [o["error"] for o in outs]
+        statuses = [e["status"] for e in api.requests(limit=100) if e["method"] == "GRPC"]
+        assert statuses.count(499) == cancelled_before + 1          # journalled as a client gone (499)
+    finally:
+        done.set()
+        relay.close()
+        thread.join(30)
 
 
 def test_faults_fail_or_delay_realtime_calls(stub, live):

@@ -20,6 +20,13 @@ from .servicer import SERVICE, RealtimeServicer
 log = logging.getLogger("mock_server.realtime")
 
 SPARE_WORKERS = 4       # threads beyond --grpc-max-streams: health checks, reflection and refusals stay quick
+# A client whose network vanished (no FIN or RST reaches us: a dropped Wi-Fi, a suspended laptop) would hold its
+# stream slot for gRPC's default 2 h keepalive. The server pings each connection this often (ms) and drops it when
+# a ping is not acknowledged within KEEPALIVE_TIMEOUT_MS, ending its streams: the slot is free within ~20 s.
+# Live clients answer pings in their gRPC library, whatever their own settings. grpcio 1.85 times a keepalive ping
+# out by grpc.http2.ping_timeout_ms (60 s by default), not by keepalive_timeout_ms alone: both are set.
+KEEPALIVE_TIME_MS = 10_000
+KEEPALIVE_TIMEOUT_MS = 10_000
 
 
 class RealtimeServer:
@@ -54,7 +61,11 @@ def start_realtime_server(state, *, host: str, port: int, max_streams: int, max_
         maximum_concurrent_rpcs=workers,
         options=[("grpc.max_receive_message_length", max_message_bytes),
                  ("grpc.max_send_message_length", 4 * 2**20),
-                 ("grpc.so_reuseport", 0)])     # a busy port must fail, not be shared with another server
+                 ("grpc.so_reuseport", 0),      # a busy port must fail, not be shared with another server
+                 ("grpc.keepalive_time_ms", KEEPALIVE_TIME_MS),
+                 ("grpc.keepalive_timeout_ms", KEEPALIVE_TIMEOUT_MS),
+                 ("grpc.http2.ping_timeout_ms", KEEPALIVE_TIMEOUT_MS),
+                 ("grpc.http2.max_pings_without_data", 0)])    # keep pinging a stream whose client is silent
     servicer = RealtimeServicer(state, max_streams=max_streams)
     pb_grpc.add_DeepAffectsRealtimeServicer_to_server(servicer, server)
     health_servicer = health.HealthServicer()
