@@ -262,6 +262,7 @@ def synthetic_conversations(root: str, man: dict, cfg, n: int, verbose: bool,
               for s in pool}
     acc: dict = {}
     stranger_named = stranger_total = 0.0
+    sandwich_total = sandwich_neighbour = 0.0
     for trial in range(n):
         order = [str(s) for s in rng.permutation(pool)]
         n_req = int(rng.integers(2, min(4, len(order) - 1) + 1))
@@ -290,6 +291,11 @@ def synthetic_conversations(root: str, man: dict, cfg, n: int, verbose: bool,
         hyp_t = [(h.speaker_id, h.start, h.end) for h in hyp]
         r = identification_error_rate(ref, hyp_t)
         add(acc, r)
+        for (before, _, _), (lab, s0, e0), (after, _, _) in zip(ref, ref[1:], ref[2:]):
+            if before == after != lab and before != "unknown" and 0.3 <= e0 - s0 <= 0.8:
+                sandwich_total += e0 - s0              # a short turn between two turns of one requested speaker:
+                sandwich_neighbour += sum(max(0.0, min(e0, h[2]) - max(s0, h[1]))   # time given to that speaker
+                                          for h in hyp_t if h[0] == before)
         if stranger:
             theirs = [("unknown", s, e) for lab, s, e in ref if lab == "unknown"]
             ru = identification_error_rate(theirs, [h for h in hyp_t if h[0] == "unknown"])
@@ -300,6 +306,9 @@ def synthetic_conversations(root: str, man: dict, cfg, n: int, verbose: bool,
     print(f"synthetic conversations: IER {ier_of(acc):.3f} (confusion {acc['confusion'] / acc['total']:.3f}, missed "
           f"{acc['missed'] / acc['total']:.3f}, false alarm {acc['false_alarm'] / acc['total']:.3f}), "
           f"{stranger_named / max(stranger_total, 1e-9):.3f} of strangers' speech unknown")
+    if sandwich_total:
+        print(f"short turns (0.3-0.8 s) between two turns of one requested speaker: {sandwich_total:.1f} s, "
+              f"{sandwich_neighbour / sandwich_total:.3f} of it given to that speaker")
 
 
 if __name__ == "__main__":
