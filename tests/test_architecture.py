@@ -1,6 +1,7 @@
 """The rooms keep their one direction of imports (import-linter contracts in setup.cfg; docs/architecture.md)."""
 from __future__ import annotations
 
+import ast
 import shutil
 import subprocess
 import sys
@@ -31,8 +32,6 @@ def test_tests_build_apps_only_through_the_fixtures_that_stop_them():
     """Every app a test builds is stopped (job runner drained, store closed) however the test ends: tests get
     apps from conftest's ``make_app`` / ``running_app`` / ``app`` fixtures, never from ``create_app`` directly
     (an app made in a subprocess's code string is that process's business)."""
-    import ast
-
     direct = []
     for path in sorted((ROOT / "tests").glob("*.py")):
         if path.name == "conftest.py":
@@ -53,3 +52,57 @@ def test_request_handlers_reach_app_state_through_typed_accessors_only():
              for n, line in enumerate(path.read_text().splitlines(), 1)
              if "current_app.extensions" in line and path.name != "state.py"]
     assert not found, f"reach the app's state through state.current_state() or a typed accessor: {found}"
+
+
+# HTTP clients a test could use instead of mock_server.testing.http_json / http_text.
+HTTP_CLIENTS = {"urllib.request", "http.client", "requests", "httpx"}
+
+
+def _calls_time(node, names: set[str]) -> bool:
+    """Whether ``node`` calls ``time.<name>`` for one of ``names``, outside functions defined within it."""
+    todo = list(ast.iter_child_nodes(node))
+    while todo:
+        child = todo.pop()
+        if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            continue
+        func = child.func if isinstance(child, ast.Call) else None
+        if (isinstance(func, ast.Attribute) and func.attr in names and isinstance(func.value, ast.Name)
+                and func.value.id == "time"):
+            return True
+        todo.extend(ast.iter_child_nodes(child))
+    return False
+
+
+def _exits_early(loop) -> bool:
+    """Whether ``loop`` has a break or return of its own (not one of a nested loop or function)."""
+    todo = [*loop.body]
+    while todo:
+        child = todo.pop()
+        if isinstance(child, (ast.Break, ast.Return)):
+            return True
+        if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.For,
+                              ast.While)):
+            continue
+        todo.extend(ast.iter_child_nodes(child))
+    return False
+
+
+def test_tests_poll_and_call_servers_through_the_shared_helpers():
+    """Tests call a live server with ``mock_server.testing.http_json`` / ``http_text`` and poll with
+    ``wait_until``: no HTTP client of their own (urllib.request, http.client, requests) and no hand-written
+    poll loop (a loop that sleeps or reads the clock and leaves once something came true). Raw sockets stay
+    allowed, for tests that send what no HTTP client would."""
+    clients, loops = [], []
+    for path in sorted((ROOT / "tests").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            where = f"tests/{path.name}:{getattr(node, 'lineno', 0)}"
+            if isinstance(node, ast.Import):
+                clients += [where for alias in node.names if alias.name in HTTP_CLIENTS]
+            elif isinstance(node, ast.ImportFrom) and node.module in HTTP_CLIENTS:
+                clients.append(where)
+            elif isinstance(node, (ast.For, ast.While)) and _exits_early(node) and (
+                    _calls_time(node, {"sleep", "monotonic", "time"})):
+                loops.append(where)
+    assert not clients, f"call servers through mock_server.testing.http_json / http_text: {clients}"
+    assert not loops, f"poll through mock_server.testing.wait_until: {loops}"
+
