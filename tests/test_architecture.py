@@ -106,3 +106,16 @@ def test_tests_poll_and_call_servers_through_the_shared_helpers():
     assert not clients, f"call servers through mock_server.testing.http_json / http_text: {clients}"
     assert not loops, f"poll through mock_server.testing.wait_until: {loops}"
 
+
+def test_the_app_factory_only_wires():
+    """app.py builds the app from the rooms' register functions: no route or request hook of its own (/health and
+    the request log are api/meta.py's)."""
+    hooks = {"route", "get", "post", "put", "delete", "add_url_rule", "before_request", "after_request",
+             "teardown_request", "errorhandler"}
+    tree = ast.parse((ROOT / "mock_server" / "app.py").read_text())
+    found = [f"mock_server/app.py:{node.lineno}" for node in ast.walk(tree)
+             if isinstance(node, ast.Attribute) and node.attr in hooks
+             and isinstance(node.value, ast.Name) and node.value.id == "app"]
+    nested = [f"mock_server/app.py:{node.lineno}" for top in tree.body if isinstance(top, ast.FunctionDef)
+              for node in ast.walk(top) if node is not top and isinstance(node, ast.FunctionDef)]
+    assert not found and not nested, f"a route or hook defined in app.py, not in its room: {found + nested}"
