@@ -137,7 +137,17 @@ def check_spec(body: dict, schema: dict, *, name: str) -> None:
     if error.validator == "required":
         raise errors.MissingParameter(f"{error.message} in the {name}{' at ' + where if where else ''}; see "
                                       "/openapi.json for its shape.")
-    raise errors.InvalidParameter(f"{where or name}: {_short(error.message)} (see /openapi.json).")
+    message = error.message
+    if error.validator in ("minimum", "maximum") and isinstance(error.instance, (int, float)):
+        # "<value> is greater than the maximum of 86400": the limit must survive a value hundreds of digits long
+        message = message.replace(repr(error.instance), _number(error.instance), 1)
+    raise errors.InvalidParameter(f"{where or name}: {_short(message)} (see /openapi.json).")
+
+
+def _number(value: int | float) -> str:
+    """A number for an error message; an integer literal too long to read is described by its length."""
+    text = repr(value)
+    return text if len(text) <= 30 else f"a number {len(text)} digits long"
 
 
 def _condition(schema: dict) -> str:
