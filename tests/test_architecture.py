@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import shutil
 import subprocess
 import sys
@@ -119,3 +120,46 @@ def test_the_app_factory_only_wires():
     nested = [f"mock_server/app.py:{node.lineno}" for top in tree.body if isinstance(top, ast.FunctionDef)
               for node in ast.walk(top) if node is not top and isinstance(node, ast.FunctionDef)]
     assert not found and not nested, f"a route or hook defined in app.py, not in its room: {found + nested}"
+
+
+# Imported by tests but installed otherwise: the vendor's SDK, which scripts/test pip-installs --no-deps (pinned
+# there: its own requirements do not install on Python 3.10+).
+INSTALLED_APART = {"deepaffects"}
+
+
+def _distribution_names(text: str) -> set[str]:
+    """The distribution names (PEP 503-normalised) of a setup.cfg requirement list."""
+    lines = (line.split("#", 1)[0].strip() for line in text.splitlines())
+    return {re.sub(r"[-_.]+", "-", re.split(r"[<>=!~\[; ]", line, maxsplit=1)[0]).lower() for line in lines if line}
+
+
+def test_what_the_tests_import_is_declared_in_the_test_extra():
+    """Every third-party package a test imports (``pytest.importorskip`` included: CI runs with --no-skips) is in
+    install_requires or the test extra, not only reached through another package's own requirements."""
+    import configparser
+    from importlib.metadata import packages_distributions
+
+    setup = configparser.ConfigParser()
+    setup.read(ROOT / "setup.cfg")
+    declared = (_distribution_names(setup["options"]["install_requires"])
+                | _distribution_names(setup["options.extras_require"]["test"]))
+    ours = ({path.stem for folder in ("tests", "scripts") for path in (ROOT / folder).glob("*.py")}
+            | {"mock_server", "conftest"} | INSTALLED_APART)
+    distributions = packages_distributions()
+    undeclared = []
+    for path in sorted((ROOT / "tests").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                modules = [node.module]
+            elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                  and node.func.attr == "importorskip" and node.args and isinstance(node.args[0], ast.Constant)):
+                modules = [node.args[0].value]
+            else:
+                continue
+            for top in {module.split(".")[0] for module in modules} - set(sys.stdlib_module_names) - ours:
+                names = {re.sub(r"[-_.]+", "-", d).lower() for d in distributions.get(top, [top])}
+                if not names & declared:
+                    undeclared.append(f"{top} (tests/{path.name}:{node.lineno})")
+    assert not undeclared, f"declare these in setup.cfg's test extra: {undeclared}"
