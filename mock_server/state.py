@@ -29,9 +29,12 @@ if TYPE_CHECKING:  # the admin plug-in's part; imported for the annotation only 
 STATE_KEY = "speaker_id_mock"
 
 
-@dataclass
+@dataclass(slots=True)
 class MockState:
-    """Everything a running mock holds: settings, the store, the core service and its job runner."""
+    """Everything a running mock holds: settings, the store, the core service and its job runner.
+
+    Slotted: every attribute anyone sets is declared here, typed (setting an undeclared one raises AttributeError).
+    """
 
     config: ServerConfig
     store: Store
@@ -42,6 +45,10 @@ class MockState:
     admin: AdminState | None = None        # set by the admin plug-in; None with --no-admin
     call_hooks: CallHooks | None = None    # what doors outside Flask (gRPC) tell a plug-in about their calls
     rate_limiter: RateLimiter | None = None  # the vendor's rate limits, with --rate-limit
+    # Set by the server process when it stops (server/main.py, server/processes.py): True when the job runner
+    # drained (every job run and delivered or given up) within --drain-seconds; False until then, or when the
+    # deadline came first (unfinished jobs resume on the next start). Only the "stopped (...)" log line reads it.
+    drained: bool = False
 
     @classmethod
     def build(cls, config: ServerConfig) -> MockState:

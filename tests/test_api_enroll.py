@@ -201,11 +201,12 @@ def test_get_all_speakers_takes_the_usual_boolean_spellings_and_refuses_anything
     assert first["enrollment_complete"] is False  # one enrollment: listed only when asking for everyone
     path = f"/audio/generic/api/{api.version}/sync/diarization/get_enrolled_speakers"
     for value, listed in [("True", ["bob"]), ("true", ["bob"]), ("TRUE", ["bob"]), ("1", ["bob"]),
-                          ("False", []), ("false", []), ("FALSE", []), ("0", []), ("", [])]:
+                          ("False", []), ("false", []), ("FALSE", []), ("0", [])]:
         response = api.client.get(path, query_string={"apikey": api.key, "getAllSpeakers": value})
         assert response.status_code == 200, (value, response.get_json())
         assert [s["speaker_id"] for s in response.get_json()["enrolled_speaker_ids"]] == listed, value
-    for value in ["yes", "maybe", "2", "on", "truee"]:  # silently read as false before
+    # silently read as false before; blanks and spaces too: the vendor's docs only ever send True
+    for value in ["yes", "maybe", "2", "on", "truee", "", " ", " true ", "true ", "\ttrue", "０"]:
         response = api.client.get(path, query_string={"apikey": api.key, "getAllSpeakers": value})
         assert response.status_code == 400, (value, response.get_json())
         fault = response.get_json()["fault"]

@@ -11,14 +11,14 @@ import shutil
 import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
-import requests
 from conftest import CHROMIUM, FIXTURES
 
 from mock_server.admin.dashboard import PALETTE, Timeline
 from mock_server.core.config import ServerConfig
-from mock_server.testing import LiveServer, WebhookReceiver
+from mock_server.testing import LiveServer, WebhookReceiver, http_json, http_text
 
 SPEAKERS = ("alice", "bob", "carol")
 KEY = "dashboard-key"
@@ -79,23 +79,24 @@ class Dom(HTMLParser):
 def busy_server(voices):
     """A live server with three fixture voices enrolled, one sync and one async identify of the conversation."""
     with LiveServer() as server, WebhookReceiver() as receiver:
-        s = requests.Session()
         for speaker in SPEAKERS:
             for entry in voices["speakers"][speaker]["enroll"]:
-                r = s.post(f"{server.url}{API}/sync/diarization/enroll", params={"apikey": KEY}, timeout=60,
-                           json={"content": _b64(FIXTURES / entry["file"]), "speakerId": speaker})
-                assert r.status_code == 200, r.text
+                status, answer = http_json("POST", f"{server.url}{API}/sync/diarization/enroll?apikey={KEY}",
+                                           {"content": _b64(FIXTURES / entry["file"]), "speakerId": speaker})
+                assert status == 200, answer
         body = {"content": _b64(FIXTURES / "conversation.wav"), "encoding": "WAV", "sampleRate": 16000,
                 "speakerIds": list(SPEAKERS)}
-        r = s.post(f"{server.url}{API}/sync/diarization/identify", params={"apikey": KEY}, json=body, timeout=120)
-        assert r.status_code == 200, r.text
-        sync_segments = r.json()["segments"]
-        r = s.post(f"{server.url}{API}/async/diarization/identify", json={**body, "speakerIds": ["alice", "bob"]},
-                   params={"apikey": KEY, "webhook": f"{receiver.url}/hook", "request_id": "dash-1"}, timeout=60)
-        assert r.status_code == 202, r.text
+        status, answer = http_json("POST", f"{server.url}{API}/sync/diarization/identify?apikey={KEY}", body,
+                                   timeout=120)
+        assert status == 200, answer
+        sync_segments = answer["segments"]
+        query = urlencode({"apikey": KEY, "webhook": f"{receiver.url}/hook", "request_id": "dash-1"})
+        status, answer = http_json("POST", f"{server.url}{API}/async/diarization/identify?{query}",
+                                   {**body, "speakerIds": ["alice", "bob"]})
+        assert status == 202, answer
         receiver.wait_for("dash-1", timeout=120)
-        s.post(f"{server.url}{API}/sync/diarization/identify", params={"apikey": "other-key"}, json=body,
-               timeout=60)  # a 400 (nobody enrolled under that key) for the journal
+        http_json("POST", f"{server.url}{API}/sync/diarization/identify?apikey=other-key",
+                  body)  # a 400 (nobody enrolled under that key) for the journal
         server.sync_segments = sync_segments
         yield server
 
@@ -130,10 +131,10 @@ def test_dashboard_in_headless_chromium_shows_each_speakers_timeline(busy_server
 
 @pytest.mark.live
 def test_dashboard_html_lists_speakers_requests_and_webhooks_with_masked_keys(busy_server):
-    page = requests.get(f"{busy_server.url}/_mock/ui", timeout=30)
-    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
-    html = page.text
-    masked = requests.get(f"{busy_server.url}/_mock/requests", params={"apikey": KEY}, timeout=30).json()
+    headers: dict = {}
+    status, html = http_text("GET", f"{busy_server.url}/_mock/ui", timeout=30, response_headers=headers)
+    assert status == 200 and headers["Content-Type"].startswith("text/html")
+    masked = http_json("GET", f"{busy_server.url}/_mock/requests?apikey={KEY}", timeout=30)[1]
     key_label = masked["requests"][0]["key"]
     assert key_label.startswith("key#") and key_label in html
     assert KEY not in html and "other-key" not in html, "api keys must only appear masked"

@@ -114,6 +114,8 @@ def small_server(tmp_path_factory):
     assert live.stop() == 0
 
 
+# Raw sockets for the body-limit tests, not http_json: they send what no HTTP client would (a Content-Length of
+# 10 GB with no body, Expect: 100-continue, a chunked body cut short) and watch when the server answers or hangs up.
 def _connect(server: LiveServer) -> socket.socket:
     host, port = server.url.removeprefix("http://").split(":")
     return socket.create_connection((host, int(port)), timeout=10)

@@ -254,11 +254,9 @@ def test_a_workers_jobs_are_left_to_it_by_a_sibling_booting_later_and_by_the_oth
         before = _children(server)
         os.kill(server.process.pid, signal.SIGTTIN)  # gunicorn's master: one worker more
         newcomer = wait_until(lambda: (_children(server) - before or {0}).pop(), timeout=20)
-        for _ in range(500):  # until the new worker serves (its job runner started before that)
-            if _call(server, LIST)[2] == newcomer:
-                break
-        else:
-            pytest.fail(f"the new worker {newcomer} served none of 500 calls")
+        # until the new worker serves (its job runner started before that)
+        wait_until(lambda: _call(server, LIST)[2] == newcomer, timeout=60, interval=0,
+                   message=f"the new worker {newcomer} served no call")
         time.sleep(3.0)  # a few heartbeats of every worker
 
         def status_of(request_id: str) -> str:

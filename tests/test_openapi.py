@@ -261,3 +261,27 @@ def test_admin_answers_match_their_schemas(app):
     assert remote.status_code == 403
     docs.check(client.get("/_mock/faults", environ_base={"REMOTE_ADDR": "192.0.2.7"}), "/_mock/faults", "GET",
                status=403)
+
+
+# getAllSpeakers values: the documented spellings, and blanks, spaces and near misses a client might send.
+GET_ALL_SPEAKERS = ["True", "true", "TRUE", "tRuE", "1", "False", "false", "FALSE", "0", "", " ", " true ", "true ",
+                    "\ttrue", "\nTrue", "true\n", "yes", "on", "2", "01", "truee", "０", "ｔrue", "true\x00"]
+
+
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_get_all_speakers_is_taken_exactly_when_the_published_pattern_matches(client, version):
+    """The handler takes what /openapi.json's pattern admits (a 200) and refuses the rest (a 400 naming the
+    spellings it takes): the document and the handler are one source."""
+    path = f"/audio/generic/api/{version}/sync/diarization/get_enrolled_speakers"
+    parameter = document_of(client)["paths"][path]["get"]["parameters"][0]
+    assert parameter["name"] == "getAllSpeakers"
+    pattern = re.compile(parameter["schema"]["pattern"])
+    for value in GET_ALL_SPEAKERS:
+        response = client.get(path, query_string={"apikey": "k", "getAllSpeakers": value})
+        documented = pattern.fullmatch(value) is not None  # ECMA-262: no "$" before a final newline
+        assert response.status_code == (200 if documented else 400), (value, response.get_json())
+        if not documented:
+            detail = response.get_json()["fault"]["detail"]
+            assert detail["code"] == "invalid_parameter" and "must be True or False" in detail["message"]
+            assert "true/false or 1/0, in any case" in detail["message"]
+    assert sum(pattern.fullmatch(v) is not None for v in GET_ALL_SPEAKERS) == 9  # the list's documented spellings

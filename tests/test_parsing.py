@@ -82,6 +82,9 @@ def test_misspelt_match_field_names_the_field_and_where(client):
     ('{"response": {"segments": [{"speaker_id": "a", "start": 0, "end": 1e400}]}}', "1e400"),
     ('{"response": {"segments": [{"speaker_id": "a", "start": -1, "end": 1}]}}', "start"),
     ('{"response": {"segments": [{"speaker_id": "a", "start": 0, "end": 1%s}]}}' % ("0" * 400), "digits long"),
+    ('{"response": {"segments": [{"speaker_id": "a", "start": 0, "end": 1%s}]}}' % ("0" * 400), "maximum of 86400"),
+    ('{"response": {"segments": [{"speaker_id": "a", "start": 0, "end": 1e308}]}}', "maximum of 86400"),
+    ('{"response": {"segments": [{"speaker_id": "a", "start": 86400.001, "end": 86401}]}}', "segments[0].start"),
 ])
 def test_stub_segments_must_be_finite_and_start_before_they_end(client, body, word):
     error = _error(_post(client, "/_mock/stubs", body))
@@ -145,6 +148,22 @@ def test_fault_limits_are_the_published_ones(client):
     assert "status" in _error(_post(client, "/_mock/faults", json.dumps({"status": api_low - 1})))["message"]
     hook = {"target": "webhook", "status": published["properties"]["status"]["minimum"]}
     assert _post(client, "/_mock/faults", json.dumps(hook)).status_code == 200
+
+
+def test_stub_times_are_held_to_the_published_maximum(client):
+    published = _published(client, "StubRequest")["properties"]["response"]["properties"]["segments"]["items"]
+    high = published["properties"]["end"]["maximum"]
+    assert high == published["properties"]["start"]["maximum"] == 86400  # a day, documented in the description
+    assert "at most a day" in published["properties"]["end"]["description"]
+    last = {"speaker_id": "a", "start": high - 1, "end": high}
+    answer = _post(client, "/_mock/stubs", json.dumps({"response": {"segments": [last]}}))
+    assert answer.status_code == 200 and answer.get_json()["stub"]["response"]["segments"] == [last]
+    for end in (high + 0.01, 1e308):
+        over = {"response": {"segments": [{"speaker_id": "a", "start": 0, "end": end}]}}
+        error = _error(_post(client, "/_mock/stubs", json.dumps(over)))
+        assert error["code"] == "invalid_parameter" and "response.segments[0].end" in error["message"]
+        assert f"maximum of {high}" in error["message"]
+    assert len(client.get("/_mock/stubs").get_json()["stubs"]) == 1
 
 
 def test_webhook_faults_refuse_api_only_fields(client):

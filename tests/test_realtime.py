@@ -8,7 +8,6 @@ import re
 import subprocess
 import sys
 import time
-import urllib.request
 
 import grpc
 import pytest
@@ -20,7 +19,7 @@ from realtime_helpers import check_answers, ier, pipeline_turns, vendor_stream
 
 from mock_server.realtime import deepaffects_realtime_pb2 as pb
 from mock_server.realtime import deepaffects_realtime_pb2_grpc as pb_grpc
-from mock_server.testing import LiveServer
+from mock_server.testing import LiveServer, http_text
 from mock_server.testing.pytest_plugin import SpeakerIdServer
 from mock_server.testing.realtime_client import stream_pieces, wav_pieces
 
@@ -145,8 +144,8 @@ def test_no_grpc_and_a_busy_port(tmp_path):
 
 def test_the_dashboard_draws_a_timeline_per_stream(api):
     result = api.stream(FIXTURES / "conversation.wav", SPEAKERS, chunk_seconds=5)
-    with urllib.request.urlopen(api.url + "/_mock/ui", timeout=30) as response:
-        page = response.read().decode("utf-8")
+    status, page = http_text("GET", api.url + "/_mock/ui", timeout=30)
+    assert status == 200, page[:500]
     card = page.split("GRPC /deepaffectsrealtime.DeepAffectsRealtime/IdentifySpeaker", 1)[1].split("</svg>", 1)[0]
     drawn = card.count('class="segment"')
     assert drawn == len(result.segments) and all(f'data-speaker="{s}"' in card for s in SPEAKERS)

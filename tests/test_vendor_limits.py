@@ -6,8 +6,6 @@ shape, which follows the vendor's ``{"fault": ...}`` bodies elsewhere.
 """
 import base64
 import io
-import urllib.error
-import urllib.request
 
 import numpy as np
 import pytest
@@ -108,11 +106,9 @@ def test_the_limit_holds_for_a_server_with_several_processes(tmp_path):
 
 def _get(url: str) -> tuple[int, str]:
     """(status, the X-Served-By pid) of one GET on a new connection."""
-    try:
-        with urllib.request.urlopen(url, timeout=30) as response:
-            return response.status, response.headers["X-Served-By"]
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.headers["X-Served-By"]
+    headers: dict = {}
+    status, _ = http_json("GET", url, timeout=30, response_headers=headers)
+    return status, headers["X-Served-By"]
 
 
 # --- /_mock/faults presets ------------------------------------------------------------------------------------

@@ -4,16 +4,14 @@ A live server process POSTs to a WebhookReceiver scripted to answer 200, 204, 3x
 auth challenge; what counts is what the receiver saw and what the server recorded (/_mock/webhooks, /_mock/jobs).
 """
 import json
-import time
 import urllib.parse
-import urllib.request
 
 import pytest
 from conftest import b64
 
 from mock_server.core.config import ServerConfig
 from mock_server.core.webhooks import backoff_delay, check_webhook_url
-from mock_server.testing import LiveServer, Reply, WebhookReceiver, http_json
+from mock_server.testing import LiveServer, Reply, WebhookReceiver, http_json, http_text, wait_until
 from mock_server.urls import mask_url
 
 pytestmark = pytest.mark.live  # every test here talks to a mock server process
@@ -50,13 +48,13 @@ def _submit(server: LiveServer, webhook: str, request_id: str) -> None:
 
 def _settled_job(server: LiveServer, request_id: str, timeout: float = 30.0) -> dict:
     """The job once its webhook is delivered or has failed for good (polled: the outcome is only in the store)."""
-    deadline = time.monotonic() + timeout
-    while True:
+    def settled():
         status, body = http_json("GET", f"{server.url}/_mock/jobs/{request_id}")
         if status == 200 and body["jobs"][0]["webhook_status"] in ("delivered", "failed"):
             return body["jobs"][0]
-        assert time.monotonic() < deadline, body
-        time.sleep(0.05)
+        return None
+
+    return wait_until(settled, timeout=timeout, interval=0.05, message=f"job {request_id}'s webhook not settled")
 
 
 def _attempts(server: LiveServer, request_id: str) -> list[tuple]:
@@ -220,8 +218,9 @@ def test_mask_url_hides_passwords_and_bare_tokens(url, expected):
 
 
 def _text(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=30) as response:
-        return response.read().decode("utf-8")
+    status, text = http_text("GET", url, timeout=30)
+    assert status == 200, text[:500]
+    return text
 
 
 @pytest.mark.parametrize("webhook,problem", [

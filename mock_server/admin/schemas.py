@@ -16,6 +16,10 @@ from mock_server.api.openapi import (
 
 MAX_DELAY_MS = 60_000       # an injected delay longer than a minute is a typo, not a test
 MAX_TIMES = 1_000_000
+# A stub's segment times, in seconds: one day. Far above any audio the server takes by default (--max-audio-seconds
+# 7200) and any stream; a later time is a typo (ms for s) or a probe (1e308), and would stretch the dashboard's
+# timeline and every consumer's arithmetic.
+MAX_STUB_SECONDS = 86_400
 
 _STRING = {"type": "string"}
 
@@ -58,10 +62,11 @@ SEGMENT = {"type": "object", "required": ["speaker_id", "start", "end"], "additi
                    "description": "One of match.speakerIds or \"UserNotIdentified\", as identify answers (another id "
                                   "is refused). Without match.speakerIds any id: the stub then answers only calls "
                                   "whose speakerIds include every id its segments name. No control characters."},
-    "start": {"type": "number", "minimum": 0,
-              "description": "Seconds; stored rounded to 2 decimals, as identify answers. Before end, and not before "
-                             "the previous segment's end."},
-    "end": {"type": "number", "minimum": 0, "description": "Seconds; stored rounded to 2 decimals; after start."}}}
+    "start": {"type": "number", "minimum": 0, "maximum": MAX_STUB_SECONDS,
+              "description": "Seconds (at most a day); stored rounded to 2 decimals, as identify answers. Before end, "
+                             "and not before the previous segment's end."},
+    "end": {"type": "number", "minimum": 0, "maximum": MAX_STUB_SECONDS,
+            "description": "Seconds (at most a day); stored rounded to 2 decimals; after start."}}}
 
 STUB_SCHEMA = {
     "type": "object", "required": ["response"], "additionalProperties": False,

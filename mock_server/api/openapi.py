@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from flask import Blueprint, Flask, current_app, jsonify, render_template
 
 from mock_server import __version__, audio, errors
-from mock_server.api.parsing import MAX_ID_LENGTH
+from mock_server.api.parsing import BOOLEAN_PATTERN, MAX_ID_LENGTH
 from mock_server.api.routes import API_VERSIONS, ASYNC_API_NAME, MAX_SPEAKER_IDS
 from mock_server.errors import fault_body
 
@@ -290,9 +290,9 @@ def _public_paths(version: str) -> dict:
             "description": "2020 profile: complete speakers only, unless getAllSpeakers=True.",
             "parameters": [{"name": "getAllSpeakers", "in": "query", "required": False,
                             "description": "True: list incomplete speakers too (2020 profile). True/False, 1/0, "
-                                           "in any case; any other value answers 400 invalid_parameter.",
-                            "schema": {"type": "string",
-                                       "pattern": "^([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|1|0)$"}}],
+                                           "in any case; any other value (an empty one or one with spaces "
+                                           "too) answers 400 invalid_parameter.",
+                            "schema": {"type": "string", "pattern": BOOLEAN_PATTERN}}],
             "responses": {"200": json_response("The speakers, oldest first.", ref("EnrolledSpeakers"), {
                 "developer_id": "dev-0123456789ab",
                 "enrolled_speaker_ids": [{"speaker_id": "alice", "enrollment_complete": True,

@@ -137,7 +137,17 @@ def check_spec(body: dict, schema: dict, *, name: str) -> None:
     if error.validator == "required":
         raise errors.MissingParameter(f"{error.message} in the {name}{' at ' + where if where else ''}; see "
                                       "/openapi.json for its shape.")
-    raise errors.InvalidParameter(f"{where or name}: {_short(error.message)} (see /openapi.json).")
+    message = error.message
+    if error.validator in ("minimum", "maximum") and isinstance(error.instance, (int, float)):
+        # "<value> is greater than the maximum of 86400": the limit must survive a value hundreds of digits long
+        message = message.replace(repr(error.instance), _number(error.instance), 1)
+    raise errors.InvalidParameter(f"{where or name}: {_short(message)} (see /openapi.json).")
+
+
+def _number(value: int | float) -> str:
+    """A number for an error message; an integer literal too long to read is described by its length."""
+    text = repr(value)
+    return text if len(text) <= 30 else f"a number {len(text)} digits long"
 
 
 def _condition(schema: dict) -> str:
@@ -156,16 +166,20 @@ def query_int(name: str, *, default: int, low: int, high: int) -> int:
     return int(raw)
 
 
-BOOLEAN_SPELLINGS = {"true": True, "1": True, "false": False, "0": False}  # any case: the docs write True
+BOOLEAN_SPELLINGS = {"true": True, "false": False, "1": True, "0": False}  # any case: the docs write True
+# The same spellings as the pattern /openapi.json publishes for a boolean query parameter (ECMA-262 has no
+# case-insensitive flag inside a pattern, so each letter is a class): one source for the handler and the document.
+BOOLEAN_PATTERN = "^(" + "|".join("".join(f"[{c.upper()}{c}]" if c.isalpha() else c for c in spelling)
+                                  for spelling in BOOLEAN_SPELLINGS) + ")$"
 
 
 def query_bool(name: str, *, default: bool = False) -> bool:
-    """A true/false query parameter: True/False, 1/0 in any case (surrounding spaces ignored); ``default`` when
-    absent or empty. Any other value is refused rather than read as false."""
+    """A true/false query parameter: True/False, 1/0 in any case (BOOLEAN_SPELLINGS); ``default`` when absent.
+    Any other value, an empty one or one with spaces included, is refused rather than read as false."""
     raw = request.args.get(name)
-    if raw is None or raw.strip() == "":
+    if raw is None:
         return default
-    value = BOOLEAN_SPELLINGS.get(raw.strip().lower())
+    value = BOOLEAN_SPELLINGS.get(raw.lower()) if raw.isascii() else None
     if value is None:
         raise errors.InvalidParameter(f"{name} must be True or False (also true/false or 1/0, in any case), got "
                                       f"{_short(raw)!r}; leave it out for {default}.")

@@ -114,15 +114,18 @@ def _drain(server, state, config: ServerConfig) -> int:
     """Stop accepting, finish the requests and async jobs in flight within --drain-seconds, then close."""
     deadline = time.monotonic() + config.drain_seconds
     log.info("stopping: draining in-flight work for up to %.0f s", config.drain_seconds)
-    jobs = threading.Thread(target=lambda: setattr(state, "drained", state.runner.stop(timeout=config.drain_seconds)),
-                            name="drain-jobs", daemon=True)
+
+    def drain_jobs() -> None:
+        state.drained = state.runner.stop(timeout=config.drain_seconds)
+
+    jobs = threading.Thread(target=drain_jobs, name="drain-jobs", daemon=True)
     jobs.start()
     server.drain(deadline)
     jobs.join(max(0.0, deadline - time.monotonic()))
     server.close(timeout=deadline - time.monotonic())
     state.store.close()
-    drained = getattr(state, "drained", False)
-    log.info("stopped (%s)", "drained" if drained else "drain deadline reached; unfinished jobs resume next start")
+    log.info("stopped (%s)",
+             "drained" if state.drained else "drain deadline reached; unfinished jobs resume next start")
     return 0
 
 

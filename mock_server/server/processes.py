@@ -148,7 +148,7 @@ class MockApplication(BaseApplication):
             self._drain_jobs(self.config.drain_seconds)
         elif self._jobs_drain is not None:
             self._jobs_drain.join(max(0.0, started + self.config.drain_seconds - time.monotonic()))
-        drained = getattr(self.state, "drained", False)
+        drained = self.state.drained
         self.state.store.close()
         log.info("worker %s stopped (%s)", worker.pid,
                  "drained" if drained else "drain deadline reached; unfinished jobs resume next start")

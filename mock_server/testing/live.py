@@ -27,6 +27,27 @@ def http_json(method: str, url: str, body=None, *, timeout: float = 60.0, header
     ``headers`` are sent as well; pass a dict as ``response_headers`` to have the answer's headers put in it.
     An answer that is not JSON comes back as a fault body with code "not_json", so callers can always index it.
     """
+    status, raw = _http(method, url, body, timeout=timeout, headers=headers, response_headers=response_headers)
+    try:
+        return status, json.loads(raw or b"null")
+    except ValueError:
+        text = raw[:200].decode("latin-1")
+        return status, {"fault": {"fault_string": text, "detail": {"code": "not_json", "message": text}}}
+
+
+def http_text(method: str, url: str, body=None, *, timeout: float = 60.0, headers: dict | None = None,
+              response_headers: dict | None = None) -> tuple[int, str]:
+    """``http_json`` for an answer that is a page, not JSON (the dashboard, /docs): (status, the body as text).
+
+    The body is decoded as UTF-8 (undecodable bytes replaced); the arguments are those of ``http_json``.
+    """
+    status, raw = _http(method, url, body, timeout=timeout, headers=headers, response_headers=response_headers)
+    return status, raw.decode("utf-8", errors="replace")
+
+
+def _http(method: str, url: str, body, *, timeout: float, headers: dict | None,
+          response_headers: dict | None) -> tuple[int, bytes]:
+    """The one HTTP client under ``http_json`` and ``http_text``: (status, raw body), error statuses included."""
     if isinstance(body, bytes):
         data = body
     else:
@@ -40,11 +61,7 @@ def http_json(method: str, url: str, body=None, *, timeout: float = 60.0, header
         status, raw, answered = exc.code, exc.read(), exc.headers
     if response_headers is not None:
         response_headers.update(answered.items())
-    try:
-        return status, json.loads(raw or b"null")
-    except ValueError:
-        text = raw[:200].decode("latin-1")
-        return status, {"fault": {"fault_string": text, "detail": {"code": "not_json", "message": text}}}
+    return status, raw
 
 
 def _basic_auth(header: str | None) -> str | None:
