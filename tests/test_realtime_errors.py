@@ -120,10 +120,29 @@ def test_a_stream_over_max_audio_seconds_is_resource_exhausted_after_its_answers
     assert len(answers) >= 6                                      # what was decided before went out
 
 
-def test_a_message_over_the_size_limit_is_resource_exhausted(stub):
+def _grpc_statuses(live) -> list[int]:
+    return [e["status"] for e in SpeakerIdServer(live.url, KEY).requests(limit=100) if e["method"] == "GRPC"]
+
+
+def test_a_message_over_the_size_limit_is_resource_exhausted_and_journalled_413(stub, live):
+    """--max-body-mb 1: a 1.25 MB message is refused by the servicer (payload_too_large, journalled 413, not 499:
+    gRPC's own cap is twice the limit); one over that cap is refused by gRPC itself, RESOURCE_EXHAUSTED all the
+    same, which the servicer can only journal as a call that ended (499)."""
+    whole = piece(seconds=30.0)                                    # conversation.wav, 29 s mono: 1.25 MB base64
+    before = len(_grpc_statuses(live))
+    answers, error = call(stub, [chunk(), chunk(whole, segmentOffset=4.0)], meta())
+    assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "payload_too_large" in error.details() and "--max-body-mb" in error.details()
+    statuses = _grpc_statuses(live)
+    assert len(statuses) == before + 1 and statuses[0] == 413
+
     big = piece("conversation_stereo.wav", 10.0)                   # 10 s of 44.1 kHz stereo: ~2.3 MB base64
     _, error = call(stub, [chunk(big)], meta())
     assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    deadline = time.monotonic() + 10                              # journalled once the servicer sees the call end
+    while len(_grpc_statuses(live)) == before + 1 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _grpc_statuses(live)[0] == 499
 
 
 def _held_stream(stub, release: threading.Event, first_sent: threading.Event, out: dict, key: str = KEY):

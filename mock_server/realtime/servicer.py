@@ -85,10 +85,11 @@ class _Judge:
 class RealtimeServicer(pb_grpc.DeepAffectsRealtimeServicer):
     """Serves the vendor's realtime service over the mock's state (store, service, faults, journal)."""
 
-    def __init__(self, state, *, max_streams: int):
+    def __init__(self, state, *, max_streams: int, max_message_bytes: int):
         self.state = state
         self.config = state.config
         self.max_streams = max_streams
+        self.max_message_bytes = max_message_bytes
         self._slots = threading.BoundedSemaphore(max_streams)
 
     def IdentifySpeaker(self, request_iterator, context):
@@ -102,7 +103,7 @@ class RealtimeServicer(pb_grpc.DeepAffectsRealtimeServicer):
         cancelled = threading.Event()
         context.add_callback(cancelled.set)     # runs when the call ends for any reason, the client's cancel included
         try:
-            yield from self._identify(request_iterator, context, cancelled, record)
+            yield from self._identify(self._sized(request_iterator), context, cancelled, record)
         except Exception as exc:  # noqa: BLE001 - every failure leaves through _status
             # gRPC's request iterator raises a bare RpcError once the client cancelled or its connection dropped,
             # sometimes before the call's callbacks ran
@@ -117,6 +118,20 @@ class RealtimeServicer(pb_grpc.DeepAffectsRealtimeServicer):
             self._journal(record, started)
         finally:
             self._slots.release()
+
+    def _sized(self, request_iterator):
+        """The call's chunks, each refused (413 payload_too_large: RESOURCE_EXHAUSTED) over --max-body-mb.
+
+        gRPC's own limit (server.py) lets messages up to twice as large through to here, so that this refusal,
+        not gRPC's, is what the client gets and the journal records: gRPC tells the servicer only that the call
+        ended, which reads as a client gone (499)."""
+        for chunk in request_iterator:
+            size = chunk.ByteSize()
+            if size > self.max_message_bytes:
+                raise errors.PayloadTooLarge(
+                    f"a chunk message of {size / 2**20:.2f} MB is larger than {self.max_message_bytes / 2**20:g} MB "
+                    "(--max-body-mb); send shorter chunks (the vendor's SDK sends 30 s pieces).")
+            yield chunk
 
     def _identify(self, request_iterator, context, cancelled: threading.Event, record: dict):
         metadata = {k.lower(): v for k, v in context.invocation_metadata() if isinstance(v, str)}
