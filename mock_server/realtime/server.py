@@ -53,12 +53,14 @@ class RealtimeServer:
         self._server.stop(grace).wait(grace + 5.0)
 
 
-def start_realtime_server(state, *, host: str, port: int, max_streams: int, max_message_bytes: int) -> RealtimeServer:
+def start_realtime_server(state, *, host: str, port: int, max_streams: int, max_message_bytes: int,
+                          idle_seconds: float) -> RealtimeServer:
     """Serve the realtime API on ``host:port`` (0: a free port) over ``state`` (app.MockState).
 
     max_streams: concurrent IdentifySpeaker streams before RESOURCE_EXHAUSTED; max_message_bytes: the largest
     chunk message accepted (larger ones fail the call with RESOURCE_EXHAUSTED: up to HARD_CAP_FACTOR times it
-    refused by the servicer and journalled 413, beyond that by gRPC itself).
+    refused by the servicer and journalled 413, beyond that by gRPC itself); idle_seconds: how long a stream may
+    go without a message before it is ended with DEADLINE_EXCEEDED (journalled 408), freeing its slot.
     Raises OSError when the port cannot be bound.
     """
     workers = max_streams + SPARE_WORKERS
@@ -72,7 +74,8 @@ def start_realtime_server(state, *, host: str, port: int, max_streams: int, max_
                  ("grpc.keepalive_timeout_ms", KEEPALIVE_TIMEOUT_MS),
                  ("grpc.http2.ping_timeout_ms", KEEPALIVE_TIMEOUT_MS),
                  ("grpc.http2.max_pings_without_data", 0)])    # keep pinging a stream whose client is silent
-    servicer = RealtimeServicer(state, max_streams=max_streams, max_message_bytes=max_message_bytes)
+    servicer = RealtimeServicer(state, max_streams=max_streams, max_message_bytes=max_message_bytes,
+                                idle_seconds=idle_seconds)
     pb_grpc.add_DeepAffectsRealtimeServicer_to_server(servicer, server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
