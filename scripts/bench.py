@@ -282,8 +282,9 @@ def realtime_bench(runs: int = 3, chunk_seconds: float = 4.0, cpu_streams: int =
 
     Latency: each run streams the file paced like a live source at real time; for every answer, the seconds
     from the moment the end of its turn was recorded (the stream start + the answer's ``end``) to the answer's
-    arrival (this includes waiting for the chunk holding that audio and the 1 s settle rule), and from the
-    chunk that carried the decision to the answer (the server's own time). CPU: ``cpu_streams`` unpaced streams;
+    arrival (this includes waiting for the chunk holding that audio and the 2 s after it that settle the turn:
+    StreamIdentifier's ``settle``), and from the chunk that carried the decision to the answer (the server's own
+    time). CPU: ``cpu_streams`` unpaced streams;
     the server process's user+system CPU seconds per streamed audio second (/proc/PID/stat, Linux only).
     Returns medians and 95th percentiles in seconds.
     """

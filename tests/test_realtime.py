@@ -25,6 +25,7 @@ from mock_server.testing.realtime_client import stream_pieces, wav_pieces
 
 SPEAKERS = ["alice", "bob", "carol"]
 CONVERSATION = FIXTURES / "conversation.wav"
+SERVICE_NAME = "deepaffectsrealtime.DeepAffectsRealtime"
 
 
 @pytest.fixture(scope="module")
@@ -130,6 +131,60 @@ def test_health_and_reflection(live):
     proto = descriptor_pb2.FileDescriptorProto.FromString(described.file_descriptor_response.file_descriptor_proto[0])
     assert proto.package == "deepaffectsrealtime"
     assert {m.name for m in proto.service[0].method} == {"IdentifySpeaker", "IdentifyEmotion", "DiarizeEmotion"}
+
+
+def test_what_grpcurl_does_through_reflection_only(api):
+    """The README's grpcurl lines (list, describe, Health/Check, IdentifySpeaker), done as grpcurl does them: no
+    .proto and no generated stubs, every descriptor from the server's reflection service
+    (ProtoReflectionDescriptorDatabase behind a fresh DescriptorPool), messages built by message_factory from
+    JSON like grpcurl's -d."""
+    from google.protobuf import descriptor_pool, json_format, message_factory
+    from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
+
+    with grpc.insecure_channel(api.grpc_target) as channel:
+        database = ProtoReflectionDescriptorDatabase(channel)
+        assert {"deepaffectsrealtime.DeepAffectsRealtime", "grpc.health.v1.Health",          # grpcurl list
+                "grpc.reflection.v1alpha.ServerReflection"} <= set(database.get_services())
+        pool = descriptor_pool.DescriptorPool(database)       # not the default pool the generated modules fill
+
+        identify = pool.FindServiceByName("deepaffectsrealtime.DeepAffectsRealtime").methods_by_name[   # describe
+            "IdentifySpeaker"]
+        assert identify.client_streaming and identify.server_streaming
+        chunk, answer = identify.input_type, identify.output_type
+        assert (chunk.full_name, answer.full_name) == ("deepaffectsrealtime.SegmentChunk",
+                                                       "deepaffectsrealtime.SegmentSpeaker")
+        assert [(f.name, f.number) for f in chunk.fields] == [
+            ("id", 1), ("content", 2), ("encoding", 3), ("languageCode", 4), ("sampleRate", 5), ("speakerIds", 6),
+            ("segmentOffset", 7), ("duration", 8), ("Error", 9)]
+        assert chunk is not pb.SegmentChunk.DESCRIPTOR
+        check = pool.FindServiceByName("grpc.health.v1.Health").methods_by_name["Check"]
+        assert check.input_type.fields_by_name["service"].type == check.input_type.fields_by_name["service"].TYPE_STRING
+
+        def unary_unary(method):
+            request, response = (message_factory.GetMessageClass(t) for t in (method.input_type, method.output_type))
+            call = channel.unary_unary(f"/{method.containing_service.full_name}/{method.name}",
+                                       request_serializer=request.SerializeToString,
+                                       response_deserializer=response.FromString)
+            return request, call
+
+        # grpcurl -plaintext -d '{"service": "deepaffectsrealtime.DeepAffectsRealtime"}' HOST:PORT \
+        #   grpc.health.v1.Health/Check
+        request, call = unary_unary(check)
+        reply = call(json_format.ParseDict({"service": SERVICE_NAME}, request()), timeout=10)
+        assert json_format.MessageToDict(reply) == {"status": "SERVING"}
+
+        # base64 -w0 fixtures/conversation.wav | jq -Rc '{content: ., encoding: "wav"}' |
+        #   grpcurl -plaintext -H 'apikey: ...' -H 'speakerids: alice,bob,carol' -d @ HOST:PORT .../IdentifySpeaker
+        chunk_class, answer_class = (message_factory.GetMessageClass(t) for t in (chunk, answer))
+        stream = channel.stream_stream(f"/{identify.containing_service.full_name}/{identify.name}",
+                                       request_serializer=chunk_class.SerializeToString,
+                                       response_deserializer=answer_class.FromString)
+        body = {"content": base64.b64encode(CONVERSATION.read_bytes()).decode("ascii"), "encoding": "wav"}
+        answers = [json_format.MessageToDict(a, preserving_proto_field_name=True) for a in stream(
+            iter([json_format.ParseDict(body, chunk_class())]), timeout=60,
+            metadata=[("apikey", api.api_key), ("speakerids", ",".join(SPEAKERS))])]
+    assert set(SPEAKERS) <= {a["speaker_id"] for a in answers} <= set(SPEAKERS) | {"UserNotIdentified"}
+    assert len(answers) == pipeline_turns("conversation.wav", SPEAKERS) and not any("Error" in a for a in answers)
 
 
 def test_no_grpc_and_a_busy_port(tmp_path):

@@ -121,10 +121,66 @@ def test_a_stream_over_max_audio_seconds_is_resource_exhausted_after_its_answers
     assert len(answers) >= 6                                      # what was decided before went out
 
 
-def test_a_message_over_the_size_limit_is_resource_exhausted(stub):
+def _grpc_statuses(live) -> list[int]:
+    return [e["status"] for e in SpeakerIdServer(live.url, KEY).requests(limit=100) if e["method"] == "GRPC"]
+
+
+def test_a_message_over_the_size_limit_is_resource_exhausted_and_journalled_413(stub, live):
+    """--max-body-mb 1: a 1.25 MB message is refused by the servicer (payload_too_large, journalled 413, not 499:
+    gRPC's own cap is twice the limit); one over that cap is refused by gRPC itself, RESOURCE_EXHAUSTED all the
+    same, which the servicer can only journal as a call that ended (499)."""
+    whole = piece(seconds=30.0)                                    # conversation.wav, 29 s mono: 1.25 MB base64
+    before = len(_grpc_statuses(live))
+    answers, error = call(stub, [chunk(), chunk(whole, segmentOffset=4.0)], meta())
+    assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "payload_too_large" in error.details() and "--max-body-mb" in error.details()
+    statuses = _grpc_statuses(live)
+    assert len(statuses) == before + 1 and statuses[0] == 413
+
     big = piece("conversation_stereo.wav", 10.0)                   # 10 s of 44.1 kHz stereo: ~2.3 MB base64
     _, error = call(stub, [chunk(big)], meta())
     assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    deadline = time.monotonic() + 10                              # journalled once the servicer sees the call end
+    while len(_grpc_statuses(live)) == before + 1 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _grpc_statuses(live)[0] == 499
+
+
+def test_a_stream_idle_for_grpc_idle_seconds_is_deadline_exceeded_and_frees_its_slot():
+    """A client that sends a chunk, then neither sends nor half-closes, and set no deadline: without the idle limit
+    it would hold its slot (here the only one) for ever."""
+    idle = 1.5
+    with LiveServer("--api-key", KEY, "--grpc-max-streams", "1", "--grpc-idle-seconds", str(idle),
+                    "--log-level", "WARNING") as server:
+        SpeakerIdServer(server.url, KEY).enroll_voice("alice")
+        with grpc.insecure_channel(server.grpc_target) as channel:
+            stub = pb_grpc.DeepAffectsRealtimeStub(channel)
+
+            def paced():                      # never idle for 1.5 s, though longer than that in all
+                for p in wav_pieces(FIXTURES / "conversation.wav", 2.0)[:6]:
+                    yield chunk(p)
+                    time.sleep(0.5)
+
+            answers, error = call(stub, paced(), meta(speakers="alice"))
+            assert error is None and answers
+            release = threading.Event()
+
+            def silent():
+                yield chunk()
+                release.wait(30)
+
+            started = time.monotonic()
+            try:
+                _, error = call(stub, silent(), meta(speakers="alice"), timeout=None)
+            finally:
+                release.set()
+            assert error.code() == grpc.StatusCode.DEADLINE_EXCEEDED, error
+            assert "stream_idle" in error.details() and "--grpc-idle-seconds" in error.details()
+            assert idle <= time.monotonic() - started < idle + 10
+            answers, error = call(stub, [chunk()], meta(speakers="alice"))    # the one slot is free again
+            assert error is None and answers
+        statuses = [e["status"] for e in SpeakerIdServer(server.url, KEY).requests() if e["method"] == "GRPC"]
+        assert statuses == [200, 408, 200]
 
 
 def _held_stream(stub, release: threading.Event, first_sent: threading.Event, out: dict, key: str = KEY):
@@ -293,3 +349,11 @@ def test_faults_fail_or_delay_realtime_calls(stub, live):
     assert error is None and answers and time.monotonic() - started >= 1.2
     entries = [e for e in api.requests(limit=20) if e["method"] == "GRPC"]
     assert entries[0]["status"] == 200 and entries[0]["duration_ms"] >= 1200 and entries[1]["status"] == 503
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan"])
+def test_grpc_idle_seconds_must_be_a_positive_number(value, capsys):
+    from mock_server.server.cli import config_from_args
+    with pytest.raises(SystemExit):
+        config_from_args(["--grpc-idle-seconds", value])
+    assert "--grpc-idle-seconds" in capsys.readouterr().err

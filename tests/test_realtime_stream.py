@@ -2,6 +2,8 @@
 turn is decided, answering it once, the stream's timeline, bounded context, and what the score says."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from conftest import fixture_samples
@@ -115,3 +117,19 @@ def test_the_score_is_higher_when_the_voice_fits(prints):
     alone = identification_score(alice, "alice", {"alice": prints["alice"]})   # one voice: the same scale
     assert alone == pytest.approx(own, abs=1e-3)  # scored against fixed background voices, not each other
     assert identification_score(alice[:800], "alice", voiceprints) == 0.0   # 0.05 s: nothing to judge
+
+
+def test_the_docs_say_the_settle_the_code_uses():
+    """The module's account of when a turn is decided, and the bench's, name the settle StreamIdentifier applies;
+    the package's file table names files that exist."""
+    import inspect
+    import re
+
+    import mock_server.realtime as realtime
+    from mock_server.realtime import stream
+    root = Path(realtime.__file__).resolve().parents[2]
+    settle = inspect.signature(StreamIdentifier).parameters["settle"].default
+    assert f"``settle`` seconds ({settle:g} s)" in stream.__doc__
+    assert f"the {settle:g} s after it that settle the turn" in (root / "scripts" / "bench.py").read_text()
+    for name in re.findall(r"[\w/]+\.(?:py|proto)\b", realtime.__doc__):
+        assert (root / name).exists() or (Path(realtime.__file__).parent / name).exists(), name

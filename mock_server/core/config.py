@@ -46,6 +46,10 @@ class ServerConfig:
     processes: int = 1                      # worker processes sharing one listening socket and one store
     grpc_port: int | None = 50051           # realtime gRPC (mock_server/realtime); 0 = a free port, None = off
     grpc_max_streams: int = 16              # concurrent realtime streams before RESOURCE_EXHAUSTED
+    # A stream that gets no message for this long (s) is ended (DEADLINE_EXCEEDED), freeing its slot: a client
+    # that sent a chunk and then neither sent more nor half-closed would hold it for ever. The vendor's SDK sends
+    # a 30 s piece of audio per message, so a live source leaves ~30 s between messages; 120 s is four of those.
+    grpc_idle_seconds: float = 120.0
 
     @property
     def db_path(self) -> Path:

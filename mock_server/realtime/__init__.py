@@ -6,8 +6,11 @@ stream.py                    live decisions over a stream: when a turn is decide
 score.py                     identification_score
 servicer.py                  the gRPC servicer; API errors -> gRPC status codes in one place
 server.py                    start/stop the gRPC server (with health and reflection) beside REST
-client.py                    stream a file the way the vendor's SDK does (tests, bench, pytest plugin)
 
-Nothing is imported here: client.py must load beside the vendor's own generated modules, which register the
-same message names in protobuf's default pool (import server.py / servicer.py explicitly).
+Streaming a file the way the vendor's SDK does (tests, bench, pytest plugin) is not here but in
+mock_server/testing/realtime_client.py, which talks to this door over the wire only.
+
+Nothing is imported here: importing this package must not load the generated modules, which register the
+message names in protobuf's default pool where the vendor's own generated modules register the same ones
+(import server.py / servicer.py explicitly).
 """

@@ -27,6 +27,11 @@ SPARE_WORKERS = 4       # threads beyond --grpc-max-streams: health checks, refl
 # out by grpc.http2.ping_timeout_ms (60 s by default), not by keepalive_timeout_ms alone: both are set.
 KEEPALIVE_TIME_MS = 10_000
 KEEPALIVE_TIMEOUT_MS = 10_000
+# gRPC's own receive limit, as a multiple of --max-body-mb. The servicer enforces --max-body-mb itself (413
+# payload_too_large, RESOURCE_EXHAUSTED, journalled as 413): a message gRPC refuses never reaches the servicer,
+# which sees only a call that ended, as when the client cancels (journalled 499). Above this cap gRPC still
+# refuses it (the same RESOURCE_EXHAUSTED to the client) before buffering more: the bound on a stream's memory.
+HARD_CAP_FACTOR = 2
 
 
 class RealtimeServer:
@@ -48,25 +53,29 @@ class RealtimeServer:
         self._server.stop(grace).wait(grace + 5.0)
 
 
-def start_realtime_server(state, *, host: str, port: int, max_streams: int, max_message_bytes: int) -> RealtimeServer:
+def start_realtime_server(state, *, host: str, port: int, max_streams: int, max_message_bytes: int,
+                          idle_seconds: float) -> RealtimeServer:
     """Serve the realtime API on ``host:port`` (0: a free port) over ``state`` (app.MockState).
 
     max_streams: concurrent IdentifySpeaker streams before RESOURCE_EXHAUSTED; max_message_bytes: the largest
-    chunk message accepted (larger ones fail the call with RESOURCE_EXHAUSTED, enforced by gRPC itself).
+    chunk message accepted (larger ones fail the call with RESOURCE_EXHAUSTED: up to HARD_CAP_FACTOR times it
+    refused by the servicer and journalled 413, beyond that by gRPC itself); idle_seconds: how long a stream may
+    go without a message before it is ended with DEADLINE_EXCEEDED (journalled 408), freeing its slot.
     Raises OSError when the port cannot be bound.
     """
     workers = max_streams + SPARE_WORKERS
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grpc"),
         maximum_concurrent_rpcs=workers,
-        options=[("grpc.max_receive_message_length", max_message_bytes),
+        options=[("grpc.max_receive_message_length", min(HARD_CAP_FACTOR * max_message_bytes, 2**31 - 1)),
                  ("grpc.max_send_message_length", 4 * 2**20),
                  ("grpc.so_reuseport", 0),      # a busy port must fail, not be shared with another server
                  ("grpc.keepalive_time_ms", KEEPALIVE_TIME_MS),
                  ("grpc.keepalive_timeout_ms", KEEPALIVE_TIMEOUT_MS),
                  ("grpc.http2.ping_timeout_ms", KEEPALIVE_TIMEOUT_MS),
                  ("grpc.http2.max_pings_without_data", 0)])    # keep pinging a stream whose client is silent
-    servicer = RealtimeServicer(state, max_streams=max_streams)
+    servicer = RealtimeServicer(state, max_streams=max_streams, max_message_bytes=max_message_bytes,
+                                idle_seconds=idle_seconds)
     pb_grpc.add_DeepAffectsRealtimeServicer_to_server(servicer, server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

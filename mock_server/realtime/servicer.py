@@ -1,8 +1,9 @@
 """The gRPC servicer of deepaffectsrealtime.DeepAffectsRealtime: one live IdentifySpeaker stream per call.
 
 Flow of a call: take a stream slot (--grpc-max-streams) -> check the ``apikey`` metadata -> apply an armed
-/_mock fault -> check ``speakerids`` against the store -> for every chunk: decode it, hand it to a
-StreamIdentifier, send the turns decided now -> on half-close send the rest -> journal the stream.
+/_mock fault -> check ``speakerids`` against the store -> for every chunk (each within --grpc-idle-seconds of
+asking for it, at most --max-body-mb): decode it, hand it to a StreamIdentifier, send the turns decided now ->
+on half-close send the rest -> journal the stream.
 
 Every failure is an API error (mock_server.errors) until ``_status``, the one place that maps them to gRPC
 status codes. A chunk that cannot be used (bad base64, undecodable audio, impossible segmentOffset) is not a
@@ -11,6 +12,7 @@ call failure: it gets an answer with ``Error`` set and the stream goes on.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 
@@ -52,6 +54,13 @@ class TooManyStreams(errors.ApiError):
     code = "too_many_streams"
 
 
+class StreamIdle(errors.ApiError):
+    """No chunk arrived for --grpc-idle-seconds (408 Request Timeout: DEADLINE_EXCEEDED, a timeout to gRPC users)."""
+
+    status = 408
+    code = "stream_idle"
+
+
 class Cancelled(errors.ApiError):
     """The client cancelled the call or went away (journalled as 499, like nginx's "client closed")."""
 
@@ -82,13 +91,72 @@ class _Judge:
         return identification_score(samples, speaker_id, self.voiceprints)
 
 
+class _Inbox:
+    """A call's chunks, each waited for at most ``idle_seconds``.
+
+    gRPC's request iterator blocks until a message, the half-close or the end of the call, with no timeout; a
+    reader thread of the stream's own calls it, one message at a time and only when the servicer asks for the
+    next (so no more chunks are held than without it), and the servicer waits for its answer with a timeout.
+    After the timeout the reader stays blocked until the call ends (the servicer's failing it ends it), then
+    stops: ``close()`` lets it go.
+    """
+
+    def __init__(self, request_iterator, *, idle_seconds: float):
+        self._requests = iter(request_iterator)
+        self.idle_seconds = idle_seconds
+        self._asks = threading.Semaphore(0)
+        self._answers: queue.SimpleQueue = queue.SimpleQueue()
+        self._closed = threading.Event()
+        self._reader: threading.Thread | None = None
+
+    def __iter__(self):
+        if self._reader is None:
+            self._reader = threading.Thread(target=self._read, name="grpc-inbox", daemon=True)
+            self._reader.start()
+        while True:
+            self._asks.release()
+            try:
+                chunk, exc = self._answers.get(timeout=self.idle_seconds)
+            except queue.Empty:
+                raise StreamIdle(
+                    f"no chunk arrived for {self.idle_seconds:g} s (--grpc-idle-seconds), so the stream was ended; "
+                    "send chunks at least that often, and half-close the stream when the audio ends (the "
+                    "answers still owed are sent then).") from None
+            if exc is not None:
+                raise exc
+            if chunk is None:               # the client half-closed
+                return
+            yield chunk
+
+    def _read(self) -> None:
+        while True:
+            self._asks.acquire()
+            if self._closed.is_set():
+                return
+            try:
+                self._answers.put((next(self._requests), None))
+            except StopIteration:
+                self._answers.put((None, None))
+                return
+            except Exception as exc:  # noqa: BLE001 - handed to the servicer's thread, which reports it
+                self._answers.put((None, exc))
+                return
+
+    def close(self) -> None:
+        """The call is over: the reader, blocked or about to ask, stops."""
+        self._closed.set()
+        self._asks.release()
+
+
 class RealtimeServicer(pb_grpc.DeepAffectsRealtimeServicer):
     """Serves the vendor's realtime service over the mock's state (store, service, faults, journal)."""
 
-    def __init__(self, state, *, max_streams: int):
+    def __init__(self, state, *, max_streams: int, max_message_bytes: int, idle_seconds: float):
         self.state = state
         self.config = state.config
         self.max_streams = max_streams
+        self.max_message_bytes = max_message_bytes
+        self.idle_seconds = idle_seconds
         self._slots = threading.BoundedSemaphore(max_streams)
 
     def IdentifySpeaker(self, request_iterator, context):
@@ -101,8 +169,9 @@ class RealtimeServicer(pb_grpc.DeepAffectsRealtimeServicer):
             return
         cancelled = threading.Event()
         context.add_callback(cancelled.set)     # runs when the call ends for any reason, the client's cancel included
+        inbox = _Inbox(request_iterator, idle_seconds=self.idle_seconds)
         try:
-            yield from self._identify(request_iterator, context, cancelled, record)
+            yield from self._identify(self._sized(inbox), context, cancelled, record)
         except Exception as exc:  # noqa: BLE001 - every failure leaves through _status
             # gRPC's request iterator raises a bare RpcError once the client cancelled or its connection dropped,
             # sometimes before the call's callbacks ran
@@ -116,7 +185,22 @@ class RealtimeServicer(pb_grpc.DeepAffectsRealtimeServicer):
         else:
             self._journal(record, started)
         finally:
+            inbox.close()
             self._slots.release()
+
+    def _sized(self, request_iterator):
+        """The call's chunks, each refused (413 payload_too_large: RESOURCE_EXHAUSTED) over --max-body-mb.
+
+        gRPC's own limit (server.py) lets messages up to twice as large through to here, so that this refusal,
+        not gRPC's, is what the client gets and the journal records: gRPC tells the servicer only that the call
+        ended, which reads as a client gone (499)."""
+        for chunk in request_iterator:
+            size = chunk.ByteSize()
+            if size > self.max_message_bytes:
+                raise errors.PayloadTooLarge(
+                    f"a chunk message of {size / 2**20:.2f} MB is larger than {self.max_message_bytes / 2**20:g} MB "
+                    "(--max-body-mb); send shorter chunks (the vendor's SDK sends 30 s pieces).")
+            yield chunk
 
     def _identify(self, request_iterator, context, cancelled: threading.Event, record: dict):
         metadata = {k.lower(): v for k, v in context.invocation_metadata() if isinstance(v, str)}

@@ -92,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-grpc", action="store_true", help="do not serve the realtime gRPC API")
     p.add_argument("--grpc-max-streams", type=int, default=d.grpc_max_streams,
                    help="concurrent realtime streams; more get RESOURCE_EXHAUSTED")
+    p.add_argument("--grpc-idle-seconds", type=float, default=d.grpc_idle_seconds,
+                   help="a realtime stream that receives no message for this long is ended with DEADLINE_EXCEEDED "
+                        "and its slot freed (the vendor's SDK sends one message per 30 s of audio)")
     return p
 
 
@@ -128,6 +131,8 @@ def config_from_args(argv: list[str] | None = None) -> ServerConfig:
         parser.error(f"--rate-limit: {exc}")
     if a.grpc_max_streams < 1:
         parser.error("--grpc-max-streams must be at least 1")
+    if a.grpc_idle_seconds <= 0:
+        parser.error("--grpc-idle-seconds must be positive")
     # an ephemeral REST port means "a throwaway server" (tests, scripts): its gRPC port must not collide either
     grpc_port = None if a.no_grpc else int(a.grpc_port) if a.grpc_port is not None else (0 if a.port == 0 else 50051)
     if grpc_port is not None and not 0 <= grpc_port <= 65535:
@@ -154,6 +159,7 @@ def config_from_args(argv: list[str] | None = None) -> ServerConfig:
         admin=not a.no_admin, admin_remote=a.admin_remote, preload_dir=a.preload,
         preload_api_key=a.preload_api_key, url_file=a.url_file, drain_seconds=a.drain_seconds,
         processes=a.processes, grpc_port=grpc_port, grpc_max_streams=a.grpc_max_streams,
+        grpc_idle_seconds=a.grpc_idle_seconds,
     )
     problem = config.preload_key_problem()
     if problem:

@@ -104,7 +104,8 @@ def _start_realtime(config: ServerConfig, state):
     from mock_server.realtime.server import start_realtime_server
     try:
         return start_realtime_server(state, host=config.host, port=config.grpc_port,
-                                     max_streams=config.grpc_max_streams, max_message_bytes=config.max_body_bytes)
+                                     max_streams=config.grpc_max_streams, max_message_bytes=config.max_body_bytes,
+                                     idle_seconds=config.grpc_idle_seconds)
     except OSError as exc:
         log.error("%s; choose another --grpc-port (0 picks a free one) or pass --no-grpc", exc)
         return None
