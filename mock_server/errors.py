@@ -147,6 +147,10 @@ class AudioTooLong(ApiError):
     code = "audio_too_long"
 
 
+class AudioTooManySamples(AudioTooLong):
+    """The audio decodes to more samples (frames x channels) than the server accepts, whatever its duration."""
+
+
 class PayloadTooLarge(ApiError):
     """The request body or downloaded audio is larger than the server accepts."""
 

@@ -57,7 +57,8 @@ def test_audio_longer_than_the_limit_gets_413_in_ffmpegs_formats_too(limited, ki
 
 
 def test_the_decoded_sample_cap_stops_a_decoder(limited, monkeypatch):
-    # 29 s of 44.1 kHz stereo M4A decodes to 2.6 M samples; a 1 M cap stops it although it is under 20 min.
+    # 29 s of 44.1 kHz stereo M4A decodes to 2.6 M samples; a 1 M cap stops it although it is under the time limits
+    # (--max-audio-seconds, and the 120 s of a sync call).
     monkeypatch.setattr(limits, "MAX_DECODED_SAMPLES", 1_000_000)
     response = _enroll(limited(), media("m4a"))
     assert response.status_code == 413, response.get_json()

@@ -29,7 +29,8 @@ class DecodeLimits:
         return int(self.max_seconds * rate)
 
     def check(self, frames: int, rate: int, channels: int, *, at_least: bool = False) -> None:
-        """Raise errors.AudioTooLong (413) if ``frames`` at ``rate`` Hz with ``channels`` break a limit.
+        """Raise errors.AudioTooLong (413) if ``frames`` at ``rate`` Hz with ``channels`` break a limit (its subclass
+        AudioTooManySamples for the decoded-sample cap).
 
         ``at_least``: the count is where decoding stopped, not the whole file (the message says "more than").
         """
@@ -38,7 +39,7 @@ class DecodeLimits:
             raise errors.AudioTooLong(f"the audio lasts {more}{frames / rate:.0f} s; the limit is "
                                       f"{self.max_seconds:.0f} s (--max-audio-seconds). Split it into shorter clips.")
         if frames * channels > self.max_samples:
-            raise errors.AudioTooLong(
+            raise errors.AudioTooManySamples(
                 f"the audio decodes to {more}{frames * channels} samples ({channels} channel"
                 f"{'s' if channels != 1 else ''} x {frames} frames at {rate} Hz); the limit is {self.max_samples} "
                 "decoded samples. Send fewer channels, a lower rate or a shorter clip.")

@@ -78,6 +78,8 @@ class SpeakerService:
         limit, overall = self.config.sync_max_audio_seconds, self.config.max_audio_seconds
         try:
             samples = self.load_audio(source, max_seconds=min(limit, overall))  # decoding stops at the limit
+        except errors.AudioTooManySamples:
+            raise  # the decoded-sample cap, not the duration: async would refuse it too
         except errors.AudioTooLong:
             if limit >= overall:
                 raise  # too long for async as well: the 413 says so
