@@ -81,6 +81,15 @@ class PipelineConfig:
                                       # 0.296 at 0.5 (with min_label_run 0.8); dev halves A 0.058 -> 0.058,
                                       # B 0.064 -> 0.061
     min_label_run: float = 0.8        # s; shorter runs of one best voice inside continuous speech are absorbed
+    min_paused_run: float = 0.3       # s; a piece of speech between two pauses shorter than vad_bridge (bridged,
+                                      # so one stretch of speech with its neighbours) from this long and shorter
+                                      # than min_label_run is judged on its own frames, and kept as a turn when its
+                                      # voice differs (decision.requested_voice_changes), 0 = off. 0.3 s: the
+                                      # shortest answer the listening issue names. Measured on made-up phone-band
+                                      # conversations of 0.4-1 s turns with 0.2-0.8 s pauses (pipeline_eval.py
+                                      # --synthetic 60 --short-turns, seeds 0/1/2): IER 0.328/0.301/0.344 at 0,
+                                      # 0.295/0.263/0.316 at 0.3; dev halves (A 0.058, B 0.061) and longer made-up
+                                      # turns (0.160, abutting 0.262 -> 0.261) unchanged
     change_background_voices: int = 32   # fixed background voices in the change-detection profile, 0 .. 121
 
     # ---- output (segments.py) ----------------------------------------------------------

@@ -4,8 +4,9 @@ level normalisation (level.py) -> speech regions (speech.py) -> MFCC features (f
 -> whitened Baum-Welch statistics of every 0.1 s block of speech through the UBM's top-C Gaussians (ubm.py)
 -> turns: speech regions cut where the voice changes (decision.voice_changes on the blocks' scores against the
 requested voices and a fixed set of background voices) and where the best requested voice changes inside
-continuous speech (decision.requested_voice_changes) -> one adaptive S-norm score per turn and requested speaker,
-from all of the turn's frames, calibrated for voices enrolled from a few seconds (decision.enrollment_shift)
+continuous speech (decision.requested_voice_changes; a short piece between two bridged pauses judged on its own)
+-> one adaptive S-norm score per turn and requested speaker, from all of the turn's frames, calibrated for voices
+enrolled from a few seconds (decision.enrollment_shift)
 -> best requested speaker above one threshold, else unknown (decision.decide_turns) -> segments (segments.py).
 
 Only the requested voices and the model's fixed background voices are scored, so the cost and the answer do
@@ -23,7 +24,7 @@ from .decision import UNKNOWN, decide_turns, enrollment_shift, requested_voice_c
 from .segments import Segment, label_runs, to_segments
 from .threads import single_threaded_blas
 from .ubm import VoiceModel, top_stats, voice_model
-from .voiceprint import enrolled_seconds, speech_features, unpack_voiceprint
+from .voiceprint import enrolled_seconds, speech_features_and_pauses, unpack_voiceprint
 
 
 def _blocks(speech: np.ndarray, block_frames: int) -> tuple[np.ndarray, np.ndarray]:
@@ -115,7 +116,7 @@ def identify_segments(samples: np.ndarray, voiceprints: Mapping[str, np.ndarray]
     samples = np.asarray(samples, dtype=np.float32)
     duration = len(samples) / c.sample_rate
     frames_per_s = c.sample_rate / c.hop_length
-    feats, speech = speech_features(samples, c, overwrite=overwrite_samples)
+    feats, speech, pauses = speech_features_and_pauses(samples, c, overwrite=overwrite_samples)
     if not speech.any():
         return []
     model = voice_model()
@@ -136,9 +137,12 @@ def identify_segments(samples: np.ndarray, voiceprints: Mapping[str, np.ndarray]
     if c.label_changes:
         half = int(round(c.label_window / 2 / c.block))
         weights = np.bincount(block, minlength=n_blocks)
+        # a block holding a bridged pause (a VAD frame or more of it): where a short turn may start or end
+        vad_frame = c.vad_frame_ms / 1000 * frames_per_s
+        paused = np.bincount(block_all, weights=pauses[speech], minlength=n_blocks) >= vad_frame
         closed = requested_voice_changes(profile[:, :len(names)], weights, z, block_region, half,
                                          int(round(c.min_label_run / c.block)), profile[:, len(names):],
-                                         c.label_tnorm_weight)
+                                         c.label_tnorm_weight, paused, int(round(c.min_paused_run / c.block)))
         stretch = stretch * (n_blocks + 1) + closed
     turn = np.cumsum(np.concatenate([[0], np.diff(stretch) != 0]))               # (n_blocks,)
     n_u, f_u = _turn_statistics(model, x, idx, post, turn[block], int(turn[-1]) + 1)

@@ -9,7 +9,8 @@ cleaned in three readable steps, all in seconds from the config:
      16-bit audio), so
      webrtcvad does not fire on hiss, whatever the recording's level (no absolute level anywhere: the
      samples are first brought to a fixed speech level by level.normalise_level);
-  2. bridging: pauses shorter than vad_bridge (as webrtcvad heard them) are filled;
+  2. bridging: pauses shorter than vad_bridge (as webrtcvad heard them) are filled (speech_and_pauses also says
+     where they were: a short pause can still be a change of speaker);
   3. hangover: every voiced run is extended (the ends of words are soft and get missed), then regions
      shorter than vad_min_speech are dropped as clicks.
 """
@@ -83,12 +84,23 @@ def speech_mask(samples: np.ndarray, config: PipelineConfig = DEFAULT_CONFIG, *,
     samples: mono float32 at config.sample_rate, any level (normalised here unless normalised=True says
     level.normalise_level already was applied).
     """
+    mask, _, step = speech_and_pauses(samples, config, normalised=normalised)
+    return mask, step
+
+
+def speech_and_pauses(samples: np.ndarray, config: PipelineConfig = DEFAULT_CONFIG, *,
+                      normalised: bool = False) -> tuple[np.ndarray, np.ndarray, float]:
+    """speech_mask's decision per VAD frame, the bridged pauses inside it (frames of the mask that webrtcvad heard
+    as a pause shorter than vad_bridge, beyond the hangover of the speech around them) and the frame duration in
+    seconds; both masks bool of shape (n_frames,). A bridged pause is speech for the answer's timeline but may
+    still be where one voice hands over to another (decision.absorb_short_runs)."""
     c = config
     step = c.vad_frame_ms / 1000.0
     mask = voiced_frames(samples if normalised else normalise_level(samples, c), c)
     n = len(mask)
     if n == 0 or not mask.any():
-        return mask, step
+        return mask, np.zeros(n, dtype=bool), step
+    heard = mask.copy()
     mask = mask.copy()
     bridge = int(round(c.vad_bridge / step))
     for s, e in _runs(~mask):                                  # 2. bridge short interior pauses (measured as
@@ -102,7 +114,10 @@ def speech_mask(samples: np.ndarray, config: PipelineConfig = DEFAULT_CONFIG, *,
     for s, e in _runs(out):                                    # ... and drop clicks
         if e - s < shortest:
             out[s:e] = False
-    return out, step
+    around_heard = np.zeros(n, dtype=bool)
+    for s, e in _runs(heard):                                  # the same hangover around what was heard
+        around_heard[max(0, s - hang // 2):min(n, e + hang)] = True
+    return out, out & ~around_heard, step
 
 
 def speech_regions(samples: np.ndarray, *, config: PipelineConfig = DEFAULT_CONFIG) -> list[tuple[float, float]]:

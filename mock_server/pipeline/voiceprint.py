@@ -21,7 +21,7 @@ from .config import DEFAULT_CONFIG, PipelineConfig
 from .errors import NoSpeechError
 from .features import speaker_features
 from .level import normalise_level
-from .speech import speech_mask
+from .speech import speech_and_pauses, speech_mask
 from .threads import single_threaded_blas
 from .ubm import voice_model
 
@@ -30,6 +30,11 @@ def speech_frame_mask(n_frames: int, samples: np.ndarray, config: PipelineConfig
                       normalised: bool = False) -> np.ndarray:
     """Map the VAD speech mask onto feature frames (frame t is centered at t * hop), shape (n_frames,) bool."""
     mask, step = speech_mask(samples, config, normalised=normalised)
+    return _on_feature_frames(mask, step, n_frames, config)
+
+
+def _on_feature_frames(mask: np.ndarray, step: float, n_frames: int, config: PipelineConfig) -> np.ndarray:
+    """A per-VAD-frame mask (VAD frames of `step` s) on feature frames (frame t is centered at t * hop), (n_frames,)."""
     centers = np.arange(n_frames) * (config.hop_length / config.sample_rate)
     idx = np.minimum((centers / step).astype(np.int64), max(len(mask) - 1, 0))
     return mask[idx] if len(mask) else np.zeros(n_frames, dtype=bool)
@@ -39,9 +44,19 @@ def speech_features(samples: np.ndarray, config: PipelineConfig = DEFAULT_CONFIG
                     overwrite: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Level-normalised speaker features of every frame (T, D) float32 and the speech mask (T,) bool.
     overwrite=True lets level normalisation work in samples itself (level.normalise_level)."""
+    feats, speech, _ = speech_features_and_pauses(samples, config, overwrite=overwrite)
+    return feats, speech
+
+
+def speech_features_and_pauses(samples: np.ndarray, config: PipelineConfig = DEFAULT_CONFIG, *,
+                               overwrite: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """speech_features, plus the bridged pauses inside the speech (speech.speech_and_pauses) on the same frames,
+    (T,) bool."""
     x = normalise_level(samples, config, overwrite=overwrite)
     feats = speaker_features(x, config)
-    return feats, speech_frame_mask(len(feats), x, config, normalised=True)
+    speech, pauses, step = speech_and_pauses(x, config, normalised=True)
+    return (feats, _on_feature_frames(speech, step, len(feats), config),
+            _on_feature_frames(pauses, step, len(feats), config))
 
 
 def enrollment_voiceprint(samples: np.ndarray, *, config: PipelineConfig = DEFAULT_CONFIG) -> np.ndarray:
