@@ -100,8 +100,8 @@ def absorb_short_runs(labels: np.ndarray, min_len: int, paused: np.ndarray | Non
                       min_paused_len: int = 0) -> np.ndarray:
     """Relabel runs shorter than min_len with the label of the longer neighbouring run, shortest first, so a
     flicker inside one voice's speech disappears while two real turns keep their boundary. A run of at least
-    min_paused_len (0: off) that starts and ends at a pause (paused: (n,) bool, a block that is mostly a bridged
-    pause, within PAUSE_TOLERANCE_BLOCKS) or at the edge of the speech is kept: a short answer between two turns
+    min_paused_len (0: off) that starts and ends at a pause (paused: (n,) bool, a block holding a VAD frame or
+    more of a bridged pause, within PAUSE_TOLERANCE_BLOCKS) or at the edge of the speech is kept: a short answer between two turns
     of another voice, with a short pause each side, is a turn, not a flicker. (n,) ints -> new array."""
     lab = labels.copy()
     n, tol = len(lab), PAUSE_TOLERANCE_BLOCKS
