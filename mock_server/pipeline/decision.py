@@ -101,8 +101,9 @@ def absorb_short_runs(labels: np.ndarray, min_len: int, paused: np.ndarray | Non
     """Relabel runs shorter than min_len with the label of the longer neighbouring run, shortest first, so a
     flicker inside one voice's speech disappears while two real turns keep their boundary. A run of at least
     min_paused_len (0: off) that starts and ends at a pause (paused: (n,) bool, a block holding a VAD frame or
-    more of a bridged pause, within PAUSE_TOLERANCE_BLOCKS) or at the edge of the speech is kept: a short answer between two turns
-    of another voice, with a short pause each side, is a turn, not a flicker. (n,) ints -> new array."""
+    more of a bridged pause, within PAUSE_TOLERANCE_BLOCKS) or at the edge of the speech is kept: a short answer
+    between two turns of another voice, with a short pause each side, is a turn, not a flicker. (n,) ints -> new
+    array."""
     lab = labels.copy()
     n, tol = len(lab), PAUSE_TOLERANCE_BLOCKS
     while True:
