@@ -1,15 +1,16 @@
 """End-to-end identify_segments on the espeak-ng fixtures: accuracy floor, a stranger is
 "unknown", the 8 kHz round trip does not flip decisions, determinism, output contract."""
 
+import json
 import os
 import sys
 
 import numpy as np
 import pytest
 import soxr
-from conftest import fixture_samples, fixture_speech
+from conftest import FIXTURES, fixture_samples, fixture_speech
 
-from mock_server.pipeline import enrollment_voiceprint, identify_segments, speaker_voiceprint
+from mock_server.pipeline import DEFAULT_CONFIG, enrollment_voiceprint, identify_segments, speaker_voiceprint
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
@@ -142,7 +143,6 @@ def test_voices_enrolled_from_two_seconds_are_still_named(voices):
     much of the conversation falls below the accept threshold and comes out unknown."""
     import dataclasses
 
-    from mock_server.pipeline import DEFAULT_CONFIG
     short = {spk: speaker_voiceprint([enrollment_voiceprint(fixture_samples(info["enroll"][0]["file"])[:32000])])
              for spk, info in voices["speakers"].items() if spk in ("alice", "bob", "carol")}
     test = voices["tests"]["conversation"]
@@ -162,9 +162,6 @@ def test_voices_enrolled_from_two_seconds_are_still_named(voices):
 def _short_turn_with_pauses(pause: float) -> tuple[np.ndarray, list[tuple[str, float, float]]]:
     """fixtures/short_turn.flac (alice, bob's 0.37 s "Yes.", alice) with both pauses around "Yes." cut to `pause` s,
     and its reference."""
-    import json
-
-    from conftest import FIXTURES
     x = fixture_samples("short_turn.flac")
     truth = json.loads((FIXTURES / "short_turn.json").read_text())["segments"]
     sr, parts, ref, t = 16000, [], [], 0.0
@@ -183,7 +180,6 @@ def test_a_short_answer_between_pauses_shorter_than_the_bridge_is_not_given_to_t
     """Pauses under vad_bridge make alice-bob-alice one stretch of speech; bob's 0.37 s "Yes." between two bridged
     pauses must still not become alice's (bob, or unknown; min_paused_run). Fails with min_paused_run=0. (A pause
     of 0.15 s after the word is not heard at all: webrtcvad's own hangover fills it.)"""
-    from mock_server.pipeline import DEFAULT_CONFIG
     x, ref = _short_turn_with_pauses(pause)
     assert pause < DEFAULT_CONFIG.vad_bridge
     hyp = identify_segments(x, {k: prints[k] for k in ("alice", "bob")})

@@ -100,24 +100,27 @@ def speech_and_pauses(samples: np.ndarray, config: PipelineConfig = DEFAULT_CONF
     n = len(mask)
     if n == 0 or not mask.any():
         return mask, np.zeros(n, dtype=bool), step
-    heard = mask.copy()
-    mask = mask.copy()
+    heard, mask = mask, mask.copy()                            # as webrtcvad heard it; to be bridged
     bridge = int(round(c.vad_bridge / step))
     for s, e in _runs(~mask):                                  # 2. bridge short interior pauses (measured as
         if s > 0 and e < n and e - s < bridge:                 #    webrtcvad heard them, before the hangover,
             mask[s:e] = True                                   #    so a 0.35 s pause between turns stays one)
-    out = np.zeros(n, dtype=bool)
     hang = int(round(c.vad_hangover / step))
-    for s, e in _runs(mask):                                   # 3. hangover (half of it before onsets)
-        out[max(0, s - hang // 2):min(n, e + hang)] = True
+    out = _with_hangover(mask, hang)                           # 3. hangover
     shortest = int(round(c.vad_min_speech / step))
     for s, e in _runs(out):                                    # ... and drop clicks
         if e - s < shortest:
             out[s:e] = False
-    around_heard = np.zeros(n, dtype=bool)
-    for s, e in _runs(heard):                                  # the same hangover around what was heard
-        around_heard[max(0, s - hang // 2):min(n, e + hang)] = True
-    return out, out & ~around_heard, step
+    return out, out & ~_with_hangover(heard, hang), step
+
+
+def _with_hangover(mask: np.ndarray, hang: int) -> np.ndarray:
+    """mask with every True run extended by hang frames after it and hang // 2 before it (a new array)."""
+    n = len(mask)
+    out = np.zeros(n, dtype=bool)
+    for s, e in _runs(mask):
+        out[max(0, s - hang // 2):min(n, e + hang)] = True
+    return out
 
 
 def speech_regions(samples: np.ndarray, *, config: PipelineConfig = DEFAULT_CONFIG) -> list[tuple[float, float]]:

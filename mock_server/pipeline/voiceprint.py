@@ -21,16 +21,9 @@ from .config import DEFAULT_CONFIG, PipelineConfig
 from .errors import NoSpeechError
 from .features import speaker_features
 from .level import normalise_level
-from .speech import speech_and_pauses, speech_mask
+from .speech import speech_and_pauses
 from .threads import single_threaded_blas
 from .ubm import voice_model
-
-
-def speech_frame_mask(n_frames: int, samples: np.ndarray, config: PipelineConfig, *,
-                      normalised: bool = False) -> np.ndarray:
-    """Map the VAD speech mask onto feature frames (frame t is centered at t * hop), shape (n_frames,) bool."""
-    mask, step = speech_mask(samples, config, normalised=normalised)
-    return _on_feature_frames(mask, step, n_frames, config)
 
 
 def _on_feature_frames(mask: np.ndarray, step: float, n_frames: int, config: PipelineConfig) -> np.ndarray:
