@@ -261,6 +261,7 @@ def synthetic_conversations(root: str, man: dict, cfg, n: int, verbose: bool,
                                     config=cfg)
               for s in pool}
     acc: dict = {}
+    heard: dict[int, list[tuple[float, float]]] = {}           # speech regions of each source recording
     stranger_named = stranger_total = 0.0
     sandwich_total = sandwich_neighbour = 0.0
     for trial in range(n):
@@ -276,11 +277,16 @@ def synthetic_conversations(root: str, man: dict, cfg, n: int, verbose: bool,
             src = audio[voice][int(rng.integers(enroll_clips, len(audio[voice])))]
             length = min(len(src), int((rng.uniform(0.4, 1.0) if short_turns else rng.uniform(1.5, 6.0)) * 16000))
             start = int(rng.integers(0, max(1, len(src) - length)))
-            piece = src[start:start + length]
-            regions = speech_regions(piece, config=cfg)        # the reference is speech, not the cut's edges
+            # the reference is the speech of the cut as heard in its whole recording (not the cut's edges, and not
+            # the cut alone: level-normalised alone, a cut of the pause between two words would count as speech)
+            key = id(src)
+            if key not in heard:
+                heard[key] = speech_regions(src, config=cfg)
+            regions = [(max(a, start / 16000), min(b, (start + length) / 16000)) for a, b in heard[key]
+                       if min(b, (start + length) / 16000) > max(a, start / 16000)]
             if not regions:
                 continue
-            piece = piece[int(regions[0][0] * 16000):int(regions[-1][1] * 16000)]
+            piece = src[int(regions[0][0] * 16000):int(regions[-1][1] * 16000)]
             gap = np.zeros(int(rng.uniform(*gaps) * 16000), dtype=np.float32)
             ref.append(("unknown" if voice == stranger else voice, t, t + len(piece) / 16000))
             parts += [piece, gap]
