@@ -90,7 +90,8 @@ def test_a_few_frames_of_a_voice_like_the_background_ones_are_placed_near_it():
 # Fields that only steer identify's decisions: changing them leaves stored voiceprints valid. Every other field
 # (speech detection, features, relevance, S-norm) and the model's recipe constants shape the voiceprints.
 DECISION_ONLY = {"accept_threshold", "frame_decimation", "block", "change_window", "change_factor", "label_changes",
-                 "label_window", "label_tnorm_weight", "min_label_run", "min_paused_run", "full_enroll_seconds",
+                 "label_window", "label_tnorm_weight", "label_switch_cost", "label_pause_switch_cost", "min_paused_run",
+                 "full_enroll_seconds",
                  "change_background_voices", "max_pause", "min_segment", "min_enroll_speech"}
 
 

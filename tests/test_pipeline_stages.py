@@ -152,11 +152,43 @@ def test_the_label_scan_weighs_each_voice_on_the_windows_own_scale():
     z = np.array([[0.0, 0.1], [0.0, 1.0]])                       # Z-norm mean and std of each voice
     background = rng.normal(0.0, 0.5, (g, 32))                   # the same blocks against 32 background voices
     weights, regions = np.full(g, 10), np.zeros(g, dtype=np.int64)
-    z_only = requested_voice_changes(llr, weights, z, regions, 5, 8, background, 0.0)
+    z_only = requested_voice_changes(llr, weights, z, regions, 5, 100.0, background, 0.0)
     assert z_only.max() == 0                                     # (0.3 - 0) / 0.1 = 3 beats 1.5: no change
-    with_t = requested_voice_changes(llr, weights, z, regions, 5, 8, background, 0.5)
+    with_t = requested_voice_changes(llr, weights, z, regions, 5, 100.0, background, 0.5)
     cuts = np.flatnonzero(np.diff(with_t)) + 1
     assert len(cuts) == 1 and abs(int(cuts[0]) - 30) <= 5, cuts                  # within the half window
+
+
+def test_viterbi_changes_speaker_only_when_the_evidence_pays_for_it():
+    """decision.viterbi: a run of another voice changes the label only when its lead, summed over the run, beats
+    the two changes it takes (in and out); where changing is cheaper (a pause), a shorter lead is enough."""
+    from mock_server.pipeline.decision import viterbi
+    emission = np.zeros((30, 2))
+    emission[:, 0] = 1.0
+    emission[12:16] = [0.0, 1.0]                                 # 4 steps where the second voice leads by 1 each
+    assert viterbi(emission, np.full(30, 1.5)).tolist() == [0] * 12 + [1] * 4 + [0] * 14   # 4 > 2 x 1.5
+    assert viterbi(emission, np.full(30, 2.5)).max() == 0       # 4 < 2 x 2.5: a flicker, not a turn
+    cheap = np.full(30, 2.5)
+    cheap[[12, 16]] = 1.0                                        # pauses where the second voice starts and ends
+    assert viterbi(emission, cheap).tolist() == [0] * 12 + [1] * 4 + [0] * 14
+
+
+def test_a_change_of_voice_at_a_bridged_pause_needs_less_evidence():
+    """requested_voice_changes: 0.4 s of a second voice inside one speech region; with a change costing more than
+    its lead it stays the first voice's, unless bridged pauses either side make the change cheap there."""
+    from mock_server.pipeline.decision import requested_voice_changes
+    g = 40
+    llr = np.zeros((g, 2))
+    llr[:, 0] = 1.0
+    llr[18:22] = [0.0, 1.0]                                      # the answer: 4 blocks of 0.1 s
+    z = np.array([[0.0, 1.0], [0.0, 1.0]])
+    weights, regions = np.full(g, 10), np.zeros(g, dtype=np.int64)
+    paused = np.zeros(g, dtype=bool)
+    paused[[17, 22]] = True
+    args = (llr, weights, z, regions, 0, 30.0)                   # window of one block; a change costs 30
+    assert requested_voice_changes(*args).max() == 0             # lead 4 x 10 frames = 40 < 2 x 30
+    got = requested_voice_changes(*args, paused=paused, pause_switch_cost=10.0)
+    assert got.max() == 2 and np.flatnonzero(np.diff(got)).tolist() == [17, 21]
 
 
 def test_identify_leaves_the_samples_alone_unless_told_it_may_overwrite_them(voices):

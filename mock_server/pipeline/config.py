@@ -70,7 +70,7 @@ class PipelineConfig:
                                       # inside a speech region (decision.voice_changes), 0.5 .. 2
     change_factor: float = 2.0        # a change of voice is a peak of the change score above this many times
                                       # the recording's median score; 0 = never split, 2 .. 6
-    label_changes: bool = True        # also cut where the best requested voice changes
+    label_changes: bool = True        # also cut where the speaking requested voice changes
     #                                   (decision.requested_voice_changes)
     label_window: float = 1.0         # s of speech the requested voices are compared over for that, 0.5 .. 3
     label_tnorm_weight: float = 0.5   # share of the window's T-norm score (against the change-detection
@@ -78,18 +78,32 @@ class PipelineConfig:
                                       # 0 = Z-norm alone, which favours the voice whose enrollment matches the
                                       # recording's channel. Chosen on made-up conversations with no pause
                                       # between turns (pipeline_eval.py --synthetic 60 --abutting): 0.319 at 0,
-                                      # 0.296 at 0.5 (with min_label_run 0.8); dev halves A 0.058 -> 0.058,
+                                      # 0.296 at 0.5 (with a minimum turn of 0.8 s); dev halves A 0.058 -> 0.058,
                                       # B 0.064 -> 0.061
-    min_label_run: float = 0.8        # s; shorter runs of one best voice inside continuous speech are absorbed
+    label_switch_cost: float = 1.0    # score x s: what a change of speaker inside continuous speech costs in the
+                                      # Viterbi labelling (decision.requested_voice_changes); the other voice must
+                                      # lead by that much window score x seconds, e.g. 1 for 1 s or 2 for 0.5 s,
+                                      # 0.3 .. 3. Chosen with label_pause_switch_cost on half A of the dev speaker
+                                      # split (pipeline_eval.py --halves; A / B): 0.5 0.054 / 0.078, 0.7 0.056 /
+                                      # 0.071, 1 0.053 / 0.061, 1.5 0.052 / 0.058 (B's meeting 0.212 -> 0.284,
+                                      # abutting made-up turns 0.256 -> 0.274), 2 0.054 / 0.059. It replaced a
+                                      # minimum turn of 0.8 s plus a rule for short pieces between two bridged
+                                      # pauses (A 0.058, B 0.061)
+    label_pause_switch_cost: float = 0.3   # score x s: the same within two blocks of a bridged pause, where turns
+                                      # change hands, 0 .. label_switch_cost. Half A / half B with the cost 1:
+                                      # 0 0.053 / 0.064, 0.3 0.053 / 0.061, 0.5 0.054 / 0.061, 1 0.060 / 0.061;
+                                      # made-up phone-band conversations of 0.4-1 s turns (--synthetic 60
+                                      # --short-turns, seeds 0/1/2): 0.268-0.282 at 0, 0.264-0.290 at 0.3,
+                                      # 0.277-0.302 at 1
     min_paused_run: float = 0.3       # s; a piece of speech between two pauses shorter than vad_bridge (bridged,
-                                      # so one stretch of speech with its neighbours) from this long and shorter
-                                      # than min_label_run is judged on its own frames, and kept as a turn when its
-                                      # voice differs (decision.requested_voice_changes), 0 = off. 0.3 s: the
-                                      # shortest answer the listening issue names. Measured on made-up phone-band
-                                      # conversations of 0.4-1 s turns with 0.2-0.8 s pauses (pipeline_eval.py
-                                      # --synthetic 60 --short-turns, seeds 0/1/2): IER 0.328/0.301/0.344 at 0,
-                                      # 0.295/0.263/0.316 at 0.3; dev halves (A 0.058, B 0.061) and longer made-up
-                                      # turns (0.160, abutting 0.262 -> 0.261) unchanged
+                                      # so one stretch of speech with its neighbours) from this long and no longer
+                                      # than label_window is scored on its own frames, not over the window around
+                                      # it (decision.requested_voice_changes), 0 = off. 0.3 s: the shortest answer
+                                      # the listening issue names. Made-up phone-band conversations of 0.4-1 s
+                                      # turns with 0.2-0.8 s pauses (pipeline_eval.py --synthetic 60 --short-turns,
+                                      # seeds 0/1/2): 0.290/0.264/0.276 at 0, 0.285/0.264/0.276 at 0.3; dev halves
+                                      # unchanged (A 0.053, B 0.061). At 0 the 0.37 s "Yes." between 0.2 s pauses
+                                      # of tests/test_pipeline_identify.py goes to alice
     change_background_voices: int = 32   # fixed background voices in the change-detection profile, 0 .. 121
 
     # ---- output (segments.py) ----------------------------------------------------------

@@ -1,9 +1,10 @@
 """Speaker decisions, one per turn: who (if anyone) of the requested speakers speaks in each turn.
 
 1. A turn is a stretch of speech with no pause (a speech region, speech.py) and no change of voice inside
-   (voice_changes), nor where the best requested voice changes (requested_voice_changes). Every turn is decided
-   on its own from all of its frames, however short: a 0.4 s answer between two turns of another voice is
-   judged, not absorbed into its neighbours, also when the pauses around it are short enough to be bridged.
+   (voice_changes), nor where the speaking voice among the requested ones changes (requested_voice_changes:
+   Viterbi with a price per change, lower at a short pause). Every turn is decided on its own from all of its
+   frames, however short: a 0.4 s answer between two turns of another voice is judged, not absorbed into its
+   neighbours, also when the pauses around it are short enough to be bridged.
 2. decide_turns: each turn goes to the requested speaker with the highest S-norm score (ubm.py) if that
    score reaches config.accept_threshold, else to nobody (UNKNOWN). S-norm scores are measured against
    fixed background voices, so the same threshold means the same for every voice and channel, and no other
@@ -19,16 +20,6 @@ from __future__ import annotations
 import numpy as np
 
 UNKNOWN = -1
-
-
-def runs(labels: np.ndarray) -> list[tuple[int, int]]:
-    """(start, end) of the runs of equal labels, end exclusive."""
-    if len(labels) == 0:
-        return []
-    change = np.flatnonzero(np.diff(labels)) + 1
-    starts = np.concatenate([[0], change])
-    ends = np.concatenate([change, [len(labels)]])
-    return [(int(s), int(e)) for s, e in zip(starts, ends)]
 
 
 def decide_turns(scores: np.ndarray, threshold: float) -> np.ndarray:
@@ -91,61 +82,59 @@ def voice_changes(loglik: np.ndarray, width: int, factor: float, *, block: int =
 
 
 
-# Blocks either side of a run's edge in which a pause counts as its edge: the label window (+-label_window / 2)
-# moves a change of best voice up to about that far from the pause where the voices changed.
+# Blocks either side of a bridged pause where a change of voice costs pause_switch_cost: the label window
+# (+-label_window / 2) blurs where the voices change, up to about that far from the pause.
 PAUSE_TOLERANCE_BLOCKS = 2
 
 
-def absorb_short_runs(labels: np.ndarray, min_len: int, paused: np.ndarray | None = None,
-                      min_paused_len: int = 0) -> np.ndarray:
-    """Relabel runs shorter than min_len with the label of the longer neighbouring run, shortest first, so a
-    flicker inside one voice's speech disappears while two real turns keep their boundary. A run of at least
-    min_paused_len (0: off) that starts and ends at a pause (paused: (n,) bool, a block holding a VAD frame or
-    more of a bridged pause, within PAUSE_TOLERANCE_BLOCKS) or at the edge of the speech is kept: a short answer
-    between two turns of another voice, with a short pause each side, is a turn, not a flicker. (n,) ints -> new
-    array."""
-    lab = labels.copy()
-    n, tol = len(lab), PAUSE_TOLERANCE_BLOCKS
-    while True:
-        bounds = runs(lab)
-        if len(bounds) <= 1:
-            return lab
-        lengths = np.array([e - s for s, e in bounds])
-        if paused is not None and min_paused_len > 0:
-            for k, (s, e) in enumerate(bounds):
-                if (min_paused_len <= lengths[k] < min_len
-                        and (s == 0 or paused[max(0, s - tol):s + tol].any())
-                        and (e == n or paused[max(0, e - tol):e + tol].any())):
-                    lengths[k] = min_len
-        i = int(np.argmin(lengths))
-        if lengths[i] >= min_len:
-            return lab
-        left = lengths[i - 1] if i > 0 else -1
-        right = lengths[i + 1] if i + 1 < len(bounds) else -1
-        j = i - 1 if left >= right else i + 1
-        lab[bounds[i][0]:bounds[i][1]] = lab[bounds[j][0]]
+def viterbi(emission: np.ndarray, cost: np.ndarray) -> np.ndarray:
+    """The label sequence that maximises the sum of emission[t, label_t] minus cost[t] at every t where the label
+    differs from the one at t - 1 (a change of speaker with a price, as in HMM resegmentation); emission (T, S)
+    and cost (T,) in the same units, T >= 1. Ties keep the current label. Returns (T,) int64."""
+    t_len, s = emission.shape
+    stay = np.zeros((t_len, s), dtype=bool)
+    best_before = np.zeros(t_len, dtype=np.int64)
+    score = emission[0].astype(np.float64)
+    for t in range(1, t_len):
+        best = int(np.argmax(score))
+        switch = score[best] - cost[t]
+        stay[t] = score >= switch
+        best_before[t] = best
+        score = np.maximum(score, switch) + emission[t]
+    out = np.empty(t_len, dtype=np.int64)
+    out[-1] = int(np.argmax(score))
+    for t in range(t_len - 1, 0, -1):
+        out[t - 1] = out[t] if stay[t, out[t]] else best_before[t]
+    return out
 
 
 def requested_voice_changes(block_llr: np.ndarray, weights: np.ndarray, z: np.ndarray, regions: np.ndarray,
-                            half_width: int, min_run: int, background: np.ndarray | None = None,
+                            half_width: int, switch_cost: float, background: np.ndarray | None = None,
                             tnorm_weight: float = 0.0, paused: np.ndarray | None = None,
-                            min_paused_run: int = 0) -> np.ndarray:
-    """Where, inside continuous speech, the best of several requested voices changes; stretch index per block.
+                            pause_switch_cost: float | None = None, min_piece: int = 0) -> np.ndarray:
+    """Where, inside continuous speech, the speaking voice among several requested ones changes; stretch index
+    per block.
 
     block_llr: (G, S) per-frame LLR of each block against each requested speaker; weights: (G,) frames per block;
     z: (S, 2) the speakers' Z-norm mean and std; regions: (G,) speech region per block; background: (G, K) the
-    blocks' per-frame LLR against K background voices. Each block gets the requested speaker with the best score
-    over +-half_width blocks of its region (scores are linear in the statistics, so a window's score is the
-    frame-weighted mean of its blocks'): its Z-norm score plus tnorm_weight times its T-norm score against the
-    background voices over the same window (tnorm_weight 1 orders the speakers as S-norm does). The T-norm term
-    measures every speaker on the window's own scale: Z-norm alone favours the speaker whose enrollment shares
-    the recording's channel (in a meeting, the one with the most enrolled speech). Runs shorter than min_run
-    blocks are absorbed (a flicker is not a turn; turns separated by pauses are regions and never absorbed).
+    blocks' per-frame LLR against K background voices. Every block scores every requested speaker over +-half_width
+    blocks of its region (scores are linear in the statistics, so a window's score is the frame-weighted mean of
+    its blocks'): its Z-norm score plus tnorm_weight times its T-norm score against the background voices over the
+    same window (tnorm_weight 1 orders the speakers as S-norm does). The T-norm term measures every speaker on the
+    window's own scale: Z-norm alone favours the speaker whose enrollment shares the recording's channel (in a
+    meeting, the one with the most enrolled speech).
+
     Pauses shorter than vad_bridge make continuous speech of an answer and the turns around it, so a piece of
-    min_paused_run to min_run blocks between two bridged pauses (paused: (G,) bool, a block holding one) is judged on
-    its own frames, and a run of min_paused_run blocks or more that starts and ends at one is kept
-    (absorb_short_runs).
-    A new stretch starts wherever region or surviving label changes. Returns (G,) int64, non-decreasing.
+    min_piece blocks (0: off) up to the window's length between two bridged pauses (paused: (G,) bool, a block
+    holding one) is scored on its own frames instead.
+
+    Each region is then labelled by Viterbi (`viterbi`): a block's evidence for a speaker is its window score times
+    its frames, and a change of speaker costs switch_cost (score x frames), or pause_switch_cost within
+    PAUSE_TOLERANCE_BLOCKS of a bridged pause: a speaker change inside
+    continuous speech needs the evidence of a few tenths of a second of the other voice, while at a pause, where
+    turns change hands, a short answer is enough. This replaces a hard minimum turn length, which gave a 0.4 s
+    answer between two turns of another voice to that voice. A new stretch starts wherever the region or the
+    label changes. Returns (G,) int64, non-decreasing.
     """
     g, s = block_llr.shape
     if g == 0 or s < 2:
@@ -171,21 +160,26 @@ def requested_voice_changes(block_llr: np.ndarray, weights: np.ndarray, z: np.nd
         return score
 
     i = np.arange(g)
-    labels = np.argmax(scores_over(np.maximum(i - half_width, first[reg_index]),
-                                   np.minimum(i + half_width + 1, last[reg_index])), axis=1)
-    if paused is not None and min_paused_run > 0:
-        # a piece of speech between two bridged pauses, too short for the window to see it alone, is judged on its
-        # own frames: the window around a 0.4 s answer holds more of its neighbours' voice than of its own. Only
-        # between two bridged pauses (speech on both sides): a piece at the edge of a region is not a reply inside
-        # someone's turn, and judging those alone cost the dev set's half A (voices 0.080 -> 0.086)
-        piece = regions * (g + 1) + np.cumsum(paused)
-        for a, b in runs(np.where(paused, -1, piece)):     # pieces end at a bridged pause or the region's edge
-            if (not paused[a] and min_paused_run <= b - a < min_run and a > 0 and paused[a - 1]
-                    and b < g and paused[b] and regions[a - 1] == regions[a] == regions[b]):
-                labels[a:b] = np.argmax(scores_over(np.array([a]), np.array([b]))[0])
+    score = scores_over(np.maximum(i - half_width, first[reg_index]), np.minimum(i + half_width + 1, last[reg_index]))
+    if paused is not None and min_piece > 0:
+        # a piece of speech between two bridged pauses, shorter than the window, is scored on its own frames: the
+        # window around a 0.4 s answer holds more of its neighbours' voice than of its own. Only between two bridged
+        # pauses (speech on both sides): a piece at the edge of a region is not a reply inside someone's turn, and
+        # scoring those alone cost the dev set's half A (voices 0.080 -> 0.086)
+        pb = np.asarray(paused, dtype=bool)
+        piece = np.where(pb, -1, reg_index * (g + 1) + np.cumsum(pb))
+        starts = np.flatnonzero(np.diff(np.concatenate([[-2], piece])) != 0)
+        for a, b in zip(starts, np.append(starts[1:], g)):       # pieces end at a bridged pause or a region's edge
+            if (not pb[a] and min_piece <= b - a <= 2 * half_width and a > 0 and pb[a - 1] and b < g and pb[b]
+                    and regions[a - 1] == regions[a] == regions[b]):
+                score[a:b] = scores_over(np.array([a]), np.array([b]))
+    cost = np.full(g, float(switch_cost))
+    if paused is not None and pause_switch_cost is not None:
+        near = np.convolve(np.asarray(paused, dtype=np.float64), np.ones(2 * PAUSE_TOLERANCE_BLOCKS + 1), "same")
+        cost[near > 0] = pause_switch_cost
+    emission = score * w[:, None]
     out = np.empty(g, dtype=np.int64)
     for a, b in zip(first, last):
-        out[a:b] = absorb_short_runs(labels[a:b], min_run, None if paused is None else paused[a:b], min_paused_run)
+        out[a:b] = viterbi(emission[a:b], cost[a:b])
     key = reg_index * (s + 1) + out
     return np.cumsum(np.concatenate([[0], np.diff(key) != 0]))
-

@@ -4,7 +4,7 @@ level normalisation (level.py) -> speech regions (speech.py) -> MFCC features (f
 -> whitened Baum-Welch statistics of every 0.1 s block of speech through the UBM's top-C Gaussians (ubm.py)
 -> turns: speech regions cut where the voice changes (decision.voice_changes on the blocks' scores against the
 requested voices and a fixed set of background voices) and where the best requested voice changes inside
-continuous speech (decision.requested_voice_changes; a short piece between two bridged pauses judged on its own)
+continuous speech (decision.requested_voice_changes: Viterbi, a change of voice cheaper at a short pause)
 -> one adaptive S-norm score per turn and requested speaker, from all of the turn's frames, calibrated for voices
 enrolled from a few seconds (decision.enrollment_shift)
 -> best requested speaker above one threshold, else unknown (decision.decide_turns) -> segments (segments.py).
@@ -137,12 +137,14 @@ def identify_segments(samples: np.ndarray, voiceprints: Mapping[str, np.ndarray]
     if c.label_changes:
         half = int(round(c.label_window / 2 / c.block))
         weights = np.bincount(block, minlength=n_blocks)
-        # a block holding a bridged pause (a VAD frame or more of it): where a short turn may start or end
+        # a block holding a bridged pause (a VAD frame or more of it): where a change of voice is cheaper
         vad_frame = c.vad_frame_ms / 1000 * frames_per_s
         paused = np.bincount(block_all, weights=pauses[speech], minlength=n_blocks) >= vad_frame
+        per_s = frames_per_s / step                                    # weights are scored frames
         closed = requested_voice_changes(profile[:, :len(names)], weights, z, block_region, half,
-                                         int(round(c.min_label_run / c.block)), profile[:, len(names):],
-                                         c.label_tnorm_weight, paused, int(round(c.min_paused_run / c.block)))
+                                         c.label_switch_cost * per_s, profile[:, len(names):],
+                                         c.label_tnorm_weight, paused, c.label_pause_switch_cost * per_s,
+                                         int(round(c.min_paused_run / c.block)))
         stretch = stretch * (n_blocks + 1) + closed
     turn = np.cumsum(np.concatenate([[0], np.diff(stretch) != 0]))               # (n_blocks,)
     n_u, f_u = _turn_statistics(model, x, idx, post, turn[block], int(turn[-1]) + 1)

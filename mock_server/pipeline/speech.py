@@ -93,7 +93,7 @@ def speech_and_pauses(samples: np.ndarray, config: PipelineConfig = DEFAULT_CONF
     """speech_mask's decision per VAD frame, the bridged pauses inside it (frames of the mask that webrtcvad heard
     as a pause shorter than vad_bridge, beyond the hangover of the speech around them) and the frame duration in
     seconds; both masks bool of shape (n_frames,). A bridged pause is speech for the answer's timeline but may
-    still be where one voice hands over to another (decision.absorb_short_runs)."""
+    still be where one voice hands over to another (decision.requested_voice_changes)."""
     c = config
     step = c.vad_frame_ms / 1000.0
     mask = voiced_frames(samples if normalised else normalise_level(samples, c), c)
