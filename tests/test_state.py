@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 
@@ -32,6 +33,9 @@ def test_a_server_stopped_with_nothing_in_flight_logs_that_it_drained(tmp_path, 
 
     server = LiveServer("--processes", processes, "--no-grpc", data_dir=tmp_path / "live").start()
     try:
+        # start() returns once every worker is ready (a worker stopped while booting has nothing to drain)
+        ready = re.findall(r"speaker-id-mock: worker \d+ ready", server.log())
+        assert len(ready) == (int(processes) if processes != "1" else 0)      # one process has no workers
         assert server.stop() == 0
         log = server.log()
     finally:

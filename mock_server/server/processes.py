@@ -134,6 +134,8 @@ class MockApplication(BaseApplication):
 
         signal.signal(signal.SIGTERM, term)
         signal.siginterrupt(signal.SIGTERM, False)  # as gunicorn had it: a SIGTERM does not break a request's I/O
+        # printed whatever --log-level (as the listening line is): LiveServer.start waits for every worker's
+        print(f"speaker-id-mock: worker {worker.pid} ready", flush=True)
 
     def _worker_int(self, worker) -> None:
         """Worker, SIGINT/SIGQUIT: gunicorn exits at once; worker_exit still drains the jobs."""
@@ -141,8 +143,9 @@ class MockApplication(BaseApplication):
 
     def _worker_exit(self, arbiter, worker) -> None:
         """Worker, leaving (requests drained or abandoned): finish the job drain within --drain-seconds."""
-        if self.state is None:
-            return  # the app never got built
+        if self.state is None:  # stopped while it was still building its app: no store open, no job taken
+            log.info("worker %s stopped before it was ready (nothing to drain)", worker.pid)
+            return
         started = getattr(self, "_stop_started", None)
         if started is None:  # no SIGTERM (SIGINT, SIGQUIT, master gone): drain now with the whole allowance
             self._drain_jobs(self.config.drain_seconds)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -111,7 +112,9 @@ class LiveServer:
                "--data-dir", str(self.data_dir), "--url-file", str(url_file), *self.args]
         env = dict(os.environ, **(self.env or {}))
         self._log = open(self.log_path, "ab")
+        since = self._log.tell()                       # this run's part of the log (a restart appends to it)
         self.process = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env)
+        workers = _processes(self.args, env)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -120,11 +123,17 @@ class LiveServer:
             if lines:   # the REST url, then "grpc=HOST:PORT" when the realtime API is served
                 self.url = lines[0]
                 self.grpc_target = next((x.split("=", 1)[1] for x in lines[1:] if x.startswith("grpc=")), "")
-                if self._healthy():
+                # under --processes N, /health answers once one worker is up: wait for all N to say they are
+                if self._healthy() and (workers == 1 or self._ready_workers(since) >= workers):
                     return self
             time.sleep(0.02)
         self.stop()
         raise RuntimeError(f"mock server did not become healthy in {timeout} s:\n{self.log()}")
+
+    def _ready_workers(self, since: int) -> int:
+        with open(self.log_path, "rb") as f:
+            f.seek(since)
+            return len(re.findall(rb"speaker-id-mock: worker \d+ ready", f.read()))
 
     def _healthy(self) -> bool:
         try:
@@ -321,3 +330,17 @@ class WebhookReceiver:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _processes(args, env) -> int:
+    """The --processes a server is started with (its argument, else SPEAKER_ID_MOCK_PROCESSES, else 1)."""
+    value = env.get("SPEAKER_ID_MOCK_PROCESSES", "1")
+    for i, arg in enumerate(args):
+        if arg == "--processes" and i + 1 < len(args):
+            value = args[i + 1]
+        elif str(arg).startswith("--processes="):
+            value = str(arg).split("=", 1)[1]
+    try:
+        return max(1, int(value))
+    except ValueError:
+        return 1                      # the server refuses it and exits: start() reports that
