@@ -191,6 +191,28 @@ def test_a_change_of_voice_at_a_bridged_pause_needs_less_evidence():
     assert got.max() == 2 and np.flatnonzero(np.diff(got)).tolist() == [17, 21]
 
 
+def test_a_pause_makes_a_change_cheap_from_one_block_before_it_to_two_after_it():
+    """The cheaper change reaches PAUSE_TOLERANCE_BLOCKS (2) each side of the boundary between two blocks: a change
+    between blocks t - 1 and t is at a pause held by blocks t - 2 .. t + 1, the label window's blur either side."""
+    from mock_server.pipeline.decision import PAUSE_TOLERANCE_BLOCKS, requested_voice_changes
+    assert PAUSE_TOLERANCE_BLOCKS == 2
+    g = 40
+    llr = np.zeros((g, 2))
+    llr[:, 0] = 3.0                                              # a clear first voice: moving a change costs 30
+    llr[18:22] = [0.0, 0.8]                                      # changes between blocks 17|18 and 21|22: lead 32
+    z = np.array([[0.0, 1.0], [0.0, 1.0]])
+    weights, regions = np.full(g, 10), np.zeros(g, dtype=np.int64)
+
+    def split(pause_blocks):                                     # both changes at a pause: 2 x 10 < 32 < 30 + 10
+        paused = np.zeros(g, dtype=bool)
+        paused[pause_blocks] = True
+        return requested_voice_changes(llr, weights, z, regions, 0, 30.0, paused=paused,
+                                       pause_switch_cost=10.0).max() == 2
+
+    assert split([16, 23]) and split([19, 20])                   # the farthest and nearest pauses that reach
+    assert not split([15, 23]) and not split([16, 24])           # one block further: the change costs 30 there
+
+
 def test_identify_leaves_the_samples_alone_unless_told_it_may_overwrite_them(voices):
     """The service hands identify samples it no longer needs (overwrite_samples=True): the level normalisation
     then works in them instead of in a copy (38 MB less for 10 minutes). The answer is the same either way, and

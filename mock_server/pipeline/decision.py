@@ -1,10 +1,10 @@
 """Speaker decisions, one per turn: who (if anyone) of the requested speakers speaks in each turn.
 
 1. A turn is a stretch of speech with no pause (a speech region, speech.py) and no change of voice inside
-   (voice_changes), nor where the speaking voice among the requested ones changes (requested_voice_changes:
-   Viterbi with a price per change, lower at a short pause). Every turn is decided on its own from all of its
-   frames, however short: a 0.4 s answer between two turns of another voice is judged, not absorbed into its
-   neighbours, also when the pauses around it are short enough to be bridged.
+   (voice_changes: the only cut when one speaker is asked about), nor where the speaking voice among the requested
+   ones changes (requested_voice_changes: Viterbi with a price per change, lower at a short pause). Every turn
+   is decided on its own from all of its frames, however short: a 0.4 s answer between two turns of another voice
+   is judged, not absorbed into its neighbours, also when the pauses around it are short enough to be bridged.
 2. decide_turns: each turn goes to the requested speaker with the highest S-norm score (ubm.py) if that
    score reaches config.accept_threshold, else to nobody (UNKNOWN). S-norm scores are measured against
    fixed background voices, so the same threshold means the same for every voice and channel, and no other
@@ -130,9 +130,9 @@ def requested_voice_changes(block_llr: np.ndarray, weights: np.ndarray, z: np.nd
 
     Each region is then labelled by Viterbi (`viterbi`): a block's evidence for a speaker is its window score times
     its frames, and a change of speaker costs switch_cost (score x frames), or pause_switch_cost within
-    PAUSE_TOLERANCE_BLOCKS of a bridged pause: a speaker change inside
-    continuous speech needs the evidence of a few tenths of a second of the other voice, while at a pause, where
-    turns change hands, a short answer is enough. This replaces a hard minimum turn length, which gave a 0.4 s
+    PAUSE_TOLERANCE_BLOCKS of a bridged pause. Another voice takes over where its lead, summed over its frames, pays
+    for the change (twice for a turn inside someone else's: in and out), which is cheaper at a pause, where turns
+    change hands. This replaces a hard minimum turn length, which gave a 0.4 s
     answer between two turns of another voice to that voice. A new stretch starts wherever the region or the
     label changes. Returns (G,) int64, non-decreasing.
     """
@@ -175,8 +175,10 @@ def requested_voice_changes(block_llr: np.ndarray, weights: np.ndarray, z: np.nd
                 score[a:b] = scores_over(np.array([a]), np.array([b]))
     cost = np.full(g, float(switch_cost))
     if paused is not None and pause_switch_cost is not None:
-        near = np.convolve(np.asarray(paused, dtype=np.float64), np.ones(2 * PAUSE_TOLERANCE_BLOCKS + 1), "same")
-        cost[near > 0] = pause_switch_cost
+        # a change between blocks t - 1 and t is at a pause held by blocks t - tol .. t + tol - 1 of its region
+        tol, cp = PAUSE_TOLERANCE_BLOCKS, np.concatenate([[0], np.cumsum(np.asarray(paused, dtype=np.int64))])
+        lo_p, hi_p = np.maximum(i - tol, first[reg_index]), np.minimum(i + tol, last[reg_index])
+        cost[cp[hi_p] - cp[lo_p] > 0] = pause_switch_cost
     emission = score * w[:, None]
     out = np.empty(g, dtype=np.int64)
     for a, b in zip(first, last):
