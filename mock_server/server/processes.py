@@ -134,7 +134,8 @@ class MockApplication(BaseApplication):
 
         signal.signal(signal.SIGTERM, term)
         signal.siginterrupt(signal.SIGTERM, False)  # as gunicorn had it: a SIGTERM does not break a request's I/O
-        # printed whatever --log-level (as the listening line is): LiveServer.start waits for every worker's
+        # printed whatever --log-level, as the listening line is: LiveServer.start waits for this line from every
+        # worker
         print(f"speaker-id-mock: worker {worker.pid} ready", flush=True)
 
     def _worker_int(self, worker) -> None:

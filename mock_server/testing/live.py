@@ -336,10 +336,12 @@ def _processes(args, env) -> int:
     """The --processes a server is started with (its argument, else SPEAKER_ID_MOCK_PROCESSES, else 1)."""
     value = env.get("SPEAKER_ID_MOCK_PROCESSES", "1")
     for i, arg in enumerate(args):
-        if arg == "--processes" and i + 1 < len(args):
-            value = args[i + 1]
-        elif str(arg).startswith("--processes="):
-            value = str(arg).split("=", 1)[1]
+        name, _, inline = str(arg).partition("=")
+        if len(name) >= 5 and "--processes".startswith(name):     # argparse takes an unambiguous prefix too
+            if inline:
+                value = inline
+            elif i + 1 < len(args):
+                value = args[i + 1]
     try:
         return max(1, int(value))
     except ValueError:
