@@ -34,6 +34,7 @@ log = logging.getLogger("mock_server.realtime")
 
 SERVICE = "deepaffectsrealtime.DeepAffectsRealtime"
 IDENTIFY_PATH = f"/{SERVICE}/IdentifySpeaker"
+CANCEL_SETTLE_SECONDS = 0.05    # at the end of a call's chunks, how long to wait for gRPC to say it cancelled it
 GRPC_METHOD = "GRPC"            # the journal's "method" for realtime calls (REST calls have GET/POST)
 NOT_SERVED = ("this mock serves speaker identification only (IdentifySpeaker); {} is declared for "
               "compatibility with the vendor's SDK but not implemented.")
@@ -238,7 +239,10 @@ class RealtimeServicer(pb_grpc.DeepAffectsRealtimeServicer):
             for answer in stream.add(samples, offset, _Judge(service, settings.tenant, settings.speaker_ids)):
                 yield self._message(answer, count, record, settings.speaker_ids)
                 count += 1
-        if cancelled.is_set() and not context.is_active():
+        # gRPC ends the request iterator of a call it is cancelling (a message over its own cap, a dropped
+        # connection) a moment before it runs the call's callbacks: without this wait such a call was answered
+        # and journalled as a stream the client half-closed (200), as once in a CI run of the size test
+        if cancelled.wait(CANCEL_SETTLE_SECONDS) and not context.is_active():
             raise Cancelled("the client cancelled the stream or went away.")
         for answer in stream.finish(_Judge(service, settings.tenant, settings.speaker_ids)):
             yield self._message(answer, count, record, settings.speaker_ids)
