@@ -172,7 +172,7 @@ class RealtimeServicer(pb_grpc.DeepAffectsRealtimeServicer):
         context.add_callback(cancelled.set)     # runs when the call ends for any reason, the client's cancel included
         inbox = _Inbox(request_iterator, idle_seconds=self.idle_seconds)
         try:
-            yield from self._identify(self._sized(inbox), context, cancelled, record)
+            yield from self._identify(self._sized(inbox, context, cancelled), context, cancelled, record)
         except Exception as exc:  # noqa: BLE001 - every failure leaves through _status
             # gRPC's request iterator raises a bare RpcError once the client cancelled or its connection dropped,
             # sometimes before the call's callbacks ran
@@ -189,8 +189,9 @@ class RealtimeServicer(pb_grpc.DeepAffectsRealtimeServicer):
             inbox.close()
             self._slots.release()
 
-    def _sized(self, request_iterator):
-        """The call's chunks, each refused (413 payload_too_large: RESOURCE_EXHAUSTED) over --max-body-mb.
+    def _sized(self, request_iterator, context, cancelled: threading.Event):
+        """The call's chunks, each refused (413 payload_too_large: RESOURCE_EXHAUSTED) over --max-body-mb, and
+        Cancelled (499) at their end when that end was gRPC cancelling the call, not the client half-closing.
 
         gRPC's own limit (server.py) lets messages up to twice as large through to here, so that this refusal,
         not gRPC's, is what the client gets and the journal records: gRPC tells the servicer only that the call
@@ -202,6 +203,11 @@ class RealtimeServicer(pb_grpc.DeepAffectsRealtimeServicer):
                     f"a chunk message of {size / 2**20:.2f} MB is larger than {self.max_message_bytes / 2**20:g} MB "
                     "(--max-body-mb); send shorter chunks (the vendor's SDK sends 30 s pieces).")
             yield chunk
+        # gRPC ends the request iterator of a call it is cancelling (a message over its own cap, a dropped
+        # connection) a moment before it runs the call's callbacks: without this wait such a call was answered
+        # and journalled as a stream the client half-closed (200), as once in a CI run of the size test
+        if cancelled.wait(CANCEL_SETTLE_SECONDS) and not context.is_active():
+            raise Cancelled("the client cancelled the stream or went away.")
 
     def _identify(self, request_iterator, context, cancelled: threading.Event, record: dict):
         metadata = {k.lower(): v for k, v in context.invocation_metadata() if isinstance(v, str)}
@@ -239,11 +245,6 @@ class RealtimeServicer(pb_grpc.DeepAffectsRealtimeServicer):
             for answer in stream.add(samples, offset, _Judge(service, settings.tenant, settings.speaker_ids)):
                 yield self._message(answer, count, record, settings.speaker_ids)
                 count += 1
-        # gRPC ends the request iterator of a call it is cancelling (a message over its own cap, a dropped
-        # connection) a moment before it runs the call's callbacks: without this wait such a call was answered
-        # and journalled as a stream the client half-closed (200), as once in a CI run of the size test
-        if cancelled.wait(CANCEL_SETTLE_SECONDS) and not context.is_active():
-            raise Cancelled("the client cancelled the stream or went away.")
         for answer in stream.finish(_Judge(service, settings.tenant, settings.speaker_ids)):
             yield self._message(answer, count, record, settings.speaker_ids)
             count += 1
