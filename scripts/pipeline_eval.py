@@ -261,7 +261,7 @@ def synthetic_conversations(root: str, man: dict, cfg, n: int, verbose: bool,
                                     config=cfg)
               for s in pool}
     acc: dict = {}
-    heard: dict[int, list[tuple[float, float]]] = {}           # speech regions of each source recording
+    heard: dict[tuple[str, int], list[tuple[float, float]]] = {}   # speech regions of each source recording
     stranger_named = stranger_total = 0.0
     sandwich_total = sandwich_neighbour = 0.0
     for trial in range(n):
@@ -274,16 +274,17 @@ def synthetic_conversations(root: str, man: dict, cfg, n: int, verbose: bool,
         parts, ref, t, last = [], [], 0.0, None
         for _ in range(20 if short_turns else 10):
             voice = str(rng.choice([v for v in voices if v != last]))
-            src = audio[voice][int(rng.integers(enroll_clips, len(audio[voice])))]
+            clip = int(rng.integers(enroll_clips, len(audio[voice])))
+            src = audio[voice][clip]
             length = min(len(src), int((rng.uniform(0.4, 1.0) if short_turns else rng.uniform(1.5, 6.0)) * 16000))
             start = int(rng.integers(0, max(1, len(src) - length)))
             # the reference is the speech of the cut as heard in its whole recording (not the cut's edges, and not
             # the cut alone: level-normalised alone, a cut of the pause between two words would count as speech)
-            key = id(src)
-            if key not in heard:
-                heard[key] = speech_regions(src, config=cfg)
-            regions = [(max(a, start / 16000), min(b, (start + length) / 16000)) for a, b in heard[key]
-                       if min(b, (start + length) / 16000) > max(a, start / 16000)]
+            if (voice, clip) not in heard:
+                heard[voice, clip] = speech_regions(src, config=cfg)
+            cut = (start / 16000, (start + length) / 16000)
+            regions = [(max(a, cut[0]), min(b, cut[1])) for a, b in heard[voice, clip]
+                       if min(b, cut[1]) > max(a, cut[0])]
             if not regions:
                 continue
             piece = src[int(regions[0][0] * 16000):int(regions[-1][1] * 16000)]

@@ -132,9 +132,9 @@ def requested_voice_changes(block_llr: np.ndarray, weights: np.ndarray, z: np.nd
     its frames, and a change of speaker costs switch_cost (score x frames), or pause_switch_cost within
     PAUSE_TOLERANCE_BLOCKS of a bridged pause. Another voice takes over where its lead, summed over its frames, pays
     for the change (twice for a turn inside someone else's: in and out), which is cheaper at a pause, where turns
-    change hands. This replaces a hard minimum turn length, which gave a 0.4 s
-    answer between two turns of another voice to that voice. A new stretch starts wherever the region or the
-    label changes. Returns (G,) int64, non-decreasing.
+    change hands. This replaces a hard minimum turn length, which gave a 0.4 s answer between two turns of another
+    voice to that voice. A new stretch starts wherever the region or the label changes. Returns (G,) int64,
+    non-decreasing.
     """
     g, s = block_llr.shape
     if g == 0 or s < 2:
