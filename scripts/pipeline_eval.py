@@ -243,33 +243,32 @@ CODECS = {"8 kHz telephone round trip": _telephone, "44.1 kHz MP3 round trip": _
 LEVELS["8 kHz"] = _telephone
 
 
-def synthetic_conversations(root: str, man: dict, cfg, n: int, verbose: bool,
-                            gaps: tuple[float, float] = (0.2, 0.8), *, seed: int = 0, enroll_clips: int = 1,
-                            short_turns: bool = False) -> None:
-    """See --synthetic in the module doc."""
-    from mock_server.pipeline import speech_regions
-    rng = np.random.default_rng(seed)
+def synthetic_voices(root: str, man: dict, *, short_turns: bool = False) -> dict[str, list[np.ndarray]]:
+    """The recordings made-up conversations are cut from: every enrollment file (16 kHz) of the manifest's
+    corpus with the most speakers of two files or more, through an 8 kHz round trip with short_turns."""
     corpora: dict[str, list[str]] = {}
     for spk, files in man["speakers"].items():
         if len(files) >= 2:
             corpora.setdefault(spk.split("-")[0], []).append(spk)
     pool = max(corpora.values(), key=len)                     # the corpus with the most speakers
     audio = {s: [load(os.path.join(root, f)) for f in man["speakers"][s]] for s in pool}
-    if short_turns:
-        audio = {s: [_telephone(a) for a in v] for s, v in audio.items()}
-    prints = {s: speaker_voiceprint([enrollment_voiceprint(a, config=cfg) for a in audio[s][:enroll_clips]],
-                                    config=cfg)
-              for s in pool}
-    acc: dict = {}
+    return {s: [_telephone(a) for a in v] for s, v in audio.items()} if short_turns else audio
+
+
+def synthetic_trials(audio: dict[str, list[np.ndarray]], cfg, n: int, gaps: tuple[float, float] = (0.2, 0.8), *,
+                     seed: int = 0, enroll_clips: int = 1, short_turns: bool = False):
+    """n made-up conversations (seeded) of the voices of `audio` (synthetic_voices), each a dict: x (16 kHz
+    float32), ref [(label, start, end)], requested [voice], stranger (voice or None), others [voice] (the rest of
+    the account). Turns are cut from each voice's clips after the first enroll_clips (those enroll it)."""
+    from mock_server.pipeline import speech_regions
+    rng = np.random.default_rng(seed)
+    pool = list(audio)
     heard: dict[tuple[str, int], list[tuple[float, float]]] = {}   # speech regions of each source recording
-    stranger_named = stranger_total = 0.0
-    sandwich_total = sandwich_neighbour = 0.0
-    for trial in range(n):
+    for _ in range(n):
         order = [str(s) for s in rng.permutation(pool)]
         n_req = int(rng.integers(2, min(4, len(order) - 1) + 1))
         requested = order[:n_req]
         stranger = order[n_req] if rng.random() < 0.5 else None
-        cohort = {s: prints[s] for s in order[n_req + (1 if stranger else 0):]}
         voices = requested + ([stranger] if stranger else [])
         parts, ref, t, last = [], [], 0.0, None
         for _ in range(20 if short_turns else 10):
@@ -293,9 +292,18 @@ def synthetic_conversations(root: str, man: dict, cfg, n: int, verbose: bool,
             parts += [piece, gap]
             t += (len(piece) + len(gap)) / 16000
             last = voice
-        x = np.concatenate(parts)
-        hyp = identify_segments(x, {s: prints[s] for s in requested}, config=cfg, cohort=cohort)
-        hyp_t = [(h.speaker_id, h.start, h.end) for h in hyp]
+        yield {"x": np.concatenate(parts), "ref": ref, "requested": requested, "stranger": stranger,
+               "others": order[n_req + (1 if stranger else 0):]}
+
+
+def report_synthetic(trials, identify, verbose: bool = False) -> dict:
+    """Score identify(trial) -> [(label, start, end)] over synthetic_trials and print the IER, the strangers'
+    speech left unknown and the share of short sandwiched turns given to the neighbour; returns those figures."""
+    acc: dict = {}
+    stranger_named = stranger_total = 0.0
+    sandwich_total = sandwich_neighbour = 0.0
+    for i, trial in enumerate(trials):
+        ref, hyp_t = trial["ref"], identify(trial)
         r = identification_error_rate(ref, hyp_t)
         add(acc, r)
         for (before, _, _), (lab, s0, e0), (after, _, _) in zip(ref, ref[1:], ref[2:]):
@@ -303,19 +311,38 @@ def synthetic_conversations(root: str, man: dict, cfg, n: int, verbose: bool,
                 sandwich_total += e0 - s0              # a short turn between two turns of one requested speaker:
                 sandwich_neighbour += sum(max(0.0, min(e0, h[2]) - max(s0, h[1]))   # time given to that speaker
                                           for h in hyp_t if h[0] == before)
-        if stranger:
+        if trial["stranger"]:
             theirs = [("unknown", s, e) for lab, s, e in ref if lab == "unknown"]
             ru = identification_error_rate(theirs, [h for h in hyp_t if h[0] == "unknown"])
             stranger_total += ru["total"]
             stranger_named += ru["total"] - ru["missed"] - ru["confusion"]
         if verbose:
-            print(f"    synthetic {trial:3d} {requested} stranger {stranger}: IER {r['ier']:.3f}")
-    print(f"synthetic conversations: IER {ier_of(acc):.3f} (confusion {acc['confusion'] / acc['total']:.3f}, missed "
+            print(f"    synthetic {i:3d} {trial['requested']} stranger {trial['stranger']}: IER {r['ier']:.3f}")
+    out = {"ier": ier_of(acc), "strangers_unknown": stranger_named / max(stranger_total, 1e-9),
+           "sandwiched_to_neighbour": sandwich_neighbour / sandwich_total if sandwich_total else None}
+    print(f"synthetic conversations: IER {out['ier']:.3f} (confusion {acc['confusion'] / acc['total']:.3f}, missed "
           f"{acc['missed'] / acc['total']:.3f}, false alarm {acc['false_alarm'] / acc['total']:.3f}), "
-          f"{stranger_named / max(stranger_total, 1e-9):.3f} of strangers' speech unknown")
+          f"{out['strangers_unknown']:.3f} of strangers' speech unknown")
     if sandwich_total:
         print(f"short turns (0.3-0.8 s) between two turns of one requested speaker: {sandwich_total:.1f} s, "
-              f"{sandwich_neighbour / sandwich_total:.3f} of it given to that speaker")
+              f"{out['sandwiched_to_neighbour']:.3f} of it given to that speaker")
+    return out
+
+
+def synthetic_conversations(root: str, man: dict, cfg, n: int, verbose: bool,
+                            gaps: tuple[float, float] = (0.2, 0.8), *, seed: int = 0, enroll_clips: int = 1,
+                            short_turns: bool = False) -> dict:
+    """See --synthetic in the module doc."""
+    audio = synthetic_voices(root, man, short_turns=short_turns)
+    prints = {s: speaker_voiceprint([enrollment_voiceprint(a, config=cfg) for a in clips[:enroll_clips]], config=cfg)
+              for s, clips in audio.items()}
+
+    def identify(trial: dict) -> list[tuple[str, float, float]]:
+        return segs(identify_segments(trial["x"], {s: prints[s] for s in trial["requested"]}, config=cfg,
+                                      cohort={s: prints[s] for s in trial["others"]}))
+
+    return report_synthetic(synthetic_trials(audio, cfg, n, gaps, seed=seed, enroll_clips=enroll_clips,
+                                             short_turns=short_turns), identify, verbose)
 
 
 if __name__ == "__main__":
