@@ -173,6 +173,28 @@ def test_viterbi_changes_speaker_only_when_the_evidence_pays_for_it():
     assert viterbi(emission, cheap).tolist() == [0] * 12 + [1] * 4 + [0] * 14
 
 
+def test_viterbi_finds_the_best_labelling_of_small_random_cases():
+    """decision.viterbi against every labelling of 300 random cases of up to 6 steps and 3 voices (ties included):
+    its labels reach the best total of emissions minus change prices."""
+    import itertools
+
+    from mock_server.pipeline.decision import viterbi
+    rng = np.random.default_rng(7)
+
+    def total(labels, emission, cost):
+        return sum(emission[t, lab] for t, lab in enumerate(labels)) - sum(
+            cost[t] for t in range(1, len(labels)) if labels[t] != labels[t - 1])
+
+    for _ in range(300):
+        t_len, s = int(rng.integers(1, 7)), int(rng.integers(1, 4))
+        emission = np.round(rng.normal(0.0, 2.0, (t_len, s)), 1)
+        cost = np.round(np.abs(rng.normal(0.0, 2.0, t_len)), 1)
+        best = max(total(labels, emission, cost) for labels in itertools.product(range(s), repeat=t_len))
+        got = viterbi(emission, cost)
+        assert got.dtype == np.int64 and len(got) == t_len
+        assert abs(total(got.tolist(), emission, cost) - best) < 1e-9, (emission, cost, got)
+
+
 def test_a_change_of_voice_at_a_bridged_pause_needs_less_evidence():
     """requested_voice_changes: 0.4 s of a second voice inside one speech region; with a change costing more than
     its lead it stays the first voice's, unless bridged pauses either side make the change cheap there."""
