@@ -73,8 +73,8 @@ class DeepEncoderPipeline:
     only) and its long silences trimmed with webrtcvad (``trim_long_silences``), d-vectors of 1.6 s windows at 16 per
     second over what is left, each compared by cosine with every requested speaker's d-vector (``embed_speaker``
     over its enrollment recordings). Time is kept by embedding every speech region on its own: webrtcvad's
-    decisions smoothed as ``trim_long_silences`` smooths them (before it widens them to keep short pauses) make
-    the speech regions, and every 10 ms frame of one takes the window of its region centred nearest to it, so no
+    decisions, smoothed and widened as ``trim_long_silences`` smooths and widens them, make the speech regions,
+    and every 10 ms frame of one takes the window of its region centred nearest to it (``nearest_window``), so no
     window reaches across a pause into the next turn. The frame goes to the best requested speaker when that
     cosine similarity reaches ``threshold``, else to "unknown". Not a dependency of the project (see INSTALL)."""
 
@@ -105,6 +105,8 @@ class DeepEncoderPipeline:
         wav = normalize_volume(np.asarray(wav, dtype=np.float32), audio_norm_target_dBFS, increase_only=True)
         window = 480                                                   # 30 ms: trim_long_silences' VAD window
         n = len(wav) // window
+        if n == 0:                                                     # shorter than one VAD window: no speech
+            return np.zeros(len(wav) // self.FRAME, dtype=bool), np.zeros((len(wav) // self.FRAME, 256), np.float32)
         pcm = (np.round(np.clip(wav[:n * window], -1, 1) * 32767)).astype(np.int16).tobytes()
         vad = webrtcvad.Vad(self.vad_mode)
         flags = np.array([vad.is_speech(pcm[i * 2 * window:(i + 1) * 2 * window], 16000) for i in range(n)], float)
@@ -119,10 +121,7 @@ class DeepEncoderPipeline:
             piece = wav[start * self.FRAME:stop * self.FRAME]
             _, partials, slices = self.encoder.embed_utterance(piece, return_partials=True, rate=16)
             partials = partials / np.linalg.norm(partials, axis=1, keepdims=True)
-            centres = np.array([(s.start + min(s.stop, len(piece))) / 2 for s in slices])
-            frame_centres = (np.arange(stop - start) + 0.5) * self.FRAME
-            nearest = np.abs(frame_centres[:, None] - centres[None, :]).argmin(axis=1)
-            out[start:stop] = partials[nearest]
+            out[start:stop] = partials[nearest_window(stop - start, slices, len(piece), self.FRAME)]
         return speech, out
 
     @staticmethod
@@ -140,6 +139,16 @@ class DeepEncoderPipeline:
                     out.append((names[labels[start]] if labels[start] >= 0 else "unknown", start / 100, t / 100))
                 start = t
         return out
+
+
+def nearest_window(n_frames: int, slices: list[slice], n_samples: int, frame: int = 160) -> np.ndarray:
+    """For each of the n_frames frames (of `frame` samples) of a speech region of n_samples samples, the index of
+    the window (`slices`: sample ranges, as Resemblyzer's embed_utterance returns them; the last may run past the
+    region, which it pads with zeros) whose centre within the region is nearest to the frame's centre; ties go to the
+    earlier window. Returns (n_frames,) int64."""
+    centres = np.array([(s.start + min(s.stop, n_samples)) / 2 for s in slices])
+    frame_centres = (np.arange(n_frames) + 0.5) * frame
+    return np.abs(frame_centres[:, None] - centres[None, :]).argmin(axis=1)
 
 
 def ier_main(args) -> int:
@@ -196,10 +205,12 @@ def main(argv=None) -> int:
                         help="with --ier --synthetic: the threshold (default: the best on the manifest)")
     parser.add_argument("--synthetic", type=int, default=0, metavar="N",
                         help="with --ier: also N made-up conversations (scripts/pipeline_eval.py --synthetic)")
-    parser.add_argument("--abutting", action="store_true")
-    parser.add_argument("--short-turns", action="store_true")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--enroll-clips", type=int, default=1, choices=(1, 2))
+    parser.add_argument("--abutting", action="store_true", help="with --synthetic: as pipeline_eval.py --abutting")
+    parser.add_argument("--short-turns", action="store_true",
+                        help="with --synthetic: as pipeline_eval.py --short-turns")
+    parser.add_argument("--seed", type=int, default=0, help="with --synthetic: as pipeline_eval.py --seed")
+    parser.add_argument("--enroll-clips", type=int, default=1, choices=(1, 2),
+                        help="with --synthetic: as pipeline_eval.py --enroll-clips")
     parser.add_argument("--vad-mode", type=int, default=3, choices=(0, 1, 2, 3),
                         help="with --ier: webrtcvad's aggressiveness (Resemblyzer uses 3)")
     args = parser.parse_args(argv)

@@ -36,6 +36,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Iterator
 
 import numpy as np
 import soundfile as sf
@@ -256,7 +257,7 @@ def synthetic_voices(root: str, man: dict, *, short_turns: bool = False) -> dict
 
 
 def synthetic_trials(audio: dict[str, list[np.ndarray]], cfg, n: int, gaps: tuple[float, float] = (0.2, 0.8), *,
-                     seed: int = 0, enroll_clips: int = 1, short_turns: bool = False):
+                     seed: int = 0, enroll_clips: int = 1, short_turns: bool = False) -> Iterator[dict]:
     """n made-up conversations (seeded) of the voices of `audio` (synthetic_voices), each a dict: x (16 kHz
     float32), ref [(label, start, end)], requested [voice], stranger (voice or None), others [voice] (the rest of
     the account). Turns are cut from each voice's clips after the first enroll_clips (those enroll it)."""
@@ -318,11 +319,12 @@ def report_synthetic(trials, identify, verbose: bool = False) -> dict:
             stranger_named += ru["total"] - ru["missed"] - ru["confusion"]
         if verbose:
             print(f"    synthetic {i:3d} {trial['requested']} stranger {trial['stranger']}: IER {r['ier']:.3f}")
-    out = {"ier": ier_of(acc), "strangers_unknown": stranger_named / max(stranger_total, 1e-9),
+    out = {"ier": ier_of(acc), "strangers_unknown": stranger_named / stranger_total if stranger_total else None,
            "sandwiched_to_neighbour": sandwich_neighbour / sandwich_total if sandwich_total else None}
+    strangers = (f", {out['strangers_unknown']:.3f} of strangers' speech unknown"
+                 if out["strangers_unknown"] is not None else ", no stranger")
     print(f"synthetic conversations: IER {out['ier']:.3f} (confusion {acc['confusion'] / acc['total']:.3f}, missed "
-          f"{acc['missed'] / acc['total']:.3f}, false alarm {acc['false_alarm'] / acc['total']:.3f}), "
-          f"{out['strangers_unknown']:.3f} of strangers' speech unknown")
+          f"{acc['missed'] / acc['total']:.3f}, false alarm {acc['false_alarm'] / acc['total']:.3f}){strangers}")
     if sandwich_total:
         print(f"short turns (0.3-0.8 s) between two turns of one requested speaker: {sandwich_total:.1f} s, "
               f"{out['sandwiched_to_neighbour']:.3f} of it given to that speaker")

@@ -174,11 +174,11 @@ def test_viterbi_changes_speaker_only_when_the_evidence_pays_for_it():
 
 
 def test_viterbi_finds_the_best_labelling_of_small_random_cases():
-    """decision.viterbi against every labelling of 300 random cases of up to 6 steps and 3 voices (ties included):
-    its labels reach the best total of emissions minus change prices."""
+    """Both implementations of decision.viterbi against every labelling of 300 random cases of up to 6 steps and
+    3 voices (ties included): their labels reach the best total of emissions minus change prices."""
     import itertools
 
-    from mock_server.pipeline.decision import viterbi
+    from mock_server.pipeline.decision import _viterbi_arrays, _viterbi_lists
     rng = np.random.default_rng(7)
 
     def total(labels, emission, cost):
@@ -190,9 +190,24 @@ def test_viterbi_finds_the_best_labelling_of_small_random_cases():
         emission = np.round(rng.normal(0.0, 2.0, (t_len, s)), 1)
         cost = np.round(np.abs(rng.normal(0.0, 2.0, t_len)), 1)
         best = max(total(labels, emission, cost) for labels in itertools.product(range(s), repeat=t_len))
-        got = viterbi(emission, cost)
-        assert got.dtype == np.int64 and len(got) == t_len
-        assert abs(total(got.tolist(), emission, cost) - best) < 1e-9, (emission, cost, got)
+        for viterbi in (_viterbi_lists, _viterbi_arrays):
+            got = viterbi(emission, cost)
+            assert got.dtype == np.int64 and len(got) == t_len
+            assert abs(total(got.tolist(), emission, cost) - best) < 1e-9, (viterbi, emission, cost, got)
+
+
+def test_viterbi_gives_the_same_labels_for_few_and_many_voices():
+    """decision.viterbi picks its implementation by the number of labels; both give the same labels, ties
+    included, on either side of LIST_VITERBI_MAX_LABELS."""
+    from mock_server.pipeline.decision import LIST_VITERBI_MAX_LABELS, _viterbi_arrays, _viterbi_lists, viterbi
+    rng = np.random.default_rng(11)
+    for s in (1, 2, 5, LIST_VITERBI_MAX_LABELS, LIST_VITERBI_MAX_LABELS + 1, 40):
+        for _ in range(30):
+            emission = np.round(rng.normal(0.0, 1.0, (int(rng.integers(1, 80)), s)), 1).astype(np.float32)
+            cost = np.round(np.abs(rng.normal(0.0, 1.0, len(emission))), 1)
+            lists, arrays = _viterbi_lists(emission, cost), _viterbi_arrays(emission, cost)
+            assert np.array_equal(lists, arrays)
+            assert np.array_equal(viterbi(emission, cost), lists)
 
 
 def test_a_change_of_voice_at_a_bridged_pause_needs_less_evidence():

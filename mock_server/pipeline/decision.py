@@ -87,13 +87,23 @@ def voice_changes(loglik: np.ndarray, width: int, factor: float, *, block: int =
 PAUSE_TOLERANCE_BLOCKS = 2
 
 
+# Up to this many labels a Viterbi step on Python floats is faster than one on numpy arrays (numpy's per-call
+# overhead against Python's per-label work: 5x faster with 2 labels, 3x with 3, even at ~20, 2x slower at 100)
+LIST_VITERBI_MAX_LABELS = 16
+
+
 def viterbi(emission: np.ndarray, cost: np.ndarray) -> np.ndarray:
     """The label sequence that maximises the sum of emission[t, label_t] minus cost[t] at every t where the label
     differs from the one at t - 1 (a change of speaker with a price, as in HMM resegmentation); emission (T, S)
     and cost (T,) in the same units, T >= 1. Ties keep the current label (and go to the lowest index, as
-    np.argmax). Returns (T,) int64."""
-    # Plain Python floats: with a handful of requested speakers, numpy's per-call overhead made each step ~2.7x
-    # slower (the same float64 arithmetic, so the same labels)
+    np.argmax). Returns (T,) int64. Two implementations of the same float64 arithmetic, the same labels: one on
+    Python floats for a few labels (the usual case: the speakers asked about), one on numpy arrays for many."""
+    if emission.shape[1] > LIST_VITERBI_MAX_LABELS:
+        return _viterbi_arrays(emission, cost)
+    return _viterbi_lists(emission, cost)
+
+
+def _viterbi_lists(emission: np.ndarray, cost: np.ndarray) -> np.ndarray:
     t_len = len(emission)
     em = np.asarray(emission, dtype=np.float64).tolist()
     price = np.asarray(cost, dtype=np.float64).tolist()
@@ -114,6 +124,24 @@ def viterbi(emission: np.ndarray, cost: np.ndarray) -> np.ndarray:
             label = best_before[t]
         out[t - 1] = label
     return np.array(out, dtype=np.int64)
+
+
+def _viterbi_arrays(emission: np.ndarray, cost: np.ndarray) -> np.ndarray:
+    t_len, s = emission.shape
+    stay = np.zeros((t_len, s), dtype=bool)
+    best_before = np.zeros(t_len, dtype=np.int64)
+    score = emission[0].astype(np.float64)
+    for t in range(1, t_len):
+        best = int(np.argmax(score))
+        switch = score[best] - cost[t]
+        stay[t] = score >= switch
+        best_before[t] = best
+        score = np.maximum(score, switch) + emission[t]
+    out = np.empty(t_len, dtype=np.int64)
+    out[-1] = int(np.argmax(score))
+    for t in range(t_len - 1, 0, -1):
+        out[t - 1] = out[t] if stay[t, out[t]] else best_before[t]
+    return out
 
 
 def requested_voice_changes(block_llr: np.ndarray, weights: np.ndarray, z: np.ndarray, regions: np.ndarray,
