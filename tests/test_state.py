@@ -42,3 +42,51 @@ def test_a_server_stopped_with_nothing_in_flight_logs_that_it_drained(tmp_path, 
         server.close()
     assert log.count("stopped (drained)") == int(processes), log[-2000:]
     assert "drain deadline reached" not in log
+
+
+def test_stored_voiceprints_are_parsed_one_thread_at_a_time(monkeypatch):
+    """pipeline.load_npy (how the service reads stored voiceprints) from eight threads at once: numpy's header
+    parser, ast.literal_eval, never runs in two of them together. In CPython 3.11 two threads building ASTs at once
+    can raise "SystemError: AST constructor recursion depth mismatch" (gh-106905): once a 500 to one of eight racing
+    enrollments in CI."""
+    import ast
+    import io
+    import threading
+    import time
+
+    import numpy as np
+
+    from mock_server.pipeline import load_npy
+    real, guard = ast.literal_eval, threading.Lock()
+    seen = {"inside": 0, "most": 0, "calls": 0}
+
+    def observed(node):
+        with guard:
+            seen["inside"] += 1
+            seen["calls"] += 1
+            seen["most"] = max(seen["most"], seen["inside"])
+        time.sleep(0.002)                                   # lets another thread in, were it not kept out
+        try:
+            return real(node)
+        finally:
+            with guard:
+                seen["inside"] -= 1
+
+    monkeypatch.setattr(ast, "literal_eval", observed)
+    buffer = io.BytesIO()
+    voiceprint = np.arange(129 * 38, dtype=np.float32).reshape(129, 38)
+    np.save(buffer, voiceprint, allow_pickle=False)
+    blob, wrong = buffer.getvalue(), []
+
+    def parse() -> None:
+        for _ in range(5):
+            if not np.array_equal(load_npy(blob), voiceprint):
+                wrong.append(1)
+
+    threads = [threading.Thread(target=parse) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert seen["calls"] == 40 and not wrong                 # numpy parsed every header through literal_eval
+    assert seen["most"] == 1

@@ -22,6 +22,7 @@ Public contract used by the service layer (kept stable):
                                             normalise the caller's float32 samples in place)
     speech_regions(samples, *, config=DEFAULT_CONFIG) -> list[tuple[float, float]]
     warm_up(config=DEFAULT_CONFIG)          loads and derives the model before the first request needs it
+    load_npy(data) -> np.ndarray            np.save's bytes parsed, safe from any thread (npy.py)
 
 `samples` are mono float32 in [-1, 1] at DEFAULT_CONFIG.sample_rate (16 kHz).
 """
@@ -29,6 +30,7 @@ Public contract used by the service layer (kept stable):
 from .config import DEFAULT_CONFIG, PipelineConfig
 from .errors import NoSpeechError
 from .identify import identify_segments
+from .npy import load_npy
 from .segments import Segment
 from .speech import speech_regions
 from .ubm import voice_model
@@ -56,5 +58,5 @@ VOICEPRINT_RECIPE_SHA256 = "b69659aa659e9ed7e3bc459ce1a09a8d884b717408f031f2b0c7
 __all__ = [
     "MODEL_VERSION", "MODEL_FILE_SHA256", "VOICEPRINT_RECIPE_SHA256", "PipelineConfig", "DEFAULT_CONFIG",
     "NoSpeechError", "Segment",
-    "enrollment_voiceprint", "speaker_voiceprint", "identify_segments", "speech_regions", "warm_up",
+    "enrollment_voiceprint", "speaker_voiceprint", "identify_segments", "speech_regions", "warm_up", "load_npy",
 ]

@@ -36,6 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .npy import load_npz
+
 COMPONENTS = 128       # Gaussians in the UBM (the prototype: 64-128 work, 128 slightly better)
 TOP_C = 5              # Gaussians per frame kept for scoring, Reynolds et al. 2000 (their value)
 EIGENVOICES = 40       # rank of the eigenvoice subspace (0 = plain MAP). Chosen on half B of the dev set's speaker
@@ -231,9 +233,9 @@ def top_stats(scores: np.ndarray, top: int) -> tuple[np.ndarray, np.ndarray]:
 @lru_cache(maxsize=1)
 def voice_model() -> VoiceModel:
     """The committed model (MODEL_FILE), loaded once per process (~10 ms)."""
-    with np.load(MODEL_FILE, allow_pickle=False) as z:
-        return VoiceModel(z["weights"], z["means"], z["variances"], z["tnorm_counts"], z["tnorm_stats"],
-                          z["znorm_counts"], z["znorm_stats"])
+    z = load_npz(MODEL_FILE)
+    return VoiceModel(z["weights"], z["means"], z["variances"], z["tnorm_counts"], z["tnorm_stats"],
+                      z["znorm_counts"], z["znorm_stats"])
 
 
 def plain_map(n: np.ndarray, f: np.ndarray, relevance: float) -> np.ndarray:
