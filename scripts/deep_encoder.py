@@ -38,6 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench import ROOT, decode_16k, workload  # noqa: E402
 
+from mock_server.pipeline.segments import label_runs  # noqa: E402
+
 INSTALL = "pip install torch==2.13.0 && pip install --no-deps resemblyzer==0.1.4"
 
 
@@ -131,15 +133,10 @@ class DeepEncoderPipeline:
         names = sorted(prints)
         sims = dvectors @ np.stack([prints[s] for s in names]).T
         labels = np.where(sims.max(axis=1) >= threshold, sims.argmax(axis=1), -1)
-        labels[~speech] = -2
-        out, start = [], 0
-        for t in range(1, len(labels) + 1):
-            if t == len(labels) or labels[t] != labels[start]:
-                if labels[start] >= -1:
-                    out.append((names[labels[start]] if labels[start] >= 0 else "unknown", start / 100, t / 100))
-                start = t
-        return out
-
+        if not speech.any():
+            return []
+        return [(names[lab] if lab >= 0 else "unknown", start / 100, end / 100)
+                for lab, start, end in label_runs(labels, speech)]
 
 def nearest_window(n_frames: int, slices: list[slice], n_samples: int, frame: int = 160) -> np.ndarray:
     """For each of the n_frames frames (of `frame` samples) of a speech region of n_samples samples, the index of
