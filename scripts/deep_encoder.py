@@ -154,7 +154,7 @@ def ier_main(args) -> int:
     import json
 
     from ier import identification_error_rate, read_rttm
-    from pipeline_eval import GROUPS, add, ier_of, load, report_synthetic, synthetic_trials, synthetic_voices
+    from pipeline_eval import GROUPS, NOISES, add, ier_of, load, report_synthetic, synthetic_trials, synthetic_voices
 
     from mock_server.pipeline import DEFAULT_CONFIG
 
@@ -163,21 +163,26 @@ def ier_main(args) -> int:
     man = json.loads((root / "manifest.json").read_text())
     prints = {s: pipeline.voiceprint([load(str(root / f)) for f in files]) for s, files in man["speakers"].items()}
     thresholds = [float(t) for t in args.thresholds.split(",")]
-    totals = {t: {} for t in thresholds}
+    variants = {"": None, **(NOISES if args.noise else {})}
+    totals = {(v, t): {} for v in variants for t in thresholds}
     for test in man["tests"]:
-        analysis = pipeline.analyse(load(str(root / test["audio"])))
+        x = load(str(root / test["audio"]))
         ref = read_rttm(str(root / test["rttm"]))
+        for v, change in variants.items():
+            analysis = pipeline.analyse(x if change is None else change(x))
+            for t in thresholds:
+                r = identification_error_rate(ref, pipeline.label(analysis, {s: prints[s] for s in test["speakerIds"]},
+                                                                  t))
+                for key in ("all", test["kind"]):
+                    add(totals[v, t].setdefault(key, {}), r)
+    for v in variants:
         for t in thresholds:
-            r = identification_error_rate(ref, pipeline.label(analysis, {s: prints[s] for s in test["speakerIds"]}, t))
-            for key in ("all", test["kind"]):
-                add(totals[t].setdefault(key, {}), r)
-    for t in thresholds:
-        a = totals[t]["all"]
-        parts = ", ".join(f"{k.replace('_', ' ')} {a[k] / a['total']:.3f}"
-                          for k in ("confusion", "missed", "false_alarm"))
-        print(f"deep encoder, cosine threshold {t:.2f}: IER all {ier_of(a):.3f} ({parts})"
-              + "".join(f"  {g} {ier_of(totals[t][g]):.3f}" for g in GROUPS if g in totals[t]))
-    best = args.threshold or min(thresholds, key=lambda t: ier_of(totals[t]["all"]))
+            a = totals[v, t]["all"]
+            parts = ", ".join(f"{k.replace('_', ' ')} {a[k] / a['total']:.3f}"
+                              for k in ("confusion", "missed", "false_alarm"))
+            print(f"deep encoder{', ' + v if v else ''}, cosine threshold {t:.2f}: IER all {ier_of(a):.3f} ({parts})"
+                  + "".join(f"  {g} {ier_of(totals[v, t][g]):.3f}" for g in GROUPS if g in totals[v, t]))
+    best = args.threshold or min(thresholds, key=lambda t: ier_of(totals["", t]["all"]))
     if args.synthetic:
         audio = synthetic_voices(str(root), man, short_turns=args.short_turns)
         voiceprints = {s: pipeline.voiceprint(clips[:args.enroll_clips]) for s, clips in audio.items()}
@@ -208,6 +213,8 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="with --synthetic: as pipeline_eval.py --seed")
     parser.add_argument("--enroll-clips", type=int, default=1, choices=(1, 2),
                         help="with --synthetic: as pipeline_eval.py --enroll-clips")
+    parser.add_argument("--noise", action="store_true",
+                        help="with --ier: every test again with pipeline_eval.py --noise's noises added")
     parser.add_argument("--vad-mode", type=int, default=3, choices=(0, 1, 2, 3),
                         help="with --ier: webrtcvad's aggressiveness (Resemblyzer uses 3)")
     args = parser.parse_args(argv)

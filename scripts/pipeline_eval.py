@@ -1,6 +1,6 @@
 """Offline accuracy/speed harness for mock_server.pipeline (no HTTP).
 
-    python scripts/pipeline_eval.py MANIFEST_DIR [--halves] [--levels] [--cohort] [--duplicate] [--codecs]
+    python scripts/pipeline_eval.py MANIFEST_DIR [--halves] [--levels] [--cohort] [--duplicate] [--codecs] [--noise]
                                    [--synthetic N [--abutting] [--seed S] [--enroll-clips K] [--short-turns]]
                                    [--set field=value ...] [-v]
 
@@ -20,6 +20,9 @@ to compare with the all-speakers figure.
 --duplicate: every test again with a copy of each requested voice enrolled under another id in the account;
 prints how many answers changed for the requested ids (must be 0).
 --codecs: every test again after an 8 kHz telephone round trip and after a 44.1 kHz MP3 round trip.
+--noise: every test again with noise added (the enrollments clean): white noise at 20 and 10 dB SNR, brown noise
+(most of its power at low frequencies, like traffic or ventilation) at 15 dB SNR; the signal's power is that of the
+loudest third of its 10 ms frames (its speech), the noise is seeded.
 --synthetic N: N made-up conversations from the manifest's enrollment files (seeded), IER and strangers' share.
 --abutting: with --synthetic, the same conversations again with no pause between turns (0-0.1 s, as in meetings),
 where only the changes of voice inside continuous speech separate the turns. --seed S (default 0): other
@@ -110,7 +113,7 @@ def half_scores(ref, hyp_t, half_of, test_index):
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("manifest_dir")
-    for flag in ("--halves", "--levels", "--cohort", "--duplicate", "--codecs"):
+    for flag in ("--halves", "--levels", "--cohort", "--duplicate", "--codecs", "--noise"):
         ap.add_argument(flag, action="store_true")
     ap.add_argument("--synthetic", type=int, default=0, metavar="N")
     ap.add_argument("--abutting", action="store_true", help="with --synthetic: again with no pause between turns")
@@ -176,6 +179,8 @@ def main(argv=None) -> int:
             variants.update(LEVELS)
         if args.codecs:
             variants.update(CODECS)
+        if args.noise:
+            variants.update(NOISES)
         for name, change in variants.items():
             rv = identification_error_rate(ref, segs(identify_segments(change(x), req, config=cfg, cohort=cohort)))
             for key in ("all", kind):
@@ -241,6 +246,29 @@ def _mp3(x: np.ndarray) -> np.ndarray:
 
 
 CODECS = {"8 kHz telephone round trip": _telephone, "44.1 kHz MP3 round trip": _mp3}
+
+
+def speech_power(x: np.ndarray) -> float:
+    """Mean power of the loudest third of the 10 ms frames of x: its speech, for setting an SNR."""
+    frames = np.asarray(x[:len(x) // 160 * 160], dtype=np.float64).reshape(-1, 160)
+    power = np.sort(np.mean(frames ** 2, axis=1))[::-1]
+    return float(power[:max(1, len(power) // 3)].mean()) if len(power) else 0.0
+
+
+def with_noise(x: np.ndarray, snr_db: float, colour: str = "white", seed: int = 0) -> np.ndarray:
+    """x plus seeded white or brown (integrated white, its slow drift removed) noise at snr_db below its speech
+    power (speech_power)."""
+    noise = np.random.default_rng(seed).standard_normal(len(x))
+    if colour == "brown":
+        noise = np.cumsum(noise)
+        noise -= np.convolve(noise, np.ones(400) / 400, mode="same")     # no drift below ~40 Hz
+    noise *= np.sqrt(speech_power(x) / 10 ** (snr_db / 10) / max(float(np.mean(noise ** 2)), 1e-30))
+    return (x + noise).astype(np.float32)
+
+
+NOISES = {"white noise, 20 dB SNR": lambda x: with_noise(x, 20.0),
+          "white noise, 10 dB SNR": lambda x: with_noise(x, 10.0),
+          "brown noise, 15 dB SNR": lambda x: with_noise(x, 15.0, "brown")}
 LEVELS["8 kHz"] = _telephone
 
 

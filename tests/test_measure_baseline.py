@@ -1,6 +1,6 @@
 """The measuring scripts' own logic on hand-made inputs: how the deep-encoder baseline maps frames to windows and
 labels them (scripts/deep_encoder.py: nearest_window, DeepEncoderPipeline.label; no torch needed) and how made-up
-conversations are scored (scripts/pipeline_eval.py, report_synthetic)."""
+conversations are scored and noise is added (scripts/pipeline_eval.py: report_synthetic, with_noise)."""
 import os
 import sys
 
@@ -10,7 +10,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 
 from deep_encoder import DeepEncoderPipeline, nearest_window  # noqa: E402
 from ier import identification_error_rate  # noqa: E402
-from pipeline_eval import report_synthetic  # noqa: E402
+from pipeline_eval import report_synthetic, speech_power, with_noise  # noqa: E402
 
 
 def _unit(v):
@@ -55,3 +55,22 @@ def test_made_up_conversations_count_sandwiched_turns_and_strangers(capsys):
     assert f"IER {out['ier']:.3f}" in capsys.readouterr().out
     alone = report_synthetic([plain], lambda t: hyp[:3])
     assert alone["strangers_unknown"] is None and "no stranger" in capsys.readouterr().out
+
+
+def test_noise_is_added_at_the_asked_snr_below_the_speech_and_brown_noise_is_low_pitched():
+    # "speech": 1 s of a 300 Hz tone at 0.1 amplitude, then 2 s of silence; its power is the tone's (0.005)
+    t = np.arange(16000) / 16000
+    x = np.concatenate([0.1 * np.sin(2 * np.pi * 300 * t), np.zeros(32000)]).astype(np.float32)
+    assert abs(speech_power(x) - 0.005) < 1e-4
+    for colour in ("white", "brown"):
+        noisy = with_noise(x, 20.0, colour)
+        noise = (noisy - x).astype(np.float64)
+        assert noisy.dtype == np.float32 and len(noisy) == len(x)
+        assert abs(10 * np.log10(0.005 / np.mean(noise ** 2)) - 20.0) < 0.1
+        assert np.array_equal(noisy, with_noise(x, 20.0, colour))          # seeded: the same every run
+        spectrum = np.abs(np.fft.rfft(noise)) ** 2
+        below_500_hz = spectrum[:len(spectrum) * 500 // 8000].sum() / spectrum.sum()
+        if colour == "white":
+            assert 0.04 < below_500_hz < 0.09                              # flat: 500 / 8000 of the power
+        else:
+            assert below_500_hz > 0.5                                      # most of it low, like rumble
