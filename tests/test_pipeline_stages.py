@@ -20,6 +20,7 @@ from mock_server.pipeline import (
     speaker_voiceprint,
     speech_regions,
 )
+from mock_server.pipeline.level import frame_levels_db
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -263,3 +264,15 @@ def test_identify_leaves_the_samples_alone_unless_told_it_may_overwrite_them(voi
     overwritten = identify_segments(x, prints, overwrite_samples=True)
     assert overwritten == copied
     assert not np.array_equal(x, kept)                             # normalised in place: no copy was made
+
+
+def test_levels_can_leave_out_mains_hum_and_keep_the_voice():
+    t = np.arange(32000) / 16000
+    tone = {f: (0.1 * np.sin(2 * np.pi * f * t)).astype(np.float32) for f in (50, 60.4, 150, 200, 1000)}
+    everything = {f: frame_levels_db(x, 480) for f, x in tone.items()}
+    without_hum = {f: frame_levels_db(x, 480, 16000) for f, x in tone.items()}
+    assert all(abs(np.median(everything[f]) - 20 * np.log10(0.1 / np.sqrt(2))) < 0.2 for f in tone)   # the RMS
+    assert all(np.max(without_hum[f] - everything[f]) < -45 for f in (50, 60.4))      # hum gone, every frame
+    assert all(np.max(np.abs(without_hum[f] - everything[f])) < 0.5 for f in (150, 200, 1000))   # the voice kept
+    dc = np.full(4800, 0.3, dtype=np.float32)
+    assert np.all(frame_levels_db(dc, 480, 16000) < -150) and np.all(frame_levels_db(dc, 480) > -11)

@@ -8,7 +8,8 @@ cleaned in three readable steps, all in seconds from the config:
      nor frames more than vad_dynamic_range dB below the recording's speech level (rounding noise of quiet
      16-bit audio), so
      webrtcvad does not fire on hiss, whatever the recording's level (no absolute level anywhere: the
-     samples are first brought to a fixed speech level by level.normalise_level);
+     samples are first brought to a fixed speech level by level.normalise_level); a recording that looks steady
+     is judged again on levels without mains hum (hum as loud as the speech);
   2. bridging: pauses shorter than vad_bridge (as webrtcvad heard them) are filled (speech_and_pauses also says
      where they were: a short pause can still be a change of speaker);
   3. hangover: every voiced run is extended (the ends of words are soft and get missed), then regions
@@ -63,18 +64,31 @@ def voiced_frames(samples: np.ndarray, config: PipelineConfig = DEFAULT_CONFIG, 
         voiced[f0:f1] = [process(handle, rate, pcm[i:i + nbytes], frame_len) for i in range(0, len(pcm), nbytes)]
     if n == 0:
         return voiced
-    level = frame_levels_db(samples[:n * frame_len], frame_len)
-    floor = np.percentile(level, c.vad_floor_percentile)
-    # the loud frames: the 95th percentile, or the loudest second (as level.py measures the speech level) when
-    # that is louder: three seconds of speech in two minutes of silence are under 5 % of the frames
+    head = samples[:n * frame_len]
     top = max(1, int(round(c.level_top_seconds * rate / frame_len)))
-    loud = np.percentile(level, 95)
-    if len(level) > top:
-        loud = max(loud, np.partition(level, len(level) - top)[len(level) - top])
-    if loud < floor + c.vad_min_range:                         # steady noise, whatever its level
-        return np.zeros(n, dtype=bool)
+    level = frame_levels_db(head, frame_len)
+    floor, loud = _floor_and_loud(level, c.vad_floor_percentile, top)
+    if loud < floor + c.vad_min_range:
+        # steady, whatever its level: noise, or speech over mains hum or rumble as loud as the speech (webrtcvad
+        # high-passes its lowest band at 80 Hz; these levels do not), so judged again on levels without hum
+        # (level.frame_levels_db). Only here: recordings that pass keep their levels, so their answers stay the same
+        level = frame_levels_db(head, frame_len, rate)
+        floor, loud = _floor_and_loud(level, c.vad_floor_percentile, top)
+        if loud < floor + c.vad_min_range:                     # steady noise
+            return np.zeros(n, dtype=bool)
     # samples are level-normalised: their speech level is level_target_db, so this is relative to the speech
     return voiced & (level >= max(floor + c.vad_floor_margin, c.level_target_db - c.vad_dynamic_range))
+
+
+def _floor_and_loud(level: np.ndarray, floor_percentile: float, top: int) -> tuple[float, float]:
+    """A recording's noise floor (the floor_percentile-th of its frame levels, dB) and the level of its loud
+    frames: the 95th percentile, or the loudest `top` frames (as level.py measures the speech level) when that is
+    louder: three seconds of speech in two minutes of silence are under 5 % of the frames."""
+    floor = float(np.percentile(level, floor_percentile))
+    loud = float(np.percentile(level, 95))
+    if len(level) > top:
+        loud = max(loud, float(np.partition(level, len(level) - top)[len(level) - top]))
+    return floor, loud
 
 
 def speech_mask(samples: np.ndarray, config: PipelineConfig = DEFAULT_CONFIG, *,
