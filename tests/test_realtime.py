@@ -97,6 +97,28 @@ def test_any_encoding_rest_accepts(api, voices, name, encoding, rate):
     assert ier(voices["tests"]["conversation"]["segments"], segments) <= 0.1
 
 
+def test_raw_linear16_cut_at_any_byte_is_heard_as_sent(api):
+    """A client reading a pipe or socket in n-byte pieces can cut a 16-bit sample in two: the stream carries the
+    half sample into the next chunk, so 32001-byte chunks are heard as the 32000-byte ones (each chunk decoded on
+    its own heard every other chunk byte-shifted: noise)."""
+    raw = (FIXTURES / "conversation.raw").read_bytes()
+    metadata = [("apikey", api.api_key), ("speakerids", ",".join(SPEAKERS)), ("encoding", "LINEAR16"),
+                ("samplerate", "16000")]
+
+    def streamed(size: int) -> list[tuple]:
+        pieces = [pb.SegmentChunk(content=base64.b64encode(raw[i:i + size]).decode("ascii"))
+                  for i in range(0, len(raw), size)]
+        with grpc.insecure_channel(api.grpc_target) as channel:
+            answers = list(pb_grpc.DeepAffectsRealtimeStub(channel).IdentifySpeaker(iter(pieces), 60,
+                                                                                   metadata=metadata))
+        assert not any(a.Error for a in answers)
+        return [(a.speaker_id, round(a.start, 2), round(a.end, 2)) for a in answers]
+
+    even = streamed(32000)
+    assert len(even) >= 6 and {s for s, _, _ in even} >= set(SPEAKERS)
+    assert streamed(32001) == even
+
+
 def test_a_stranger_is_unknown_with_a_high_unknown_score(api, voices):
     result = api.stream(FIXTURES / "stranger_conversation.flac", ["alice", "dave"], chunk_seconds=4)
     sync = api.identify(FIXTURES / "stranger_conversation.flac", ["alice", "dave"])["segments"]

@@ -73,6 +73,13 @@ def decode_audio(data: bytes, *, encoding: str | None, sample_rate: int | None, 
     return np.ascontiguousarray(samples, dtype=np.float32)
 
 
+def headerless_width(data: bytes, encoding: str | None) -> int | None:
+    """Bytes per sample when decode_audio would read ``data`` as headerless samples (reads_as_headerless), else
+    None: a stream cut into pieces at any byte carries a partial last sample into the next piece."""
+    fmt = raw_format(encoding)
+    return fmt.width if fmt is not None and sniff.container(data) is None else None
+
+
 def reads_as_headerless(data: bytes, encoding: str | None) -> bool:
     """Whether decode_audio reads ``data`` as headerless samples (no container signature, a headerless label):
     the one case where ``sampleRate`` is used, so the one where it must be in range."""

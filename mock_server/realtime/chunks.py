@@ -75,11 +75,15 @@ def chunk_offset(value: float) -> float | None:
     return float(value)
 
 
-def decode_chunk(chunk, settings: CallSettings, *, target_rate: int, max_seconds: float) -> np.ndarray:
+def decode_chunk(chunk, settings: CallSettings, *, target_rate: int, max_seconds: float,
+                 carry: bytearray | None = None) -> np.ndarray:
     """A chunk's ``content`` (base64 audio) as mono float32 samples at ``target_rate``.
 
-    The chunk's own ``encoding``/``sampleRate`` win over the call metadata's. Raises the API's audio errors
-    (InvalidBase64, UnsupportedEncoding, UndecodableAudio, EmptyAudio, MissingParameter, AudioTooLong).
+    The chunk's own ``encoding``/``sampleRate`` win over the call metadata's. ``carry``: the stream's bytes of a
+    headerless sample cut in two by the client (chunks of raw LINEAR16 may end at any byte); they are put before
+    this chunk's bytes, and this chunk's own partial last sample is left in it for the next chunk. Raises the
+    API's audio errors (InvalidBase64, UnsupportedEncoding, UndecodableAudio, EmptyAudio, MissingParameter,
+    AudioTooLong).
     """
     if not chunk.content:
         raise errors.EmptyAudio("the chunk has no content; send the base64 of a piece of audio (3-30 s) in "
@@ -87,6 +91,17 @@ def decode_chunk(chunk, settings: CallSettings, *, target_rate: int, max_seconds
     encoding = audio.normalise_encoding(chunk.encoding) if chunk.encoding else settings.encoding
     rate = chunk.sampleRate if chunk.sampleRate > 0 else settings.sample_rate
     data = audio.decode_base64(chunk.content)
+    if carry is not None:
+        width = audio.headerless_width(data, encoding)
+        if width is None:
+            carry.clear()                                # a container: it starts on its own
+        else:
+            data = bytes(carry) + data
+            cut = len(data) - len(data) % width
+            carry[:] = data[cut:]
+            data = data[:cut]
+            if not data:
+                return np.zeros(0, dtype=np.float32)
     # the rate is used for headerless data only; a container's header always wins (as in REST)
     return audio.decode_audio(data, encoding=encoding, sample_rate=rate or None, target_rate=target_rate,
                               max_seconds=max_seconds)

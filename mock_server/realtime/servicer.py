@@ -225,13 +225,14 @@ class RealtimeServicer(pb_grpc.DeepAffectsRealtimeServicer):
             return
         stream = StreamIdentifier()
         count = 0
+        carry = bytearray()                              # a headerless sample split between two chunks
         for chunk in request_iterator:
             if cancelled.is_set():
                 raise Cancelled("the client cancelled the stream or went away.")
             try:
                 offset = chunks.chunk_offset(chunk.segmentOffset)
                 samples = chunks.decode_chunk(chunk, settings, target_rate=service.sample_rate,
-                                              max_seconds=self.config.max_audio_seconds)
+                                              max_seconds=self.config.max_audio_seconds, carry=carry)
             except (errors.AudioTooLong, errors.PayloadTooLarge):
                 raise
             except errors.ApiError as exc:           # this chunk is lost; the stream goes on
