@@ -44,6 +44,46 @@ def test_a_server_stopped_with_nothing_in_flight_logs_that_it_drained(tmp_path, 
     assert "drain deadline reached" not in log
 
 
+@pytest.mark.live
+def test_a_server_stopped_while_a_request_outlives_the_drain_says_it_was_cut_off(tmp_path):
+    """A sync request still running at --drain-seconds gets no answer; the last log line must not say "drained"
+    (it read only the job runner's result)."""
+    import json
+    import threading
+    import time
+    import urllib.request
+
+    from mock_server.testing import LiveServer
+
+    server = LiveServer("--no-grpc", "--drain-seconds", "1", data_dir=tmp_path / "live").start()
+    outcome: list = []
+    try:
+        fault = urllib.request.Request(server.url + "/_mock/faults", json.dumps(
+            {"match": {"path": "get_enrolled_speakers"}, "delay_ms": 5000}).encode(),
+            {"Content-Type": "application/json"})
+        assert urllib.request.urlopen(fault, timeout=10).status in (200, 201)
+
+        def slow_call():
+            try:
+                urllib.request.urlopen(server.url + "/audio/generic/api/v1/sync/diarization/get_enrolled_speakers"
+                                       "?apikey=k", timeout=30)
+                outcome.append("answered")
+            except OSError as exc:
+                outcome.append(exc)
+
+        caller = threading.Thread(target=slow_call)
+        caller.start()
+        time.sleep(0.5)                                  # the request is in flight, waiting out its delay
+        assert server.stop() == 0
+        caller.join(30)
+        log = server.log()
+    finally:
+        server.close()
+    assert outcome and outcome[0] != "answered"
+    assert "stopped (drain deadline reached: requests still in flight were cut off)" in log, log[-2000:]
+    assert "stopped (drained)" not in log
+
+
 def test_stored_voiceprints_are_parsed_one_thread_at_a_time(monkeypatch):
     """pipeline.load_npy (how the service reads stored voiceprints) from eight threads at once: numpy's header
     parser, ast.literal_eval, never runs in two of them together. In CPython 3.11 two threads building ASTs at once

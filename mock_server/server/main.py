@@ -121,12 +121,13 @@ def _drain(server, state, config: ServerConfig) -> int:
 
     jobs = threading.Thread(target=drain_jobs, name="drain-jobs", daemon=True)
     jobs.start()
-    server.drain(deadline)
+    requests_done = server.drain(deadline)
     jobs.join(max(0.0, deadline - time.monotonic()))
     server.close(timeout=deadline - time.monotonic())
     state.store.close()
-    log.info("stopped (%s)",
-             "drained" if state.drained else "drain deadline reached; unfinished jobs resume next start")
+    cut = ([] if requests_done else ["requests still in flight were cut off"]) + \
+        ([] if state.drained else ["unfinished jobs resume next start"])
+    log.info("stopped (%s)", "drained" if not cut else "drain deadline reached: " + "; ".join(cut))
     return 0
 
 
