@@ -185,6 +185,35 @@ def test_a_slow_body_after_a_200_status_line_is_delivered_once(server, receiver)
     assert _attempts(server, "slow-body") == [(1, 200, None)]
 
 
+def test_a_receiver_that_never_answers_does_not_hold_back_another_ones_webhook(tmp_path_factory, receiver):
+    """Twelve jobs POST to a receiver that accepts and never answers (each attempt waits out the 1 s
+    --webhook-timeout); another webhook, submitted after them, still arrives at once: one receiver holds at most
+    jobs.PER_RECEIVER of the delivery threads (with two threads shared by all, it waited >= 6 s)."""
+    import socket
+    import threading
+    import time
+
+    hanging = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    threading.Thread(target=lambda: [held.append(hanging.accept()[0]) for _ in iter(int, 1)], daemon=True).start()
+    live = _server(tmp_path_factory, "--drain-seconds", "1")
+    try:
+        for n in range(12):
+            _submit(live, f"http://127.0.0.1:{hanging.getsockname()[1]}/hook", f"stuck-{n}")
+        submitted = time.monotonic()
+        _submit(live, f"{receiver.url}/ok", "prompt")
+        wait_until(lambda: receiver.for_request("prompt"), timeout=30, message="the prompt receiver's webhook")
+        waited = time.monotonic() - submitted
+        stuck = http_json("GET", f"{live.url}/_mock/jobs/stuck-11")[1]["jobs"][0]["webhook_status"]
+    finally:
+        live.stop()
+        hanging.close()
+        for connection in held:
+            connection.close()
+    assert waited < 3.0, waited
+    assert stuck == "pending"                        # the stuck ones were still being tried meanwhile
+
+
 # --- the schedule and the url checks (no server) --------------------------------------------------------------
 
 def test_the_default_schedule_is_5_attempts_that_ride_out_a_30_s_outage():

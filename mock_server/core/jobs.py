@@ -19,7 +19,9 @@ import os
 import queue
 import threading
 import time
+import urllib.parse
 import uuid
+from collections import Counter
 from typing import Callable
 
 from mock_server import errors
@@ -35,6 +37,10 @@ log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 1.0    # how often a runner renews its lease and looks for work of runners that are gone
 LEASE_SECONDS = 15.0       # a runner whose process cannot be checked is gone once not heard of for this long
 HUNG_SECONDS = 600.0       # one whose process still runs here but has not heartbeated for this long is hung
+DELIVERY_THREADS = 4       # webhook POSTs under way at once
+PER_RECEIVER = 2           # ... to one receiver (a webhook url without its query): one that hangs holds at most
+                           # this many threads, each for up to --webhook-timeout, and the other receivers' POSTs go
+                           # on (tests often give each case its own path on one local receiver)
 
 
 class JobRunner:
@@ -52,6 +58,8 @@ class JobRunner:
         self._slots = threading.BoundedSemaphore(config.job_queue_size)
         self._delivering = 0
         self._due: list[tuple[float, int]] = []  # heap of (time, job id) webhook deliveries
+        self._receiver: dict[int, str] = {}      # job id -> its webhook's receiver, for the deliveries due
+        self._posting: Counter[str] = Counter()  # receiver -> POSTs to it under way
         self._due_changed = threading.Condition()
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
@@ -69,7 +77,7 @@ class JobRunner:
         self._registered = True
         for n in range(self.config.job_workers):
             self._spawn(self._work, f"job-worker-{n}")
-        for n in range(2):
+        for n in range(DELIVERY_THREADS):
             self._spawn(self._deliver_loop, f"webhook-{n}")
         self._spawn(self._lease_loop, "job-leases")
 
@@ -172,11 +180,12 @@ class JobRunner:
         adopted = self.store.adopt_jobs(self.owner, gone=gone)
         for runner in gone:
             log.info("job runner %s (pid %s) is gone; its unfinished jobs are taken over", runner.owner, runner.pid)
+        owed = self.store.webhook_urls([job_id for job_id, status, _ in adopted if status != "queued"])
         for job_id, status, next_attempt in adopted:
             if status == "queued":
                 self._jobs.put((job_id, False))
             else:
-                self.schedule_delivery(job_id, next_attempt)
+                self.schedule_delivery(job_id, next_attempt, owed.get(job_id))
         if adopted:
             log.info("took over %d unfinished job(s)", len(adopted))
 
@@ -217,27 +226,51 @@ class JobRunner:
                                          message="The mock server failed on this job; this is a bug, please report "
                                                  "it.")
         if self.store.finish_job(job.id, {"request_id": job.request_id, "response": response}, owner=self.owner):
-            self.schedule_delivery(job.id, time.time())
+            self.schedule_delivery(job.id, time.time(), job.webhook)
         else:
             log.warning("job %s was taken over by another runner while it ran; keeping that one's result", job.id)
 
     # --- webhooks -----------------------------------------------------------------------------------------------
 
-    def schedule_delivery(self, job_id: int, when: float) -> None:
+    def schedule_delivery(self, job_id: int, when: float, webhook: str | None = None) -> None:
+        """POST job_id's result at ``when`` (epoch s) to its ``webhook`` (None: unknown, counted as a receiver of
+        its own)."""
         with self._due_changed:
+            if webhook is not None:
+                self._receiver[job_id] = _receiver(webhook)
             heapq.heappush(self._due, (when, job_id))
             self._due_changed.notify()
+
+    def _next_due(self) -> tuple[int, str] | None:
+        """The earliest delivery due now whose receiver has fewer than PER_RECEIVER POSTs under way, taken off
+        the schedule with its receiver, or None. Called with _due_changed held."""
+        now, passed, found = time.time(), [], None
+        while self._due and self._due[0][0] <= now:
+            item = heapq.heappop(self._due)
+            receiver = self._receiver.get(item[1], f"job {item[1]}")
+            if self._posting[receiver] < PER_RECEIVER:
+                self._receiver.pop(item[1], None)          # a retry schedules it again, with its webhook
+                found = (item[1], receiver)
+                break
+            passed.append(item)
+        for item in passed:
+            heapq.heappush(self._due, item)
+        return found
 
     def _deliver_loop(self) -> None:
         while not self._stopping.is_set():
             with self._due_changed:
                 while not self._stopping.is_set():
-                    now = time.time()
-                    if self._due and self._due[0][0] <= now:
-                        _, job_id = heapq.heappop(self._due)
+                    found = self._next_due()
+                    if found is not None:
+                        job_id, receiver = found
+                        self._posting[receiver] += 1
                         self._delivering += 1
                         break
-                    self._due_changed.wait(min(1.0, self._due[0][0] - now) if self._due else 1.0)
+                    # nothing due, or only POSTs to busy receivers: wait for the next due time or for a POST to end
+                    now = time.time()
+                    waiting = self._due and self._due[0][0] > now
+                    self._due_changed.wait(min(1.0, self._due[0][0] - now) if waiting else 1.0)
                 else:
                     return
             try:
@@ -247,6 +280,10 @@ class JobRunner:
             finally:
                 with self._due_changed:
                     self._delivering -= 1
+                    self._posting[receiver] -= 1
+                    if not self._posting[receiver]:
+                        del self._posting[receiver]
+                    self._due_changed.notify_all()
 
     def _deliver(self, job_id: int) -> None:
         job = self.store.claim_delivery(job_id, owner=self.owner)
@@ -275,7 +312,17 @@ class JobRunner:
         log.info("webhook for request %s attempt %d: %s", job.request_id, attempt_no,
                  attempt.status if attempt.status is not None else attempt.error)
         if outcome == "pending":
-            self.schedule_delivery(job.id, when)
+            self.schedule_delivery(job.id, when, job.webhook)
+
+
+def _receiver(webhook: str) -> str:
+    """Who receives a webhook: its url without query, fragment or credentials (one that does not parse is its own
+    receiver)."""
+    try:
+        parts = urllib.parse.urlsplit(webhook)
+        return f"{parts.scheme}://{parts.hostname}:{parts.port}{parts.path}".lower()
+    except ValueError:
+        return webhook
 
 
 def runner_gone(runner: Runner, now: float) -> bool:

@@ -384,6 +384,17 @@ class Store(ControlTables):
                            [(owner, now, r["id"]) for r in rows])
         return [(r["id"], "queued" if r["status"] == "running" else r["status"], r["next_attempt"]) for r in rows]
 
+    def webhook_urls(self, job_ids: Sequence[int]) -> dict[int, str]:
+        """The webhook url of each of job_ids (those that exist)."""
+        found: dict[int, str] = {}
+        ids = list(job_ids)
+        for start in range(0, len(ids), 500):          # SQLite takes at most 999 parameters (older builds)
+            part = ids[start:start + 500]
+            rows = self._connection().execute(
+                f"SELECT id, webhook FROM jobs WHERE id IN ({','.join('?' * len(part))})", part)
+            found.update((r["id"], r["webhook"]) for r in rows)
+        return found
+
     def unregister_runner(self, owner: str) -> None:
         """A runner stopping: it lets go of the work it holds (a running job goes back to queued), for another
         runner, now or at the next start, to adopt; and leaves the runners."""
