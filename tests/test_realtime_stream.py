@@ -69,6 +69,21 @@ def test_every_turn_is_answered_once_whatever_the_chunking(prints, seconds):
     assert ier(sync, answers) <= 0.05
 
 
+def test_tiny_chunks_are_paced_into_passes_and_answered_like_big_ones(prints):
+    """20 ms chunks (a live client's frames): a pass over the context costs the same whatever came in, so one
+    after every chunk fell behind real time. Passes run per half second of audio instead, and the answers are
+    those of 2 s chunks (turn for turn, IER against sync <= 0.05)."""
+    x = fixture_samples("conversation.wav")
+    tiny, big = Judge(prints), Judge(prints)
+    answers, after = run(x, tiny, 0.02)
+    reference, _ = run(x, big, 2.0)
+    seconds = len(x) / RATE
+    assert tiny.passes <= seconds / 0.5 + 2                          # not one per chunk (~1500 of them)
+    assert [a["speaker_id"] for a in answers] == [a["speaker_id"] for a in reference]
+    assert ier(sync_segments(x, Judge(prints)), answers) <= 0.05
+    assert sum(n is not None for n in after) >= len(answers) - 2      # still decided while audio arrives
+
+
 def test_offsets_make_times_absolute_and_overlapping_or_missing_ones_mean_contiguous(prints):
     x = fixture_samples("conversation.wav")
     plain, _ = run(x, Judge(prints), 4.0)

@@ -17,6 +17,10 @@ earlier chunks, exactly like sync identify has the whole recording. What makes i
 - **Bounded.** Only ``lookback`` seconds before ``committed`` are kept as context; a turn undecided for more
   than ``hold`` seconds (a monologue) is answered in pieces up to the settle horizon, so memory and CPU per
   pass stay bounded on an endless stream.
+- **Paced.** A pass over the context costs the same however little audio came in since the last one (20-60 ms
+  for a minute of context), so with 10-100 ms chunks passing after every chunk fell behind real time. A pass
+  runs once ``step`` seconds (0.5 s) of audio have come in since the last one, or at the end; a chunk of 0.5 s
+  or more gets its pass as before, smaller ones wait for the next pass, at most 0.5 s of audio.
 - **Timeline.** A chunk starts at its ``segmentOffset``; an offset missing (0 after the first chunk) or falling
   inside audio already received means "right after the previous chunk"; a gap of at most ``max_gap`` seconds is
   filled with silence; a longer gap ends the context: what came before is answered, and a new context starts.
@@ -56,8 +60,10 @@ class Judge(Protocol):
 class StreamIdentifier:
     """The state of one live stream. Not thread-safe: one stream, one caller."""
 
-    def __init__(self, *, settle: float = 2.0, lookback: float = 60.0, hold: float = 30.0, max_gap: float = 1.0):
-        self.settle, self.lookback, self.hold, self.max_gap = settle, lookback, hold, max_gap
+    def __init__(self, *, settle: float = 2.0, lookback: float = 60.0, hold: float = 30.0, max_gap: float = 1.0,
+                 step: float = 0.5):
+        self.settle, self.lookback, self.hold, self.max_gap, self.step = settle, lookback, hold, max_gap, step
+        self._passed_at = 0.0                          # received_seconds at the last pass
         self._buffer = np.zeros(0, dtype=np.float32)   # the context kept, starting at stream time self._base
         self._base = 0.0
         self.committed = 0.0                           # answers cover the stream up to here
@@ -85,6 +91,8 @@ class StreamIdentifier:
                 self._base = self.committed = float(offset)
         self._buffer = np.concatenate([self._buffer, np.asarray(samples, dtype=np.float32)])
         self.received_seconds += len(samples) / RATE
+        if self.received_seconds - self._passed_at < self.step - EPS:
+            return answers                                 # paced: too little new audio for a pass
         return answers + self._decide(judge, final=False)
 
     def finish(self, judge: Judge) -> list[Answer]:
@@ -92,6 +100,7 @@ class StreamIdentifier:
         return self._decide(judge, final=True)
 
     def _decide(self, judge: Judge, *, final: bool) -> list[Answer]:
+        self._passed_at = self.received_seconds
         if len(self._buffer) == 0:
             return []
         end = self.end
