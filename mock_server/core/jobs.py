@@ -21,7 +21,7 @@ import threading
 import time
 import urllib.parse
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from typing import Callable
 
 from mock_server import errors
@@ -37,10 +37,11 @@ log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 1.0    # how often a runner renews its lease and looks for work of runners that are gone
 LEASE_SECONDS = 15.0       # a runner whose process cannot be checked is gone once not heard of for this long
 HUNG_SECONDS = 600.0       # one whose process still runs here but has not heartbeated for this long is hung
-DELIVERY_THREADS = 4       # webhook POSTs under way at once
-PER_RECEIVER = 2           # ... to one receiver (a webhook url without its query): one that hangs holds at most
-                           # this many threads, each for up to --webhook-timeout, and the other receivers' POSTs go
-                           # on (tests often give each case its own path on one local receiver)
+DELIVERY_THREADS = 8       # webhook POSTs under way at once
+PER_RECEIVER = 2           # ... to one receiver (a webhook url without its query), and
+PER_HOST = 3               # ... to one host (scheme, host and port): receivers that never answer, each POST held for
+                           # up to --webhook-timeout, take at most these many threads, and the others' POSTs go on
+                           # (tests often give each case its own path on one local receiver)
 
 
 class JobRunner:
@@ -58,8 +59,10 @@ class JobRunner:
         self._slots = threading.BoundedSemaphore(config.job_queue_size)
         self._delivering = 0
         self._due: list[tuple[float, int]] = []  # heap of (time, job id) webhook deliveries
-        self._receiver: dict[int, str] = {}      # job id -> its webhook's receiver, for the deliveries due
-        self._posting: Counter[str] = Counter()  # receiver -> POSTs to it under way
+        self._receiver: dict[int, tuple[str, str]] = {}   # job id -> its webhook's (receiver, host), if known
+        self._held: dict[str, deque[tuple[float, int, str]]] = {}   # receiver -> its due (time, job id, host)
+        self._posting: Counter[str] = Counter()            # receiver -> POSTs to it under way
+        self._posting_host: Counter[str] = Counter()       # host -> POSTs to it under way
         self._due_changed = threading.Condition()
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
@@ -126,7 +129,7 @@ class JobRunner:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self._due_changed:
-                if self._delivering == 0 and not (self._due and self._due[0][0] <= time.time()):
+                if self._delivering == 0 and not self._held and not (self._due and self._due[0][0] <= time.time()):
                     return True
             time.sleep(0.02)
         return False
@@ -180,7 +183,11 @@ class JobRunner:
         adopted = self.store.adopt_jobs(self.owner, gone=gone)
         for runner in gone:
             log.info("job runner %s (pid %s) is gone; its unfinished jobs are taken over", runner.owner, runner.pid)
-        owed = self.store.webhook_urls([job_id for job_id, status, _ in adopted if status != "queued"])
+        try:
+            owed = self.store.webhook_urls([job_id for job_id, status, _ in adopted if status != "queued"])
+        except Exception:  # adopted is committed: schedule them anyway, each as a receiver of its own
+            log.exception("could not read the webhooks of %d adopted job(s)", len(adopted))
+            owed = {}
         for job_id, status, next_attempt in adopted:
             if status == "queued":
                 self._jobs.put((job_id, False))
@@ -233,29 +240,37 @@ class JobRunner:
     # --- webhooks -----------------------------------------------------------------------------------------------
 
     def schedule_delivery(self, job_id: int, when: float, webhook: str | None = None) -> None:
-        """POST job_id's result at ``when`` (epoch s) to its ``webhook`` (None: unknown, counted as a receiver of
-        its own)."""
+        """POST job_id's result at ``when`` (epoch s) to its ``webhook`` (None: unknown, counted as a receiver and
+        host of its own)."""
         with self._due_changed:
             if webhook is not None:
                 self._receiver[job_id] = _receiver(webhook)
             heapq.heappush(self._due, (when, job_id))
             self._due_changed.notify()
 
-    def _next_due(self) -> tuple[int, str] | None:
-        """The earliest delivery due now whose receiver has fewer than PER_RECEIVER POSTs under way, taken off
-        the schedule with its receiver, or None. Called with _due_changed held."""
-        now, passed, found = time.time(), [], None
+    def _next_due(self) -> tuple[int, str, str] | None:
+        """The delivery to POST now: of those due, the earliest whose receiver has fewer than PER_RECEIVER and whose
+        host fewer than PER_HOST POSTs under way; (job id, receiver, host), taken off the schedule, or None.
+        Deliveries come due into a queue per receiver, so a choice looks at each receiver's first one only: a
+        backlog for one busy receiver costs nothing per choice. Called with _due_changed held."""
+        now = time.time()
         while self._due and self._due[0][0] <= now:
-            item = heapq.heappop(self._due)
-            receiver = self._receiver.get(item[1], f"job {item[1]}")
-            if self._posting[receiver] < PER_RECEIVER:
-                self._receiver.pop(item[1], None)          # a retry schedules it again, with its webhook
-                found = (item[1], receiver)
-                break
-            passed.append(item)
-        for item in passed:
-            heapq.heappush(self._due, item)
-        return found
+            when, job_id = heapq.heappop(self._due)
+            receiver, host = self._receiver.pop(job_id, (f"job {job_id}", f"job {job_id}"))
+            self._held.setdefault(receiver, deque()).append((when, job_id, host))
+        best: tuple[float, str] | None = None
+        for receiver, waiting in self._held.items():
+            when, _, host = waiting[0]
+            if (self._posting[receiver] < PER_RECEIVER and self._posting_host[host] < PER_HOST
+                    and (best is None or when < best[0])):
+                best = (when, receiver)
+        if best is None:
+            return None
+        waiting = self._held[best[1]]
+        _, job_id, host = waiting.popleft()
+        if not waiting:
+            del self._held[best[1]]
+        return job_id, best[1], host
 
     def _deliver_loop(self) -> None:
         while not self._stopping.is_set():
@@ -263,14 +278,14 @@ class JobRunner:
                 while not self._stopping.is_set():
                     found = self._next_due()
                     if found is not None:
-                        job_id, receiver = found
+                        job_id, receiver, host = found
                         self._posting[receiver] += 1
+                        self._posting_host[host] += 1
                         self._delivering += 1
                         break
-                    # nothing due, or only POSTs to busy receivers: wait for the next due time or for a POST to end
-                    now = time.time()
-                    waiting = self._due and self._due[0][0] > now
-                    self._due_changed.wait(min(1.0, self._due[0][0] - now) if waiting else 1.0)
+                    # nothing due, or only POSTs to busy receivers: wait for the next due time or a POST's end
+                    wait = min(1.0, self._due[0][0] - time.time()) if self._due else 1.0
+                    self._due_changed.wait(max(wait, 0.001))
                 else:
                     return
             try:
@@ -280,10 +295,11 @@ class JobRunner:
             finally:
                 with self._due_changed:
                     self._delivering -= 1
-                    self._posting[receiver] -= 1
-                    if not self._posting[receiver]:
-                        del self._posting[receiver]
-                    self._due_changed.notify_all()
+                    for counts, key in ((self._posting, receiver), (self._posting_host, host)):
+                        counts[key] -= 1
+                        if not counts[key]:
+                            del counts[key]
+                    self._due_changed.notify()        # a receiver is free again: one waiting thread may take it
 
     def _deliver(self, job_id: int) -> None:
         job = self.store.claim_delivery(job_id, owner=self.owner)
@@ -315,14 +331,15 @@ class JobRunner:
             self.schedule_delivery(job.id, when, job.webhook)
 
 
-def _receiver(webhook: str) -> str:
-    """Who receives a webhook: its url without query, fragment or credentials (one that does not parse is its own
-    receiver)."""
+def _receiver(webhook: str) -> tuple[str, str]:
+    """Who receives a webhook: (its url without query, fragment or credentials; its scheme, host and port). A url
+    that does not parse is a receiver and host of its own."""
     try:
         parts = urllib.parse.urlsplit(webhook)
-        return f"{parts.scheme}://{parts.hostname}:{parts.port}{parts.path}".lower()
+        host = f"{parts.scheme}://{parts.hostname}:{parts.port}".lower()
     except ValueError:
-        return webhook
+        return webhook, webhook
+    return host + parts.path, host
 
 
 def runner_gone(runner: Runner, now: float) -> bool:
