@@ -276,3 +276,14 @@ def test_levels_can_leave_out_mains_hum_and_keep_the_voice():
     assert all(np.max(np.abs(without_hum[f] - everything[f])) < 0.5 for f in (150, 200, 1000))   # the voice kept
     dc = np.full(4800, 0.3, dtype=np.float32)
     assert np.all(frame_levels_db(dc, 480, 16000) < -150) and np.all(frame_levels_db(dc, 480) > -11)
+
+
+def test_low_pitched_noise_stays_steady_noise_when_hum_is_looked_past():
+    """Only a recording whose quiet frames are mostly hum is judged again without it: noise below 200 Hz (rumble),
+    steady in its levels, loses ~4 dB of floor without hum and must stay no speech (it came out as 10 s of speech
+    when every steady recording was judged again)."""
+    noise = np.fft.rfft(np.random.default_rng(0).standard_normal(160000))
+    noise[np.fft.rfftfreq(160000, 1 / 16000) > 200] = 0
+    assert speech_regions((0.1 * np.fft.irfft(noise, 160000)).astype(np.float32)) == []
+    hum = 0.1 * np.sin(2 * np.pi * 50 * np.arange(160000) / 16000)
+    assert speech_regions(hum.astype(np.float32)) == []

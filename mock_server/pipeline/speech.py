@@ -25,6 +25,10 @@ import webrtcvad
 from .config import DEFAULT_CONFIG, PipelineConfig
 from .level import frame_levels_db, normalise_level
 
+# dB the recording's floor must drop by without hum for a steady-looking recording to be judged again: its quiet
+# frames are then mostly hum (50/60 Hz hum over speech: 56-72 dB), not low-pitched noise (rumble below 200 Hz: ~4 dB)
+HUM_FLOOR_DB = 10.0
+
 
 def _runs(mask: np.ndarray) -> np.ndarray:
     """Start/end indices (end exclusive) of the True runs of a boolean vector, shape (n, 2)."""
@@ -72,10 +76,11 @@ def voiced_frames(samples: np.ndarray, config: PipelineConfig = DEFAULT_CONFIG, 
         # steady, whatever its level: noise, or speech over mains hum or rumble as loud as the speech (webrtcvad
         # high-passes its lowest band at 80 Hz; these levels do not), so judged again on levels without hum
         # (level.frame_levels_db). Only here: recordings that pass keep their levels, so their answers stay the same
-        level = frame_levels_db(head, frame_len, rate)
-        floor, loud = _floor_and_loud(level, c.vad_floor_percentile, top)
-        if loud < floor + c.vad_min_range:                     # steady noise
+        without_hum = frame_levels_db(head, frame_len, rate)
+        quiet, loud = _floor_and_loud(without_hum, c.vad_floor_percentile, top)
+        if floor - quiet < HUM_FLOOR_DB or loud < quiet + c.vad_min_range:   # steady noise, no hum over speech
             return np.zeros(n, dtype=bool)
+        level, floor = without_hum, quiet
     # samples are level-normalised: their speech level is level_target_db, so this is relative to the speech
     return voiced & (level >= max(floor + c.vad_floor_margin, c.level_target_db - c.vad_dynamic_range))
 
