@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import time
 
 import pytest
 
@@ -82,6 +83,59 @@ def test_a_server_stopped_while_a_request_outlives_the_drain_says_it_was_cut_off
     assert outcome and outcome[0] != "answered"
     assert "stopped (drain deadline reached: requests still in flight were cut off)" in log, log[-2000:]
     assert "stopped (drained)" not in log
+
+
+@pytest.mark.live
+@pytest.mark.parametrize("open_stream", [False, True])
+def test_a_realtime_stream_open_at_the_drain_deadline_is_named_in_the_last_log_line(tmp_path, open_stream):
+    """With the gRPC door: nothing open, the server says it drained; a stream still open at --drain-seconds is
+    cancelled, and the last log line says so."""
+    import queue
+    import threading
+
+    import grpc
+
+    from mock_server.realtime import deepaffects_realtime_pb2 as pb
+    from mock_server.realtime import deepaffects_realtime_pb2_grpc as pb_grpc
+    from mock_server.testing import LiveServer
+
+    from conftest import FIXTURES
+
+    server = LiveServer("--drain-seconds", "1", "--preload", str(FIXTURES / "speakers"),
+                        data_dir=tmp_path / "live").start()
+    chunks: queue.Queue = queue.Queue()
+    ended: list = []
+    channel = grpc.insecure_channel(server.grpc_target)
+    try:
+        if open_stream:
+            def stream():
+                try:
+                    for _ in pb_grpc.DeepAffectsRealtimeStub(channel).IdentifySpeaker(
+                            iter(chunks.get, None), 30, metadata=[("apikey", "sandbox"), ("speakerids", "alice")]):
+                        pass
+                    ended.append("completed")
+                except grpc.RpcError as exc:
+                    ended.append(exc.code())
+
+            caller = threading.Thread(target=stream)
+            caller.start()
+            grpc.channel_ready_future(channel).result(timeout=10)
+            chunks.put(pb.SegmentChunk(content=""))       # answered with an Error; the stream stays open
+            time.sleep(0.5)
+        assert server.stop() == 0
+        if open_stream:
+            caller.join(30)
+        log = server.log()
+    finally:
+        chunks.put(None)
+        channel.close()
+        server.close()
+    if open_stream:
+        assert ended and ended[0] != "completed"
+        assert "realtime streams still open were cancelled" in log, log[-2000:]
+        assert "stopped (drained)" not in log
+    else:
+        assert "stopped (drained)" in log, log[-2000:]
 
 
 def test_stored_voiceprints_are_parsed_one_thread_at_a_time(monkeypatch):

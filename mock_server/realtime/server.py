@@ -7,6 +7,7 @@ Besides the vendor's service it serves the standard health service (grpc.health.
 from __future__ import annotations
 
 import logging
+import time
 from concurrent import futures
 
 import grpc
@@ -47,10 +48,17 @@ class RealtimeServer:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{host}:{self.port}"
 
-    def stop(self, grace: float) -> None:
-        """Refuse new calls, give open streams ``grace`` seconds, then cancel them; returns once stopped."""
+    def stop(self, grace: float) -> bool:
+        """Refuse new calls, give open streams ``grace`` seconds, then cancel them; returns once stopped, True when
+        every stream had ended by itself (none was cancelled)."""
         self._health.enter_graceful_shutdown()
-        self._server.stop(grace).wait(grace + 5.0)
+        deadline = time.monotonic() + grace
+        stopped = self._server.stop(grace)
+        while self.servicer.open_streams and time.monotonic() < deadline - 0.05:
+            time.sleep(0.02)
+        ended = self.servicer.open_streams == 0
+        stopped.wait(grace + 5.0)
+        return ended
 
 
 def start_realtime_server(state, *, host: str, port: int, max_streams: int, max_message_bytes: int,

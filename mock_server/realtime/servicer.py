@@ -159,6 +159,14 @@ class RealtimeServicer(pb_grpc.DeepAffectsRealtimeServicer):
         self.max_message_bytes = max_message_bytes
         self.idle_seconds = idle_seconds
         self._slots = threading.BoundedSemaphore(max_streams)
+        self._open = 0                              # streams being served now (server.RealtimeServer.stop reads it)
+        self._open_lock = threading.Lock()
+
+    @property
+    def open_streams(self) -> int:
+        """How many IdentifySpeaker streams are being served now."""
+        with self._open_lock:
+            return self._open
 
     def IdentifySpeaker(self, request_iterator, context):
         started = time.perf_counter()
@@ -168,6 +176,8 @@ class RealtimeServicer(pb_grpc.DeepAffectsRealtimeServicer):
                 f"{self.max_streams} realtime streams are already open (--grpc-max-streams); close one or retry "
                 "later."), record, started)
             return
+        with self._open_lock:
+            self._open += 1
         cancelled = threading.Event()
         context.add_callback(cancelled.set)     # runs when the call ends for any reason, the client's cancel included
         inbox = _Inbox(request_iterator, idle_seconds=self.idle_seconds)
@@ -187,6 +197,8 @@ class RealtimeServicer(pb_grpc.DeepAffectsRealtimeServicer):
             self._journal(record, started)
         finally:
             inbox.close()
+            with self._open_lock:
+                self._open -= 1
             self._slots.release()
 
     def _sized(self, request_iterator, context, cancelled: threading.Event):

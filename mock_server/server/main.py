@@ -88,15 +88,13 @@ def serve(config: ServerConfig, *, stopping: threading.Event | None = None) -> i
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     server.serve_until(stopping, tick=LOOP_TICK_SECONDS)
+    streams_ended: list[bool] = []
     stopper = None
     if realtime:  # open streams drain alongside the REST requests, within the same --drain-seconds
-        stopper = threading.Thread(target=realtime.stop, args=(config.drain_seconds,), name="drain-grpc",
-                                   daemon=True)
+        stopper = threading.Thread(target=lambda: streams_ended.append(realtime.stop(config.drain_seconds)),
+                                   name="drain-grpc", daemon=True)
         stopper.start()
-    code = _drain(server, state, config)
-    if stopper:
-        stopper.join(config.drain_seconds + 5.0)
-    return code
+    return _drain(server, state, config, stopper, streams_ended)
 
 
 def _start_realtime(config: ServerConfig, state):
@@ -111,8 +109,11 @@ def _start_realtime(config: ServerConfig, state):
         return None
 
 
-def _drain(server, state, config: ServerConfig) -> int:
-    """Stop accepting, finish the requests and async jobs in flight within --drain-seconds, then close."""
+def _drain(server, state, config: ServerConfig, stopper: threading.Thread | None = None,
+           streams_ended: list[bool] | None = None) -> int:
+    """Stop accepting, finish the requests and async jobs in flight within --drain-seconds, then close; the last
+    log line says what, if anything, the deadline cut off (realtime streams: once ``stopper``, the thread stopping
+    the gRPC server, has put its result in ``streams_ended``)."""
     deadline = time.monotonic() + config.drain_seconds
     log.info("stopping: draining in-flight work for up to %.0f s", config.drain_seconds)
 
@@ -125,7 +126,10 @@ def _drain(server, state, config: ServerConfig) -> int:
     jobs.join(max(0.0, deadline - time.monotonic()))
     server.close(timeout=deadline - time.monotonic())
     state.store.close()
+    if stopper is not None:
+        stopper.join(config.drain_seconds + 5.0)
     cut = ([] if requests_done else ["requests still in flight were cut off"]) + \
+        ([] if stopper is None or streams_ended == [True] else ["realtime streams still open were cancelled"]) + \
         ([] if state.drained else ["unfinished jobs resume next start"])
     log.info("stopped (%s)", "drained" if not cut else "drain deadline reached: " + "; ".join(cut))
     return 0
