@@ -261,7 +261,8 @@ def with_noise(x: np.ndarray, snr_db: float, colour: str = "white", seed: int = 
     noise = np.random.default_rng(seed).standard_normal(len(x))
     if colour == "brown":
         noise = np.cumsum(noise)
-        noise -= np.convolve(noise, np.ones(400) / 400, mode="same")     # no drift below ~40 Hz
+        drift = np.convolve(np.pad(noise, 200, mode="edge"), np.ones(401) / 401, mode="valid")
+        noise -= drift                                                  # no drift below ~40 Hz, no burst at the ends
     noise *= np.sqrt(speech_power(x) / 10 ** (snr_db / 10) / max(float(np.mean(noise ** 2)), 1e-30))
     return (x + noise).astype(np.float32)
 

@@ -74,3 +74,5 @@ def test_noise_is_added_at_the_asked_snr_below_the_speech_and_brown_noise_is_low
             assert 0.04 < below_500_hz < 0.09                              # flat: 500 / 8000 of the power
         else:
             assert below_500_hz > 0.5                                      # most of it low, like rumble
+            thirds = np.mean(noise.reshape(3, -1) ** 2, axis=1)            # as loud at the ends as in the middle
+            assert thirds.max() < 1.5 * thirds.min(), thirds
