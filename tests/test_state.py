@@ -49,25 +49,20 @@ def test_a_server_stopped_with_nothing_in_flight_logs_that_it_drained(tmp_path, 
 def test_a_server_stopped_while_a_request_outlives_the_drain_says_it_was_cut_off(tmp_path):
     """A sync request still running at --drain-seconds gets no answer; the last log line must not say "drained"
     (it read only the job runner's result)."""
-    import json
     import threading
-    import time
-    import urllib.request
 
-    from mock_server.testing import LiveServer
+    from mock_server.testing import LiveServer, http_json
 
     server = LiveServer("--no-grpc", "--drain-seconds", "1", data_dir=tmp_path / "live").start()
     outcome: list = []
     try:
-        fault = urllib.request.Request(server.url + "/_mock/faults", json.dumps(
-            {"match": {"path": "get_enrolled_speakers"}, "delay_ms": 5000}).encode(),
-            {"Content-Type": "application/json"})
-        assert urllib.request.urlopen(fault, timeout=10).status in (200, 201)
+        fault = {"match": {"path": "get_enrolled_speakers"}, "delay_ms": 5000}
+        assert http_json("POST", server.url + "/_mock/faults", fault)[0] in (200, 201)
 
         def slow_call():
             try:
-                urllib.request.urlopen(server.url + "/audio/generic/api/v1/sync/diarization/get_enrolled_speakers"
-                                       "?apikey=k", timeout=30)
+                http_json("GET", server.url + "/audio/generic/api/v1/sync/diarization/get_enrolled_speakers?apikey=k",
+                          timeout=30)
                 outcome.append("answered")
             except OSError as exc:
                 outcome.append(exc)
@@ -94,12 +89,11 @@ def test_a_realtime_stream_open_at_the_drain_deadline_is_named_in_the_last_log_l
     import threading
 
     import grpc
+    from conftest import FIXTURES
 
     from mock_server.realtime import deepaffects_realtime_pb2 as pb
     from mock_server.realtime import deepaffects_realtime_pb2_grpc as pb_grpc
     from mock_server.testing import LiveServer
-
-    from conftest import FIXTURES
 
     server = LiveServer("--drain-seconds", "1", "--preload", str(FIXTURES / "speakers"),
                         data_dir=tmp_path / "live").start()
