@@ -64,6 +64,10 @@ def test_admin_paths_exist_only_with_admin_on(any_app):
     paths = document_of(any_app.test_client())["paths"]
     assert any(p.startswith("/_mock/") for p in paths) is admin
     assert ("/_mock/ui" in paths) is admin
+    description = document_of(any_app.test_client())["info"]["description"]
+    assert ("/_mock" in description) is admin                      # the /docs page says only what is served
+    page = any_app.test_client().get("/docs").get_data(as_text=True)
+    assert ("admin API under /_mock" in page) is admin
 
 
 def test_both_api_versions_and_the_webhook_are_described(any_app):

@@ -356,13 +356,14 @@ def build_document(extensions: list[DocExtension] | tuple = ()) -> dict:
         paths.update(extension.paths)
         schemas.update(extension.schemas)
         responses.update(extension.responses)
+    admin = (", plus the mock's own admin API under /_mock (loopback clients only)"
+             if any(p.startswith("/_mock/") for p in paths) else "")
     return copy.deepcopy({
         "openapi": "3.1.0",
         "info": {"title": "speaker-id-mock", "version": __version__,
                  "description": "Offline drop-in mock of the Speaker Identification API (enroll, identify, "
-                                "delete, list), v1 and v2 prefixes alike, plus the mock's own admin API under "
-                                "/_mock (loopback clients only). Every error is the vendor's fault body "
-                                '({"fault": {"fault_string" | "faultstring", "detail": {...}}}), with the '
+                                f"delete, list), v1 and v2 prefixes alike{admin}. Every error is the vendor's fault "
+                                'body ({"fault": {"fault_string" | "faultstring", "detail": {...}}}), with the '
                                 "mock's stable code and how-to-fix message in fault.detail."},
         "servers": [{"url": "/"}],
         "security": [{"apikeyQuery": []}, {"apikeyHeader": []}],
