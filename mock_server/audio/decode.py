@@ -83,7 +83,7 @@ def headerless_width(data: bytes, encoding: str | None) -> int | None:
 def reads_as_headerless(data: bytes, encoding: str | None) -> bool:
     """Whether decode_audio reads ``data`` as headerless samples (no container signature, a headerless label):
     the one case where ``sampleRate`` is used, so the one where it must be in range."""
-    return sniff.container(data) is None and raw_format(encoding) is not None
+    return headerless_width(data, encoding) is not None
 
 
 def _decode_container(data: bytes, encoding: str | None, header: str | None, limits: DecodeLimits,

@@ -24,12 +24,12 @@ MAINS_HZ = (50.0, 60.0)   # mains hum, the two standard frequencies
 
 @lru_cache(maxsize=8)
 def _hum_basis(frame_len: int, sample_rate: int) -> np.ndarray:
-    """An orthonormal basis (frame_len, 6) of what a frame of hum looks like: a constant, a linear trend and
-    sinusoids at MAINS_HZ."""
+    """An orthonormal basis (frame_len, 6) float32 of what a frame of hum looks like: a constant, a linear trend
+    and sinusoids at MAINS_HZ."""
     t = np.arange(frame_len) / sample_rate
     columns = [np.ones(frame_len), t - t.mean()]
     columns += [f(2 * np.pi * hz * t) for hz in MAINS_HZ for f in (np.cos, np.sin)]
-    return np.linalg.qr(np.stack(columns, axis=1))[0]
+    return np.linalg.qr(np.stack(columns, axis=1))[0].astype(np.float32)
 
 
 def frame_levels_db(samples: np.ndarray, frame_len: int, sample_rate: int = 0) -> np.ndarray:
@@ -45,7 +45,7 @@ def frame_levels_db(samples: np.ndarray, frame_len: int, sample_rate: int = 0) -
     x = np.asarray(samples[:n * frame_len], dtype=np.float32).reshape(n, frame_len)
     energy = np.einsum("ij,ij->i", x, x, dtype=np.float64)
     if n and sample_rate and frame_len > 6:
-        fit = x @ _hum_basis(frame_len, sample_rate).astype(np.float32)
+        fit = x @ _hum_basis(frame_len, sample_rate)
         energy = np.maximum(energy - np.einsum("ij,ij->i", fit, fit, dtype=np.float64), 0.0)
     rms = np.sqrt(energy / max(frame_len, 1))
     return 20.0 * np.log10(np.maximum(rms, _TINY))

@@ -158,8 +158,8 @@ class RealtimeServicer(pb_grpc.DeepAffectsRealtimeServicer):
         self.max_streams = max_streams
         self.max_message_bytes = max_message_bytes
         self.idle_seconds = idle_seconds
-        self._slots = threading.BoundedSemaphore(max_streams)
-        self._open = 0                              # streams being served now (server.RealtimeServer.stop reads it)
+        # streams being served now: at most max_streams take a slot; server.RealtimeServer.stop reads it too
+        self._open = 0
         self._open_lock = threading.Lock()
 
     @property
@@ -171,13 +171,15 @@ class RealtimeServicer(pb_grpc.DeepAffectsRealtimeServicer):
     def IdentifySpeaker(self, request_iterator, context):
         started = time.perf_counter()
         record = {"key": None, "tenant": None, "speaker_ids": None, "segments": [], "status": 200}
-        if not self._slots.acquire(blocking=False):
+        with self._open_lock:
+            full = self._open >= self.max_streams
+            if not full:
+                self._open += 1
+        if full:
             yield from self._fail(context, TooManyStreams(
                 f"{self.max_streams} realtime streams are already open (--grpc-max-streams); close one or retry "
                 "later."), record, started)
             return
-        with self._open_lock:
-            self._open += 1
         cancelled = threading.Event()
         context.add_callback(cancelled.set)     # runs when the call ends for any reason, the client's cancel included
         inbox = _Inbox(request_iterator, idle_seconds=self.idle_seconds)
@@ -199,7 +201,6 @@ class RealtimeServicer(pb_grpc.DeepAffectsRealtimeServicer):
             inbox.close()
             with self._open_lock:
                 self._open -= 1
-            self._slots.release()
 
     def _sized(self, request_iterator, context, cancelled: threading.Event):
         """The call's chunks, each refused (413 payload_too_large: RESOURCE_EXHAUSTED) over --max-body-mb, and
