@@ -11,7 +11,8 @@ times-real-time.
 
 --halves: the speaker-split check of ../speech-dev/README.md ("Not fitting it"): the enrolled speakers of every
 group are split in two by sorted order (even / odd), the strangers' speech by test (even / odd); the IER of each
-half is scored on that half's reference speech only (a UEM). Run it once per value of a constant or per rule
+half is scored on that half's reference speech only (a UEM); with --levels, --codecs or --noise, each variant's
+halves too. Run it once per value of a constant or per rule
 (--set ...) and keep only what helps on both halves.
 --levels: every test again 30 dB quieter, near full scale, with a DC offset, as 48 kHz stereo and after an 8 kHz
 round trip (the enrollments untouched): IER per variant and group.
@@ -147,6 +148,7 @@ def main(argv=None) -> int:
     totals: dict = {}
     halves: list[dict] = [{}, {}]
     extra: dict[str, dict] = {}
+    extra_halves: dict[str, list[dict]] = {}
     changed = 0
     audio_s = proc_s = 0.0
     for ti, test in enumerate(man["tests"]):
@@ -182,9 +184,15 @@ def main(argv=None) -> int:
         if args.noise:
             variants.update(NOISES)
         for name, change in variants.items():
-            rv = identification_error_rate(ref, segs(identify_segments(change(x), req, config=cfg, cohort=cohort)))
+            hyp_v = segs(identify_segments(change(x), req, config=cfg, cohort=cohort))
+            rv = identification_error_rate(ref, hyp_v)
             for key in ("all", kind):
                 add(extra.setdefault(name, {}).setdefault(key, {}), rv)
+            if args.halves:
+                for h, rh in enumerate(half_scores(ref, hyp_v, half_of, ti)):
+                    if rh is not None:
+                        for key in ("all", kind):
+                            add(extra_halves.setdefault(name, [{}, {}])[h].setdefault(key, {}), rh)
         if args.cohort:
             rv = identification_error_rate(ref, segs(identify_segments(x, req, config=cfg, cohort={})))
             for key in ("all", kind):
@@ -199,6 +207,8 @@ def main(argv=None) -> int:
             print(by_group(halves[h], f"half {'AB'[h]}"))
     for name, tot in extra.items():
         print(by_group(tot, name))
+        for h, tot_h in enumerate(extra_halves.get(name, [])):
+            print(by_group(tot_h, f"  ... half {'AB'[h]}"))
     if args.duplicate:
         print(f"duplicate of every requested voice under another id: {changed} of {len(man['tests'])} answers changed")
     if args.synthetic:

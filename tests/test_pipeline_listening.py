@@ -19,7 +19,7 @@ from mock_server.core.config import ServerConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 from ier import identification_error_rate  # noqa: E402
-from pipeline_eval import speech_power  # noqa: E402
+from pipeline_eval import speech_power, with_noise  # noqa: E402
 
 
 def wav_b64(samples: np.ndarray) -> str:
@@ -93,6 +93,23 @@ def test_the_same_voices_are_matched_over_mains_hum_louder_than_the_speech(enrol
     assert {lab for lab, _, _ in hummed} >= set(ids)
     alone = segments(enrolled_api.identify("conversation.wav", ids, encoding="WAV", content=wav_b64(hum[:80000])))
     assert alone == []                                           # hum alone is still steady noise
+
+
+def test_the_same_voices_are_matched_in_white_noise_20_db_below_the_speech(enrolled_api, voices):
+    """Noise the enrollments did not have lowers the right voice's score below the accept threshold: with white
+    noise at 20 dB SNR most turns came out unknown (IER 0.12-0.16 over six noise seeds, against 0.04 clean). The
+    scores of a recording whose speech stands less than 30 dB above its noise floor are raised now
+    (decision.noise_shift): 0-0.04."""
+    name = "conversation"
+    x = fixture_samples(voices["tests"][name]["file"])
+    ref, ids = reference(voices, name), voices["tests"][name]["speakerIds"]
+    clean = segments(enrolled_api.identify(voices["tests"][name]["file"], ids))
+    noisy = segments(enrolled_api.identify("conversation.wav", ids, encoding="WAV",
+                                           content=wav_b64(with_noise(x, 20.0, seed=1))))
+    ier_clean = identification_error_rate(ref, clean)["ier"]
+    assert ier_clean < 0.15, clean
+    assert identification_error_rate(ref, noisy)["ier"] <= min(0.08, ier_clean + 0.05), noisy
+    assert {lab for lab, _, _ in noisy} >= set(ids)
 
 
 def test_a_duplicate_of_a_requested_voice_changes_nothing_for_it(enrolled_api, voices):

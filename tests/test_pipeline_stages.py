@@ -20,9 +20,13 @@ from mock_server.pipeline import (
     speaker_voiceprint,
     speech_regions,
 )
+from mock_server.pipeline.decision import noise_shift
 from mock_server.pipeline.level import frame_levels_db
+from mock_server.pipeline.speech import speech_to_floor_db
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+from pipeline_eval import with_noise  # noqa: E402
 
 
 def test_speech_found_where_it_is_and_not_in_silence(voices):
@@ -287,3 +291,26 @@ def test_low_pitched_noise_stays_steady_noise_when_hum_is_looked_past():
     assert speech_regions((0.1 * np.fft.irfft(noise, 160000)).astype(np.float32)) == []
     hum = 0.1 * np.sin(2 * np.pi * 50 * np.arange(160000) / 16000)
     assert speech_regions(hum.astype(np.float32)) == []
+
+
+def test_the_noise_shift_rises_as_the_speech_nears_the_noise_floor():
+    assert [noise_shift(db, 1.0, 30.0, 25.0) for db in (45.0, 30.0, 27.5, 25.0, 5.0)] == [0.0, 0.0, 0.5, 1.0, 1.0]
+    assert noise_shift(5.0, 0.0, 30.0, 25.0) == 0.0                     # off
+    assert noise_shift(5.0, 1.0, 25.0, 25.0) == 0.0                     # no range to rise over: off, not a division
+
+
+def test_speech_stands_lower_above_the_floor_the_more_noise_is_added():
+    """The noise measure behind the noise shift: the clean fixture stands well clear of where the shift starts,
+    white noise at 20 dB SNR puts it where the whole shift applies, and the recording's level changes nothing."""
+    x = fixture_samples("conversation.wav")
+    clean = speech_to_floor_db(x)
+    noisy = [speech_to_floor_db(with_noise(x, snr, seed=0)) for snr in (30.0, 20.0, 10.0)]
+    assert clean > DEFAULT_CONFIG.noise_shift_from_db + 10
+    assert clean > noisy[0] > noisy[1] > noisy[2]
+    assert noisy[1] < DEFAULT_CONFIG.noise_shift_full_db
+    assert speech_to_floor_db(x * np.float32(10 ** (-30 / 20))) == pytest.approx(clean, abs=1.0)
+    assert speech_to_floor_db(np.zeros(16000, dtype=np.float32)) == 0.0
+    # 3 s of continuous speech: no second of quiet to measure a floor on (its quietest frames are gaps between
+    # words, under 30 dB below the speech), so no noise is assumed and nothing is shifted
+    assert speech_to_floor_db(fixture_samples("alice_short.flac")) == float("inf")
+    assert noise_shift(float("inf"), 1.0, 30.0, 25.0) == 0.0

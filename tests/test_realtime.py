@@ -8,10 +8,12 @@ import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import grpc
 import pytest
-from conftest import FIXTURES
+import soundfile
+from conftest import FIXTURES, fixture_samples
 from google.protobuf import descriptor_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
@@ -22,6 +24,9 @@ from mock_server.realtime import deepaffects_realtime_pb2_grpc as pb_grpc
 from mock_server.testing import LiveServer, http_text
 from mock_server.testing.pytest_plugin import SpeakerIdServer
 from mock_server.testing.realtime_client import stream_pieces, wav_pieces
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+from pipeline_eval import with_noise  # noqa: E402
 
 SPEAKERS = ["alice", "bob", "carol"]
 CONVERSATION = FIXTURES / "conversation.wav"
@@ -125,6 +130,20 @@ def test_a_stranger_is_unknown_with_a_high_unknown_score(api, voices):
     assert "UserNotIdentified" in {a["speaker_id"] for a in result.answers}
     assert ier(sync, result.segments) <= 0.05
     assert all(0 <= a["identification_score"] <= 1 for a in result.answers)
+
+
+def test_turns_named_in_noisy_audio_score_above_one_half(api, voices, tmp_path):
+    """identify raises the scores of noisy audio (pipeline decision.noise_shift); a streamed turn's
+    identification_score must say the same as the decision that named it (> 0.5), not the unraised score."""
+    x = fixture_samples("conversation.wav")
+    path = tmp_path / "noisy.wav"
+    soundfile.write(str(path), with_noise(x, 20.0, seed=1), 16000, subtype="PCM_16")
+    result = api.stream(path, SPEAKERS, chunk_seconds=4)
+    sync = api.identify(path, SPEAKERS)["segments"]
+    named = [a for a in result.answers if a["speaker_id"] in SPEAKERS]
+    assert ier(voices["tests"]["conversation"]["segments"], result.segments) <= 0.1
+    assert ier(sync, result.segments) <= 0.05 and len(named) >= 6
+    assert all(a["identification_score"] > 0.5 for a in named), named
 
 
 def test_emotion_methods_are_declared_but_unimplemented(live):

@@ -51,6 +51,22 @@ def enrollment_shift(enrolled_seconds: np.ndarray, threshold: float, full_second
     return (threshold * (1.0 - np.sqrt(np.clip(secs / full_seconds, 0.0, 1.0)))).astype(np.float32)
 
 
+def noise_shift(speech_to_floor_db: float, shift: float, from_db: float, full_db: float) -> float:
+    """What to add to every S-norm score of a recording for its noise: 0 when its speech stands from_db or more
+    above its noise floor, rising linearly to `shift` at full_db and below (dB, speech.Voiced); 0 when shift is 0.
+
+    Noise the enrollments did not have lowers the right voice's score more than a wrong one's: the voices keep
+    their order, but the best one falls below the accept threshold and the speech comes out unknown. A quality
+    measure of the test recording (here its speech-to-floor distance, an SNR estimate) moves the scores back,
+    as in quality-measure-based calibration with a noise dependency (Mandasari, Saeidi & van Leeuwen 2015,
+    "Quality measures based calibration with duration and noise dependency for speaker recognition", Speech
+    Communication 72). Returns a float.
+    """
+    if shift <= 0 or from_db <= full_db:
+        return 0.0
+    return float(shift * np.clip((from_db - speech_to_floor_db) / (from_db - full_db), 0.0, 1.0))
+
+
 def voice_changes(loglik: np.ndarray, width: int, factor: float, *, block: int = 4096) -> np.ndarray:
     """Index of the stretch of unchanged voice each row lies in, shape (n,) int64.
 

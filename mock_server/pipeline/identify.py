@@ -6,7 +6,7 @@ level normalisation (level.py) -> speech regions (speech.py) -> MFCC features (f
 requested voices and a fixed set of background voices) and where the best requested voice changes inside
 continuous speech (decision.requested_voice_changes: Viterbi, a change of voice cheaper at a short pause)
 -> one adaptive S-norm score per turn and requested speaker, from all of the turn's frames, calibrated for voices
-enrolled from a few seconds (decision.enrollment_shift)
+enrolled from a few seconds (decision.enrollment_shift) and for its recording's noise (decision.noise_shift)
 -> best requested speaker above one threshold, else unknown (decision.decide_turns) -> segments (segments.py).
 
 Only the requested voices and the model's fixed background voices are scored, so the cost and the answer do
@@ -20,7 +20,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from .config import DEFAULT_CONFIG, PipelineConfig
-from .decision import UNKNOWN, decide_turns, enrollment_shift, requested_voice_changes, voice_changes
+from .decision import UNKNOWN, decide_turns, enrollment_shift, noise_shift, requested_voice_changes, voice_changes
 from .segments import Segment, label_runs, to_segments
 from .threads import single_threaded_blas
 from .ubm import VoiceModel, top_stats, voice_model
@@ -78,6 +78,12 @@ def requested_voices(voiceprints: Mapping[str, np.ndarray], names: list[str],
     return offsets, z, shift
 
 
+def recording_noise_shift(speech_to_floor_db: float, config: PipelineConfig = DEFAULT_CONFIG) -> float:
+    """decision.noise_shift with the config's settings: what identify adds to every score of a recording whose
+    speech stands speech_to_floor_db above its noise floor (speech.Voiced)."""
+    return noise_shift(speech_to_floor_db, config.noise_shift, config.noise_shift_from_db, config.noise_shift_full_db)
+
+
 def _turn_statistics(model: VoiceModel, x, idx, post, group: np.ndarray, n_groups: int, chunk: int = 8192):
     """Statistics N (n_groups, C), F (n_groups, C, D) of frames x grouped by group (non-decreasing), made `chunk`
     frames at a time: in one piece the posterior-weighted copy of the frames (T * TOP_C, D) is 40 MB for 10
@@ -116,7 +122,7 @@ def identify_segments(samples: np.ndarray, voiceprints: Mapping[str, np.ndarray]
     samples = np.asarray(samples, dtype=np.float32)
     duration = len(samples) / c.sample_rate
     frames_per_s = c.sample_rate / c.hop_length
-    feats, speech, pauses = speech_features_and_pauses(samples, c, overwrite=overwrite_samples)
+    feats, speech, pauses, speech_to_floor_db = speech_features_and_pauses(samples, c, overwrite=overwrite_samples)
     if not speech.any():
         return []
     model = voice_model()
@@ -148,6 +154,7 @@ def identify_segments(samples: np.ndarray, voiceprints: Mapping[str, np.ndarray]
         stretch = stretch * (n_blocks + 1) + closed
     turn = np.cumsum(np.concatenate([[0], np.diff(stretch) != 0]))               # (n_blocks,)
     n_u, f_u = _turn_statistics(model, x, idx, post, turn[block], int(turn[-1]) + 1)
+    shift = shift + np.float32(recording_noise_shift(speech_to_floor_db, c))
     scores = snorm_scores(model, offsets, z, n_u, f_u, c.relevance, c.snorm_top) + shift  # (turns, S)
     labels_speech = decide_turns(scores, c.accept_threshold)[turn[block_all]]
     labels = np.full(len(feats), UNKNOWN, dtype=np.int64)

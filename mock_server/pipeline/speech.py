@@ -18,6 +18,8 @@ cleaned in three readable steps, all in seconds from the config:
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import _webrtcvad
 import numpy as np
 import webrtcvad
@@ -30,6 +32,24 @@ from .level import frame_levels_db, normalise_level
 HUM_FLOOR_DB = 10.0
 
 
+class Voiced(NamedTuple):
+    """webrtcvad's decisions behind the recording's own gate, and how far the recording's speech stands above its
+    noise floor."""
+
+    frames: np.ndarray          # (n_frames,) bool, one per VAD frame
+    speech_to_floor_db: float   # dB from the floor (vad_floor_percentile) to the speech level; 0 without speech,
+    #                             inf with too little quiet to measure the floor on (config.noise_floor_seconds)
+
+
+class SpeechFrames(NamedTuple):
+    """speech_and_pauses's answer."""
+
+    speech: np.ndarray          # (n_frames,) bool: speech, pauses bridged, with hangover
+    pauses: np.ndarray          # (n_frames,) bool: the bridged pauses inside that speech
+    step: float                 # s per frame
+    speech_to_floor_db: float   # as in Voiced: a noise measure of the whole recording (decision.noise_shift)
+
+
 def _runs(mask: np.ndarray) -> np.ndarray:
     """Start/end indices (end exclusive) of the True runs of a boolean vector, shape (n, 2)."""
     d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
@@ -37,8 +57,9 @@ def _runs(mask: np.ndarray) -> np.ndarray:
 
 
 def voiced_frames(samples: np.ndarray, config: PipelineConfig = DEFAULT_CONFIG, *,
-                  block_frames: int = 256) -> np.ndarray:
-    """Raw per-frame speech decisions, bool of shape (len(samples) // frame_len,).
+                  block_frames: int = 256) -> Voiced:
+    """Raw per-frame speech decisions, bool of shape (len(samples) // frame_len,), and the distance in dB from the
+    recording's noise floor to its speech level (Voiced).
 
     samples should already be level-normalised (level.normalise_level): webrtcvad's decisions depend on level.
 
@@ -66,23 +87,55 @@ def voiced_frames(samples: np.ndarray, config: PipelineConfig = DEFAULT_CONFIG, 
         np.copyto(p, y, casting="unsafe")                      # truncates toward zero, as astype does
         pcm = memoryview(p).cast("B")
         voiced[f0:f1] = [process(handle, rate, pcm[i:i + nbytes], frame_len) for i in range(0, len(pcm), nbytes)]
-    if n == 0:
-        return voiced
-    head = samples[:n * frame_len]
-    top = max(1, int(round(c.level_top_seconds * rate / frame_len)))
+    gate = recording_gate(samples[:n * frame_len], c)
+    if gate is None:
+        return Voiced(np.zeros(n, dtype=bool), 0.0)
+    level, floor, loud = gate
+    # samples are level-normalised: their speech level is level_target_db, so this is relative to the speech
+    return Voiced(voiced & (level >= max(floor + c.vad_floor_margin, c.level_target_db - c.vad_dynamic_range)),
+                  _speech_to_floor(level, floor, loud, c))
+
+
+def recording_gate(samples: np.ndarray, config: PipelineConfig = DEFAULT_CONFIG
+                   ) -> tuple[np.ndarray, float, float] | None:
+    """The levels speech is gated on: every VAD frame's level (n_frames,) float32, the recording's noise floor and
+    its speech level (dB), or None for a recording of steady noise (no speech at all). samples: level-normalised.
+    Levels are without mains hum (level.frame_levels_db) only for a recording that looks steady with it."""
+    c = config
+    frame_len = c.sample_rate * c.vad_frame_ms // 1000
+    head = samples[:len(samples) // frame_len * frame_len]
+    if len(head) == 0:
+        return None
+    top = max(1, int(round(c.level_top_seconds * c.sample_rate / frame_len)))
     level = frame_levels_db(head, frame_len)
     floor, loud = _floor_and_loud(level, c.vad_floor_percentile, top)
     if loud < floor + c.vad_min_range:
         # steady, whatever its level: noise, or speech over mains hum or rumble as loud as the speech (webrtcvad
         # high-passes its lowest band at 80 Hz; these levels do not), so judged again on levels without hum
         # (level.frame_levels_db). Only here: recordings that pass keep their levels, so their answers stay the same
-        without_hum = frame_levels_db(head, frame_len, rate)
+        without_hum = frame_levels_db(head, frame_len, c.sample_rate)
         quiet, loud = _floor_and_loud(without_hum, c.vad_floor_percentile, top)
         if floor - quiet < HUM_FLOOR_DB or loud < quiet + c.vad_min_range:   # steady noise, no hum over speech
-            return np.zeros(n, dtype=bool)
+            return None
         level, floor = without_hum, quiet
-    # samples are level-normalised: their speech level is level_target_db, so this is relative to the speech
-    return voiced & (level >= max(floor + c.vad_floor_margin, c.level_target_db - c.vad_dynamic_range))
+    return level, floor, loud
+
+
+def speech_to_floor_db(samples: np.ndarray, config: PipelineConfig = DEFAULT_CONFIG, *,
+                       normalised: bool = False) -> float:
+    """How far (dB) the recording's speech level stands above its noise floor, as voiced_frames measures it,
+    without running webrtcvad; 0 for silence or steady noise, inf when it holds too little quiet to tell
+    (config.noise_floor_seconds)."""
+    gate = recording_gate(samples if normalised else normalise_level(samples, config), config)
+    return 0.0 if gate is None else _speech_to_floor(*gate, config)
+
+
+def _speech_to_floor(level: np.ndarray, floor: float, loud: float, config: PipelineConfig) -> float:
+    """loud - floor (dB) when at least config.noise_floor_seconds of frames lie within vad_floor_margin of the
+    floor, else inf: a clip of continuous speech has no pause to measure a noise floor on, and its quietest frames
+    (gaps between words, 20-30 dB under the speech even when clean) would pass for noise."""
+    steady = np.count_nonzero(level < floor + config.vad_floor_margin) * config.vad_frame_ms / 1000.0
+    return loud - floor if steady >= config.noise_floor_seconds else float("inf")
 
 
 def _floor_and_loud(level: np.ndarray, floor_percentile: float, top: int) -> tuple[float, float]:
@@ -103,22 +156,23 @@ def speech_mask(samples: np.ndarray, config: PipelineConfig = DEFAULT_CONFIG, *,
     samples: mono float32 at config.sample_rate, any level (normalised here unless normalised=True says
     level.normalise_level already was applied).
     """
-    mask, _, step = speech_and_pauses(samples, config, normalised=normalised)
-    return mask, step
+    found = speech_and_pauses(samples, config, normalised=normalised)
+    return found.speech, found.step
 
 
 def speech_and_pauses(samples: np.ndarray, config: PipelineConfig = DEFAULT_CONFIG, *,
-                      normalised: bool = False) -> tuple[np.ndarray, np.ndarray, float]:
+                      normalised: bool = False) -> SpeechFrames:
     """speech_mask's decision per VAD frame, the bridged pauses inside it (frames of the mask that webrtcvad heard
     as a pause shorter than vad_bridge, beyond the hangover of the speech around them) and the frame duration in
     seconds; both masks bool of shape (n_frames,). A bridged pause is speech for the answer's timeline but may
-    still be where one voice hands over to another (decision.requested_voice_changes)."""
+    still be where one voice hands over to another (decision.requested_voice_changes). Also the recording's speech
+    level above its noise floor (SpeechFrames)."""
     c = config
     step = c.vad_frame_ms / 1000.0
-    mask = voiced_frames(samples if normalised else normalise_level(samples, c), c)
+    mask, speech_to_floor_db = voiced_frames(samples if normalised else normalise_level(samples, c), c)
     n = len(mask)
     if n == 0 or not mask.any():
-        return mask, np.zeros(n, dtype=bool), step
+        return SpeechFrames(mask, np.zeros(n, dtype=bool), step, speech_to_floor_db)
     heard, mask = mask, mask.copy()                            # as webrtcvad heard it; to be bridged
     bridge = int(round(c.vad_bridge / step))
     for s, e in _runs(~mask):                                  # 2. bridge short interior pauses (measured as
@@ -130,7 +184,7 @@ def speech_and_pauses(samples: np.ndarray, config: PipelineConfig = DEFAULT_CONF
     for s, e in _runs(out):                                    # ... and drop clicks
         if e - s < shortest:
             out[s:e] = False
-    return out, out & ~_with_hangover(heard, hang), step
+    return SpeechFrames(out, out & ~_with_hangover(heard, hang), step, speech_to_floor_db)
 
 
 def _with_hangover(mask: np.ndarray, hang: int) -> np.ndarray:

@@ -14,6 +14,7 @@ fitted to noise.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -33,23 +34,32 @@ def _on_feature_frames(mask: np.ndarray, step: float, n_frames: int, config: Pip
     return mask[idx] if len(mask) else np.zeros(n_frames, dtype=bool)
 
 
+class SpeechFeatures(NamedTuple):
+    """speech_features_and_pauses's answer: every frame's features and three views of the same frames."""
+
+    features: np.ndarray        # (T, D) float32, every feature frame
+    speech: np.ndarray          # (T,) bool
+    pauses: np.ndarray          # (T,) bool: bridged pauses inside the speech (speech.speech_and_pauses)
+    speech_to_floor_db: float   # the recording's speech level above its noise floor (speech.Voiced)
+
+
 def speech_features(samples: np.ndarray, config: PipelineConfig = DEFAULT_CONFIG, *,
                     overwrite: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Level-normalised speaker features of every frame (T, D) float32 and the speech mask (T,) bool.
     overwrite=True lets level normalisation work in samples itself (level.normalise_level)."""
-    feats, speech, _ = speech_features_and_pauses(samples, config, overwrite=overwrite)
-    return feats, speech
+    found = speech_features_and_pauses(samples, config, overwrite=overwrite)
+    return found.features, found.speech
 
 
 def speech_features_and_pauses(samples: np.ndarray, config: PipelineConfig = DEFAULT_CONFIG, *,
-                               overwrite: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """speech_features, plus the bridged pauses inside the speech (speech.speech_and_pauses) on the same frames,
-    (T,) bool."""
+                               overwrite: bool = False) -> SpeechFeatures:
+    """speech_features, plus the bridged pauses inside the speech (speech.speech_and_pauses) on the same frames
+    and the recording's speech level above its noise floor (SpeechFeatures)."""
     x = normalise_level(samples, config, overwrite=overwrite)
     feats = speaker_features(x, config)
-    speech, pauses, step = speech_and_pauses(x, config, normalised=True)
-    return (feats, _on_feature_frames(speech, step, len(feats), config),
-            _on_feature_frames(pauses, step, len(feats), config))
+    found = speech_and_pauses(x, config, normalised=True)
+    return SpeechFeatures(feats, _on_feature_frames(found.speech, found.step, len(feats), config),
+                          _on_feature_frames(found.pauses, found.step, len(feats), config), found.speech_to_floor_db)
 
 
 def enrollment_voiceprint(samples: np.ndarray, *, config: PipelineConfig = DEFAULT_CONFIG) -> np.ndarray:

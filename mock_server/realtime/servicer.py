@@ -27,7 +27,7 @@ from mock_server.state import CallSummary
 
 from . import deepaffects_realtime_pb2 as pb
 from . import deepaffects_realtime_pb2_grpc as pb_grpc
-from .score import identification_score
+from .score import context_noise_shift, identification_score
 from .stream import Answer, StreamIdentifier
 
 log = logging.getLogger("mock_server.realtime")
@@ -84,12 +84,15 @@ class _Judge:
 
     def __init__(self, service, tenant: str, speaker_ids):
         self.voiceprints = service.voiceprints(tenant, speaker_ids)
+        self.noise_shift = 0.0
 
     def segments(self, samples: np.ndarray):
+        # the turns' scores get what identify added for the noise of this audio (a turn alone is too short to tell)
+        self.noise_shift = context_noise_shift(samples)
         return [(s.speaker_id, s.start, s.end) for s in pipeline.identify_segments(samples, self.voiceprints)]
 
     def score(self, samples: np.ndarray, speaker_id: str) -> float:
-        return identification_score(samples, speaker_id, self.voiceprints)
+        return identification_score(samples, speaker_id, self.voiceprints, noise_shift=self.noise_shift)
 
 
 class _Inbox:
