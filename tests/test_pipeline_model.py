@@ -91,8 +91,8 @@ def test_a_few_frames_of_a_voice_like_the_background_ones_are_placed_near_it():
 # (speech detection, features, relevance, S-norm) and the model's recipe constants shape the voiceprints.
 DECISION_ONLY = {"accept_threshold", "frame_decimation", "block", "change_window", "change_factor", "label_changes",
                  "label_window", "label_tnorm_weight", "label_switch_cost", "label_pause_switch_cost", "min_paused_run",
-                 "full_enroll_seconds", "noise_shift", "noise_shift_from_db", "noise_shift_full_db",
-                 "noise_floor_seconds",
+                 "full_enroll_seconds", "max_noise_shift", "noise_shift_from_db", "noise_shift_full_db",
+                 "noise_pause_seconds",
                  "change_background_voices", "max_pause", "min_segment", "min_enroll_speech"}
 
 

@@ -22,11 +22,11 @@ from mock_server.pipeline import (
 )
 from mock_server.pipeline.decision import noise_shift
 from mock_server.pipeline.level import frame_levels_db
-from mock_server.pipeline.speech import speech_to_floor_db
+from mock_server.pipeline.speech import speech_and_pauses
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
-from pipeline_eval import with_noise  # noqa: E402
+from pipeline_eval import speech_power, with_noise  # noqa: E402
 
 
 def test_speech_found_where_it_is_and_not_in_silence(voices):
@@ -293,24 +293,44 @@ def test_low_pitched_noise_stays_steady_noise_when_hum_is_looked_past():
     assert speech_regions(hum.astype(np.float32)) == []
 
 
-def test_the_noise_shift_rises_as_the_speech_nears_the_noise_floor():
+def test_the_noise_shift_rises_as_the_speech_nears_the_noise():
     assert [noise_shift(db, 1.0, 30.0, 25.0) for db in (45.0, 30.0, 27.5, 25.0, 5.0)] == [0.0, 0.0, 0.5, 1.0, 1.0]
     assert noise_shift(5.0, 0.0, 30.0, 25.0) == 0.0                     # off
     assert noise_shift(5.0, 1.0, 25.0, 25.0) == 0.0                     # no range to rise over: off, not a division
+    assert noise_shift(float("inf"), 1.0, 30.0, 25.0) == 0.0            # no noise measured
+    assert noise_shift(float("nan"), 1.0, 30.0, 25.0) == 0.0
 
 
-def test_speech_stands_lower_above_the_floor_the_more_noise_is_added():
-    """The noise measure behind the noise shift: the clean fixture stands well clear of where the shift starts,
-    white noise at 20 dB SNR puts it where the whole shift applies, and the recording's level changes nothing."""
+def speech_to_noise_db(x: np.ndarray) -> float:
+    return speech_and_pauses(x.astype(np.float32), DEFAULT_CONFIG).speech_to_noise_db
+
+
+def test_the_noise_of_the_pauses_is_measured_whatever_else_is_there():
+    """The measure behind the noise shift: the clean fixture stands well clear of where the shift starts, white
+    noise at 20 dB SNR puts it where the whole shift applies; neither the level, nor mains hum under the speech,
+    nor digital silence around the recording changes it (found by a reviewer: the recording's 5th-percentile
+    frame level, as first used, put hum 10 dB under the speech at full shift and zero padding at none)."""
     x = fixture_samples("conversation.wav")
-    clean = speech_to_floor_db(x)
-    noisy = [speech_to_floor_db(with_noise(x, snr, seed=0)) for snr in (30.0, 20.0, 10.0)]
+    clean = speech_to_noise_db(x)                  # inf: its pauses are digital silence, no noise to measure
+    noisy = [speech_to_noise_db(with_noise(x, snr, seed=0)) for snr in (30.0, 20.0, 10.0)]
     assert clean > DEFAULT_CONFIG.noise_shift_from_db + 10
     assert clean > noisy[0] > noisy[1] > noisy[2]
     assert noisy[1] < DEFAULT_CONFIG.noise_shift_full_db
-    assert speech_to_floor_db(x * np.float32(10 ** (-30 / 20))) == pytest.approx(clean, abs=1.0)
-    assert speech_to_floor_db(np.zeros(16000, dtype=np.float32)) == 0.0
-    # 3 s of continuous speech: no second of quiet to measure a floor on (its quietest frames are gaps between
-    # words, under 30 dB below the speech), so no noise is assumed and nothing is shifted
-    assert speech_to_floor_db(fixture_samples("alice_short.flac")) == float("inf")
-    assert noise_shift(float("inf"), 1.0, 30.0, 25.0) == 0.0
+    assert speech_to_noise_db(x * np.float32(10 ** (-30 / 20))) == clean
+    noisy_quieter = speech_to_noise_db(with_noise(x, 20.0, seed=0) * np.float32(10 ** (-30 / 20)))
+    assert noisy_quieter == pytest.approx(noisy[1], abs=1.0)
+    hum = np.sqrt(2 * speech_power(x) * 10 ** (-10 / 10)) * np.sin(2 * np.pi * 50 * np.arange(len(x)) / 16000)
+    assert speech_to_noise_db(x + hum) == clean
+    assert speech_to_noise_db(with_noise(x, 20.0, seed=0) + hum) == pytest.approx(noisy[1], abs=1.5)
+    silence = np.zeros(32000, dtype=np.float32)
+    padded = np.concatenate([silence, with_noise(x, 20.0, seed=0), silence])
+    assert speech_to_noise_db(padded) == pytest.approx(noisy[1], abs=1.5)
+    assert speech_to_noise_db(silence) == float("inf")                   # no speech: no noise measured either
+
+
+def test_a_clip_of_continuous_speech_is_not_taken_for_noisy():
+    """3 s of speech with no pause: its quietest frames are gaps between words, 15-30 dB under the speech even in
+    clean audio, and there is less than noise_pause_seconds of pause to measure noise on: nothing is assumed."""
+    alice = fixture_samples("alice_short.flac")
+    assert speech_to_noise_db(alice) == float("inf")
+    assert noise_shift(speech_to_noise_db(alice), 1.0, 30.0, 25.0) == 0.0

@@ -20,6 +20,8 @@ Public contract used by the service layer (kept stable):
                       overwrite_samples=False) -> list[Segment]
                                             (cohort accepted and ignored; overwrite_samples lets it
                                             normalise the caller's float32 samples in place)
+    identify(... the same ...) -> Identification(segments, noise_shift)
+                                            the segments and what every score got for the recording's noise
     speech_regions(samples, *, config=DEFAULT_CONFIG) -> list[tuple[float, float]]
     warm_up(config=DEFAULT_CONFIG)          loads and derives the model before the first request needs it
     load_npy(data) -> np.ndarray            np.save's bytes parsed, safe from any thread (npy.py)
@@ -29,7 +31,7 @@ Public contract used by the service layer (kept stable):
 
 from .config import DEFAULT_CONFIG, PipelineConfig
 from .errors import NoSpeechError
-from .identify import identify_segments
+from .identify import Identification, identify, identify_segments
 from .npy import load_npy
 from .segments import Segment
 from .speech import speech_regions
@@ -58,5 +60,6 @@ VOICEPRINT_RECIPE_SHA256 = "b69659aa659e9ed7e3bc459ce1a09a8d884b717408f031f2b0c7
 __all__ = [
     "MODEL_VERSION", "MODEL_FILE_SHA256", "VOICEPRINT_RECIPE_SHA256", "PipelineConfig", "DEFAULT_CONFIG",
     "NoSpeechError", "Segment",
-    "enrollment_voiceprint", "speaker_voiceprint", "identify_segments", "speech_regions", "warm_up", "load_npy",
+    "enrollment_voiceprint", "speaker_voiceprint", "identify_segments", "identify", "Identification",
+    "speech_regions", "warm_up", "load_npy",
 ]

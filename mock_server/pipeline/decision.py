@@ -51,20 +51,20 @@ def enrollment_shift(enrolled_seconds: np.ndarray, threshold: float, full_second
     return (threshold * (1.0 - np.sqrt(np.clip(secs / full_seconds, 0.0, 1.0)))).astype(np.float32)
 
 
-def noise_shift(speech_to_floor_db: float, shift: float, from_db: float, full_db: float) -> float:
+def noise_shift(speech_to_noise_db: float, max_shift: float, from_db: float, full_db: float) -> float:
     """What to add to every S-norm score of a recording for its noise: 0 when its speech stands from_db or more
-    above its noise floor, rising linearly to `shift` at full_db and below (dB, speech.Voiced); 0 when shift is 0.
+    above the noise of its pauses (dB, speech.speech_to_noise; inf: no noise measured), rising linearly to
+    max_shift at full_db and below; 0 when max_shift is 0 or the measure is NaN.
 
     Noise the enrollments did not have lowers the right voice's score more than a wrong one's: the voices keep
     their order, but the best one falls below the accept threshold and the speech comes out unknown. A quality
-    measure of the test recording (here its speech-to-floor distance, an SNR estimate) moves the scores back,
-    as in quality-measure-based calibration with a noise dependency (Mandasari, Saeidi & van Leeuwen 2015,
-    "Quality measures based calibration with duration and noise dependency for speaker recognition", Speech
-    Communication 72). Returns a float.
+    measure of the test recording (here its SNR) moves the scores back, as in quality-measure-based calibration
+    with a noise dependency (Mandasari, Saeidi & van Leeuwen 2015, "Quality measures based calibration with
+    duration and noise dependency for speaker recognition", Speech Communication 72). Returns a float.
     """
-    if shift <= 0 or from_db <= full_db:
+    if max_shift <= 0 or from_db <= full_db or not speech_to_noise_db < from_db:   # NaN: not below either
         return 0.0
-    return float(shift * np.clip((from_db - speech_to_floor_db) / (from_db - full_db), 0.0, 1.0))
+    return float(max_shift * min(1.0, (from_db - speech_to_noise_db) / (from_db - full_db)))
 
 
 def voice_changes(loglik: np.ndarray, width: int, factor: float, *, block: int = 4096) -> np.ndarray:

@@ -16,6 +16,7 @@ not depend on how many other voices the account holds.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import NamedTuple
 
 import numpy as np
 
@@ -78,10 +79,11 @@ def requested_voices(voiceprints: Mapping[str, np.ndarray], names: list[str],
     return offsets, z, shift
 
 
-def recording_noise_shift(speech_to_floor_db: float, config: PipelineConfig = DEFAULT_CONFIG) -> float:
+def recording_noise_shift(speech_to_noise_db: float, config: PipelineConfig = DEFAULT_CONFIG) -> float:
     """decision.noise_shift with the config's settings: what identify adds to every score of a recording whose
-    speech stands speech_to_floor_db above its noise floor (speech.Voiced)."""
-    return noise_shift(speech_to_floor_db, config.noise_shift, config.noise_shift_from_db, config.noise_shift_full_db)
+    speech stands speech_to_noise_db above the noise of its pauses (speech.speech_to_noise)."""
+    return noise_shift(speech_to_noise_db, config.max_noise_shift, config.noise_shift_from_db,
+                       config.noise_shift_full_db)
 
 
 def _turn_statistics(model: VoiceModel, x, idx, post, group: np.ndarray, n_groups: int, chunk: int = 8192):
@@ -99,10 +101,25 @@ def _turn_statistics(model: VoiceModel, x, idx, post, group: np.ndarray, n_group
     return n, f
 
 
+class Identification(NamedTuple):
+    """identify's answer."""
+
+    segments: list[Segment]
+    noise_shift: float          # what was added to every score for the recording's noise (recording_noise_shift)
+
+
 def identify_segments(samples: np.ndarray, voiceprints: Mapping[str, np.ndarray], *,
                       config: PipelineConfig = DEFAULT_CONFIG,
                       cohort: Mapping[str, np.ndarray] | None = None,
                       overwrite_samples: bool = False) -> list[Segment]:
+    """identify's segments (see there)."""
+    return identify(samples, voiceprints, config=config, cohort=cohort, overwrite_samples=overwrite_samples).segments
+
+
+def identify(samples: np.ndarray, voiceprints: Mapping[str, np.ndarray], *,
+             config: PipelineConfig = DEFAULT_CONFIG,
+             cohort: Mapping[str, np.ndarray] | None = None,
+             overwrite_samples: bool = False) -> Identification:
     """Label the speech of `samples` with the requested speakers or "unknown".
 
     samples: mono float32 in [-1, 1] at config.sample_rate, any level. voiceprints: speaker id ->
@@ -110,8 +127,9 @@ def identify_segments(samples: np.ndarray, voiceprints: Mapping[str, np.ndarray]
     compatibility and deliberately unused (another voice must not veto a requested one, and the cost must
     not grow with the account). overwrite_samples=True lets the level normalisation work in samples itself
     (float32 only; a caller that no longer needs them saves a copy, 38 MB for 10 minutes). Returns sorted,
-    non-overlapping segments in seconds; silence yields no segment and an all-silent recording an empty list.
-    Raises ValueError when voiceprints is empty.
+    non-overlapping segments in seconds (silence yields no segment and an all-silent recording an empty list), with
+    the shift every score got for the recording's noise (Identification). Raises ValueError when voiceprints is
+    empty.
     """
     del cohort
     single_threaded_blas()
@@ -122,9 +140,9 @@ def identify_segments(samples: np.ndarray, voiceprints: Mapping[str, np.ndarray]
     samples = np.asarray(samples, dtype=np.float32)
     duration = len(samples) / c.sample_rate
     frames_per_s = c.sample_rate / c.hop_length
-    feats, speech, pauses, speech_to_floor_db = speech_features_and_pauses(samples, c, overwrite=overwrite_samples)
+    feats, speech, pauses, speech_to_noise_db = speech_features_and_pauses(samples, c, overwrite=overwrite_samples)
     if not speech.any():
-        return []
+        return Identification([], 0.0)
     model = voice_model()
     offsets, z, shift = requested_voices(voiceprints, names, c)                     # (S, C, D), (S, 2), (S,)
 
@@ -154,10 +172,10 @@ def identify_segments(samples: np.ndarray, voiceprints: Mapping[str, np.ndarray]
         stretch = stretch * (n_blocks + 1) + closed
     turn = np.cumsum(np.concatenate([[0], np.diff(stretch) != 0]))               # (n_blocks,)
     n_u, f_u = _turn_statistics(model, x, idx, post, turn[block], int(turn[-1]) + 1)
-    shift = shift + np.float32(recording_noise_shift(speech_to_floor_db, c))
-    scores = snorm_scores(model, offsets, z, n_u, f_u, c.relevance, c.snorm_top) + shift  # (turns, S)
+    for_noise = recording_noise_shift(speech_to_noise_db, c)
+    scores = snorm_scores(model, offsets, z, n_u, f_u, c.relevance, c.snorm_top) + shift + np.float32(for_noise)
     labels_speech = decide_turns(scores, c.accept_threshold)[turn[block_all]]
     labels = np.full(len(feats), UNKNOWN, dtype=np.int64)
     labels[speech] = labels_speech
-    return to_segments(label_runs(labels, speech), names, 1.0 / frames_per_s, c.max_pause, duration,
-                       c.min_segment)
+    return Identification(to_segments(label_runs(labels, speech), names, 1.0 / frames_per_s, c.max_pause, duration,
+                                      c.min_segment), for_noise)

@@ -14,6 +14,8 @@ cleaned in three readable steps, all in seconds from the config:
      where they were: a short pause can still be a change of speaker);
   3. hangover: every voiced run is extended (the ends of words are soft and get missed), then regions
      shorter than vad_min_speech are dropped as clicks.
+Also measured here: how far the speech stands above the noise in the recording's pauses (speech_to_noise), for
+identify's noise shift (decision.noise_shift).
 """
 
 from __future__ import annotations
@@ -33,12 +35,10 @@ HUM_FLOOR_DB = 10.0
 
 
 class Voiced(NamedTuple):
-    """webrtcvad's decisions behind the recording's own gate, and how far the recording's speech stands above its
-    noise floor."""
+    """webrtcvad's decisions behind the recording's own gate, and the recording's speech level."""
 
     frames: np.ndarray          # (n_frames,) bool, one per VAD frame
-    speech_to_floor_db: float   # dB from the floor (vad_floor_percentile) to the speech level; 0 without speech,
-    #                             inf with too little quiet to measure the floor on (config.noise_floor_seconds)
+    speech_level_db: float      # dB (level-normalised samples: about level_target_db); -inf without speech
 
 
 class SpeechFrames(NamedTuple):
@@ -47,7 +47,7 @@ class SpeechFrames(NamedTuple):
     speech: np.ndarray          # (n_frames,) bool: speech, pauses bridged, with hangover
     pauses: np.ndarray          # (n_frames,) bool: the bridged pauses inside that speech
     step: float                 # s per frame
-    speech_to_floor_db: float   # as in Voiced: a noise measure of the whole recording (decision.noise_shift)
+    speech_to_noise_db: float   # the speech level over the noise in the recording's pauses (speech_to_noise)
 
 
 def _runs(mask: np.ndarray) -> np.ndarray:
@@ -58,8 +58,8 @@ def _runs(mask: np.ndarray) -> np.ndarray:
 
 def voiced_frames(samples: np.ndarray, config: PipelineConfig = DEFAULT_CONFIG, *,
                   block_frames: int = 256) -> Voiced:
-    """Raw per-frame speech decisions, bool of shape (len(samples) // frame_len,), and the distance in dB from the
-    recording's noise floor to its speech level (Voiced).
+    """Raw per-frame speech decisions, bool of shape (len(samples) // frame_len,), and the recording's speech level
+    (Voiced).
 
     samples should already be level-normalised (level.normalise_level): webrtcvad's decisions depend on level.
 
@@ -89,11 +89,11 @@ def voiced_frames(samples: np.ndarray, config: PipelineConfig = DEFAULT_CONFIG, 
         voiced[f0:f1] = [process(handle, rate, pcm[i:i + nbytes], frame_len) for i in range(0, len(pcm), nbytes)]
     gate = recording_gate(samples[:n * frame_len], c)
     if gate is None:
-        return Voiced(np.zeros(n, dtype=bool), 0.0)
+        return Voiced(np.zeros(n, dtype=bool), float("-inf"))
     level, floor, loud = gate
     # samples are level-normalised: their speech level is level_target_db, so this is relative to the speech
     return Voiced(voiced & (level >= max(floor + c.vad_floor_margin, c.level_target_db - c.vad_dynamic_range)),
-                  _speech_to_floor(level, floor, loud, c))
+                  loud)
 
 
 def recording_gate(samples: np.ndarray, config: PipelineConfig = DEFAULT_CONFIG
@@ -121,21 +121,23 @@ def recording_gate(samples: np.ndarray, config: PipelineConfig = DEFAULT_CONFIG
     return level, floor, loud
 
 
-def speech_to_floor_db(samples: np.ndarray, config: PipelineConfig = DEFAULT_CONFIG, *,
-                       normalised: bool = False) -> float:
-    """How far (dB) the recording's speech level stands above its noise floor, as voiced_frames measures it,
-    without running webrtcvad; 0 for silence or steady noise, inf when it holds too little quiet to tell
-    (config.noise_floor_seconds)."""
-    gate = recording_gate(samples if normalised else normalise_level(samples, config), config)
-    return 0.0 if gate is None else _speech_to_floor(*gate, config)
-
-
-def _speech_to_floor(level: np.ndarray, floor: float, loud: float, config: PipelineConfig) -> float:
-    """loud - floor (dB) when at least config.noise_floor_seconds of frames lie within vad_floor_margin of the
-    floor, else inf: a clip of continuous speech has no pause to measure a noise floor on, and its quietest frames
-    (gaps between words, 20-30 dB under the speech even when clean) would pass for noise."""
-    steady = np.count_nonzero(level < floor + config.vad_floor_margin) * config.vad_frame_ms / 1000.0
-    return loud - floor if steady >= config.noise_floor_seconds else float("inf")
+def speech_to_noise(samples: np.ndarray, speech: np.ndarray, speech_level_db: float,
+                    config: PipelineConfig = DEFAULT_CONFIG) -> float:
+    """How far (dB) the speech level stands above the noise in the recording's pauses: the median level, without
+    mains hum (level.frame_levels_db), of the VAD frames outside `speech` (n_frames,) that are within
+    vad_dynamic_range of the speech level. Quieter frames are digital silence or rounding noise: clean, whatever
+    pads the recording. inf when those pauses last under config.noise_pause_seconds (a clip of continuous speech,
+    whose quietest frames are gaps between words, 15-30 dB under the speech even when clean; a clean recording whose
+    pauses are all that quiet), so no noise is assumed. samples: level-normalised."""
+    c = config
+    frame_len = c.sample_rate * c.vad_frame_ms // 1000
+    n = min(len(speech), len(samples) // frame_len)
+    outside = np.asarray(samples[:n * frame_len], dtype=np.float32).reshape(n, frame_len)[~speech[:n]]
+    level = frame_levels_db(outside.ravel(), frame_len, c.sample_rate)
+    level = level[level >= speech_level_db - c.vad_dynamic_range]
+    if len(level) * c.vad_frame_ms / 1000.0 < c.noise_pause_seconds:
+        return float("inf")
+    return speech_level_db - float(np.median(level))
 
 
 def _floor_and_loud(level: np.ndarray, floor_percentile: float, top: int) -> tuple[float, float]:
@@ -166,13 +168,14 @@ def speech_and_pauses(samples: np.ndarray, config: PipelineConfig = DEFAULT_CONF
     as a pause shorter than vad_bridge, beyond the hangover of the speech around them) and the frame duration in
     seconds; both masks bool of shape (n_frames,). A bridged pause is speech for the answer's timeline but may
     still be where one voice hands over to another (decision.requested_voice_changes). Also the recording's speech
-    level above its noise floor (SpeechFrames)."""
+    level over the noise of its pauses (speech_to_noise; inf without speech)."""
     c = config
     step = c.vad_frame_ms / 1000.0
-    mask, speech_to_floor_db = voiced_frames(samples if normalised else normalise_level(samples, c), c)
+    x = samples if normalised else normalise_level(samples, c)
+    mask, speech_level_db = voiced_frames(x, c)
     n = len(mask)
     if n == 0 or not mask.any():
-        return SpeechFrames(mask, np.zeros(n, dtype=bool), step, speech_to_floor_db)
+        return SpeechFrames(mask, np.zeros(n, dtype=bool), step, float("inf"))
     heard, mask = mask, mask.copy()                            # as webrtcvad heard it; to be bridged
     bridge = int(round(c.vad_bridge / step))
     for s, e in _runs(~mask):                                  # 2. bridge short interior pauses (measured as
@@ -184,7 +187,7 @@ def speech_and_pauses(samples: np.ndarray, config: PipelineConfig = DEFAULT_CONF
     for s, e in _runs(out):                                    # ... and drop clicks
         if e - s < shortest:
             out[s:e] = False
-    return SpeechFrames(out, out & ~_with_hangover(heard, hang), step, speech_to_floor_db)
+    return SpeechFrames(out, out & ~_with_hangover(heard, hang), step, speech_to_noise(x, out, speech_level_db, c))
 
 
 def _with_hangover(mask: np.ndarray, hang: int) -> np.ndarray:

@@ -40,7 +40,7 @@ class SpeechFeatures(NamedTuple):
     features: np.ndarray        # (T, D) float32, every feature frame
     speech: np.ndarray          # (T,) bool
     pauses: np.ndarray          # (T,) bool: bridged pauses inside the speech (speech.speech_and_pauses)
-    speech_to_floor_db: float   # the recording's speech level above its noise floor (speech.Voiced)
+    speech_to_noise_db: float   # the speech level over the noise of the recording's pauses (speech.speech_to_noise)
 
 
 def speech_features(samples: np.ndarray, config: PipelineConfig = DEFAULT_CONFIG, *,
@@ -54,12 +54,12 @@ def speech_features(samples: np.ndarray, config: PipelineConfig = DEFAULT_CONFIG
 def speech_features_and_pauses(samples: np.ndarray, config: PipelineConfig = DEFAULT_CONFIG, *,
                                overwrite: bool = False) -> SpeechFeatures:
     """speech_features, plus the bridged pauses inside the speech (speech.speech_and_pauses) on the same frames
-    and the recording's speech level above its noise floor (SpeechFeatures)."""
+    and the speech level over the noise of the recording's pauses (SpeechFeatures)."""
     x = normalise_level(samples, config, overwrite=overwrite)
     feats = speaker_features(x, config)
     found = speech_and_pauses(x, config, normalised=True)
     return SpeechFeatures(feats, _on_feature_frames(found.speech, found.step, len(feats), config),
-                          _on_feature_frames(found.pauses, found.step, len(feats), config), found.speech_to_floor_db)
+                          _on_feature_frames(found.pauses, found.step, len(feats), config), found.speech_to_noise_db)
 
 
 def enrollment_voiceprint(samples: np.ndarray, *, config: PipelineConfig = DEFAULT_CONFIG) -> np.ndarray:

@@ -5,7 +5,7 @@ The vendor's docs name the field and nothing else; this is the mock's definition
 A turn's speech is scored as identify scores a turn (pipeline/identify.py): one adaptive S-norm score per
 requested speaker from all of the turn's frames, against the model's fixed background voices, never the account's
 other voices, calibrated for voices enrolled from a few seconds (pipeline/decision.py, enrollment_shift) and for
-the noise of the audio identify listened to (``noise_shift``: pipeline/identify.py, recording_noise_shift). ``s``
+the noise of the audio identify listened to (``noise_shift``: pipeline.identify's Identification). ``s``
 is in standard deviations of the background voices' scores; identify accepts the best requested speaker when
 ``s >= accept_threshold`` (pipeline/config.py: 1.5). The score is that decision's confidence on a
 logistic scale:
@@ -26,8 +26,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from mock_server.pipeline import DEFAULT_CONFIG
-from mock_server.pipeline.identify import recording_noise_shift, requested_voices, snorm_scores
-from mock_server.pipeline.speech import speech_to_floor_db
+from mock_server.pipeline.identify import requested_voices, snorm_scores
 from mock_server.pipeline.ubm import voice_model
 from mock_server.pipeline.voiceprint import speech_features
 
@@ -40,8 +39,8 @@ def identification_score(samples: np.ndarray, speaker_id: str, voiceprints: Mapp
                          noise_shift: float = 0.0) -> float:
     """The score of answering ``speaker_id`` (one of ``voiceprints`` or "unknown") for ``samples``: one turn's
     audio, mono float32 at 16 kHz. voiceprints: requested speaker id -> pipeline.speaker_voiceprint. noise_shift:
-    what identify added to every score of the audio the turn was cut from (recording_noise_shift; a turn alone
-    has too little silence to measure its noise floor on). Returns a float in [0, 1] rounded to 4 decimals; 0.0
+    what identify added to every score of the audio the turn was cut from (pipeline.Identification.noise_shift;
+    a turn alone has too few pauses to measure its noise on). Returns a float in [0, 1] rounded to 4 decimals; 0.0
     when the turn holds too little speech to judge. Raises ValueError without voiceprints."""
     names = sorted(voiceprints)
     if not names:
@@ -60,12 +59,6 @@ def identification_score(samples: np.ndarray, speaker_id: str, voiceprints: Mapp
     if speaker_id == UNKNOWN:
         return round(1.0 - _confidence(float(scores.max()), config.accept_threshold), 4)
     return round(_confidence(float(scores[names.index(speaker_id)]), config.accept_threshold), 4)
-
-
-def context_noise_shift(samples: np.ndarray) -> float:
-    """What identify adds to every score of ``samples`` (mono float32, 16 kHz) for their noise: the
-    ``noise_shift`` to score the turns found in them with."""
-    return recording_noise_shift(speech_to_floor_db(np.asarray(samples, dtype=np.float32), DEFAULT_CONFIG))
 
 
 def _confidence(score: float, threshold: float) -> float:

@@ -27,7 +27,7 @@ from mock_server.state import CallSummary
 
 from . import deepaffects_realtime_pb2 as pb
 from . import deepaffects_realtime_pb2_grpc as pb_grpc
-from .score import context_noise_shift, identification_score
+from .score import identification_score
 from .stream import Answer, StreamIdentifier
 
 log = logging.getLogger("mock_server.realtime")
@@ -87,9 +87,9 @@ class _Judge:
         self.noise_shift = 0.0
 
     def segments(self, samples: np.ndarray):
-        # the turns' scores get what identify added for the noise of this audio (a turn alone is too short to tell)
-        self.noise_shift = context_noise_shift(samples)
-        return [(s.speaker_id, s.start, s.end) for s in pipeline.identify_segments(samples, self.voiceprints)]
+        found = pipeline.identify(samples, self.voiceprints)
+        self.noise_shift = found.noise_shift  # the turns' scores get what identify added for this audio's noise
+        return [(s.speaker_id, s.start, s.end) for s in found.segments]
 
     def score(self, samples: np.ndarray, speaker_id: str) -> float:
         return identification_score(samples, speaker_id, self.voiceprints, noise_shift=self.noise_shift)
