@@ -125,10 +125,11 @@ def speech_to_noise(samples: np.ndarray, speech: np.ndarray, speech_level_db: fl
                     config: PipelineConfig = DEFAULT_CONFIG) -> float:
     """How far (dB) the speech level stands above the noise in the recording's pauses: the median level, without
     mains hum (level.frame_levels_db), of the VAD frames outside `speech` (n_frames,) that are within
-    vad_dynamic_range of the speech level. Quieter frames are digital silence or rounding noise: clean, whatever
-    pads the recording. inf when those pauses last under config.noise_pause_seconds (a clip of continuous speech,
-    whose quietest frames are gaps between words, 15-30 dB under the speech even when clean; a clean recording whose
-    pauses are all that quiet), so no noise is assumed. samples: level-normalised."""
+    vad_dynamic_range of the speech level. Quieter frames count as clean: digital silence padding the recording,
+    or 16-bit rounding noise under speech recorded louder than about -50 dBFS (under quieter speech that rounding
+    noise is measured as noise). inf when those pauses last under config.noise_pause_seconds (a clip of continuous
+    speech, whose quietest frames are gaps between words, 15-30 dB under the speech even when clean; a clean
+    recording whose pauses are all that quiet), so no noise is assumed. samples: level-normalised."""
     c = config
     frame_len = c.sample_rate * c.vad_frame_ms // 1000
     n = min(len(speech), len(samples) // frame_len)

@@ -1,8 +1,9 @@
 """Live identification over a stream of audio chunks: when a speaker turn is decided, and answering it once.
 
 gRPC-free: the servicer feeds decoded chunks in and sends out what comes back. Every pass runs the pipeline's
-public ``identify_segments`` (through a Judge) over the audio kept so far, so a decision has the context of
-earlier chunks, exactly like sync identify has the whole recording. What makes it live:
+public ``identify`` (through a Judge) over the audio kept so far, so a decision has the context of earlier
+chunks, as sync identify has the whole recording (so far only: a noisy stream's scores are raised for its noise
+only once a second of its pauses has come in, pipeline/decision.py noise_shift). What makes it live:
 
 - **Decided.** A turn is answered once its end lies at least ``settle`` seconds (2 s) before the end of the
   audio received. The pipeline finds a change of voice by comparing change_window (1 s) of speech on each side
