@@ -111,6 +111,15 @@ def half_scores(ref, hyp_t, half_of, test_index):
     return out
 
 
+def add_halves(halves: list[dict], ref, hyp_t, half_of, test_index, kind: str) -> None:
+    """Add one test's IER parts of each speaker half (half_scores) to halves[0] and halves[1], overall and for
+    its group."""
+    for h, rh in enumerate(half_scores(ref, hyp_t, half_of, test_index)):
+        if rh is not None:
+            for key in ("all", kind):
+                add(halves[h].setdefault(key, {}), rh)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("manifest_dir")
@@ -172,10 +181,7 @@ def main(argv=None) -> int:
             for s in hyp:
                 print(f"    {s.start:7.2f} {s.end:7.2f} {s.speaker_id}")
         if args.halves:
-            for h, rh in enumerate(half_scores(ref, segs(hyp), half_of, ti)):
-                if rh is not None:
-                    for key in ("all", kind):
-                        add(halves[h].setdefault(key, {}), rh)
+            add_halves(halves, ref, segs(hyp), half_of, ti, kind)
         variants = {}
         if args.levels:
             variants.update(LEVELS)
@@ -189,10 +195,7 @@ def main(argv=None) -> int:
             for key in ("all", kind):
                 add(extra.setdefault(name, {}).setdefault(key, {}), rv)
             if args.halves:
-                for h, rh in enumerate(half_scores(ref, hyp_v, half_of, ti)):
-                    if rh is not None:
-                        for key in ("all", kind):
-                            add(extra_halves.setdefault(name, [{}, {}])[h].setdefault(key, {}), rh)
+                add_halves(extra_halves.setdefault(name, [{}, {}]), ref, hyp_v, half_of, ti, kind)
         if args.cohort:
             rv = identification_error_rate(ref, segs(identify_segments(x, req, config=cfg, cohort={})))
             for key in ("all", kind):

@@ -22,7 +22,7 @@ from mock_server.pipeline import (
 )
 from mock_server.pipeline.decision import noise_shift
 from mock_server.pipeline.level import frame_levels_db
-from mock_server.pipeline.speech import speech_and_pauses
+from mock_server.pipeline.voiceprint import speech_features_and_pauses
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
@@ -302,7 +302,7 @@ def test_the_noise_shift_rises_as_the_speech_nears_the_noise():
 
 
 def speech_to_noise_db(x: np.ndarray) -> float:
-    return speech_and_pauses(x.astype(np.float32), DEFAULT_CONFIG).speech_to_noise_db
+    return speech_features_and_pauses(x.astype(np.float32), DEFAULT_CONFIG).speech_to_noise_db
 
 
 def test_the_noise_of_the_pauses_is_measured_whatever_else_is_there():

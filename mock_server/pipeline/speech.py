@@ -14,8 +14,8 @@ cleaned in three readable steps, all in seconds from the config:
      where they were: a short pause can still be a change of speaker);
   3. hangover: every voiced run is extended (the ends of words are soft and get missed), then regions
      shorter than vad_min_speech are dropped as clicks.
-Also measured here: how far the speech stands above the noise in the recording's pauses (speech_to_noise), for
-identify's noise shift (decision.noise_shift).
+Also here, for identify's noise shift (decision.noise_shift): how far the speech stands above the noise in the
+recording's pauses (speech_to_noise).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class SpeechFrames(NamedTuple):
     speech: np.ndarray          # (n_frames,) bool: speech, pauses bridged, with hangover
     pauses: np.ndarray          # (n_frames,) bool: the bridged pauses inside that speech
     step: float                 # s per frame
-    speech_to_noise_db: float   # the speech level over the noise in the recording's pauses (speech_to_noise)
+    speech_level_db: float      # as in Voiced (speech_to_noise measures the pauses' noise against it)
 
 
 def _runs(mask: np.ndarray) -> np.ndarray:
@@ -129,8 +129,12 @@ def speech_to_noise(samples: np.ndarray, speech: np.ndarray, speech_level_db: fl
     or 16-bit rounding noise under speech recorded louder than about -50 dBFS (under quieter speech that rounding
     noise is measured as noise). inf when those pauses last under config.noise_pause_seconds (a clip of continuous
     speech, whose quietest frames are gaps between words, 15-30 dB under the speech even when clean; a clean
-    recording whose pauses are all that quiet), so no noise is assumed. samples: level-normalised."""
+    recording whose pauses are all that quiet) or without speech, so no noise is assumed. samples:
+    level-normalised; speech and speech_level_db: speech_and_pauses's. Only identify needs it: it is not part of
+    speech detection, which every enrollment runs."""
     c = config
+    if not speech.any():
+        return float("inf")
     frame_len = c.sample_rate * c.vad_frame_ms // 1000
     n = min(len(speech), len(samples) // frame_len)
     outside = np.asarray(samples[:n * frame_len], dtype=np.float32).reshape(n, frame_len)[~speech[:n]]
@@ -169,14 +173,14 @@ def speech_and_pauses(samples: np.ndarray, config: PipelineConfig = DEFAULT_CONF
     as a pause shorter than vad_bridge, beyond the hangover of the speech around them) and the frame duration in
     seconds; both masks bool of shape (n_frames,). A bridged pause is speech for the answer's timeline but may
     still be where one voice hands over to another (decision.requested_voice_changes). Also the recording's speech
-    level over the noise of its pauses (speech_to_noise; inf without speech)."""
+    level (Voiced)."""
     c = config
     step = c.vad_frame_ms / 1000.0
     x = samples if normalised else normalise_level(samples, c)
     mask, speech_level_db = voiced_frames(x, c)
     n = len(mask)
     if n == 0 or not mask.any():
-        return SpeechFrames(mask, np.zeros(n, dtype=bool), step, float("inf"))
+        return SpeechFrames(mask, np.zeros(n, dtype=bool), step, speech_level_db)
     heard, mask = mask, mask.copy()                            # as webrtcvad heard it; to be bridged
     bridge = int(round(c.vad_bridge / step))
     for s, e in _runs(~mask):                                  # 2. bridge short interior pauses (measured as
@@ -188,7 +192,7 @@ def speech_and_pauses(samples: np.ndarray, config: PipelineConfig = DEFAULT_CONF
     for s, e in _runs(out):                                    # ... and drop clicks
         if e - s < shortest:
             out[s:e] = False
-    return SpeechFrames(out, out & ~_with_hangover(heard, hang), step, speech_to_noise(x, out, speech_level_db, c))
+    return SpeechFrames(out, out & ~_with_hangover(heard, hang), step, speech_level_db)
 
 
 def _with_hangover(mask: np.ndarray, hang: int) -> np.ndarray:

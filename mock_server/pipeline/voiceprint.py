@@ -22,7 +22,7 @@ from .config import DEFAULT_CONFIG, PipelineConfig
 from .errors import NoSpeechError
 from .features import speaker_features
 from .level import normalise_level
-from .speech import speech_and_pauses
+from .speech import SpeechFrames, speech_and_pauses, speech_to_noise
 from .threads import single_threaded_blas
 from .ubm import voice_model
 
@@ -43,23 +43,29 @@ class SpeechFeatures(NamedTuple):
     speech_to_noise_db: float   # the speech level over the noise of the recording's pauses (speech.speech_to_noise)
 
 
+def _features_and_speech(samples: np.ndarray, config: PipelineConfig,
+                         overwrite: bool) -> tuple[np.ndarray, np.ndarray, SpeechFrames]:
+    """The level-normalised samples, their speaker features (T, D) and speech detection (speech.SpeechFrames)."""
+    x = normalise_level(samples, config, overwrite=overwrite)
+    return x, speaker_features(x, config), speech_and_pauses(x, config, normalised=True)
+
+
 def speech_features(samples: np.ndarray, config: PipelineConfig = DEFAULT_CONFIG, *,
                     overwrite: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Level-normalised speaker features of every frame (T, D) float32 and the speech mask (T,) bool.
     overwrite=True lets level normalisation work in samples itself (level.normalise_level)."""
-    found = speech_features_and_pauses(samples, config, overwrite=overwrite)
-    return found.features, found.speech
+    _, feats, found = _features_and_speech(samples, config, overwrite)
+    return feats, _on_feature_frames(found.speech, found.step, len(feats), config)
 
 
 def speech_features_and_pauses(samples: np.ndarray, config: PipelineConfig = DEFAULT_CONFIG, *,
                                overwrite: bool = False) -> SpeechFeatures:
     """speech_features, plus the bridged pauses inside the speech (speech.speech_and_pauses) on the same frames
-    and the speech level over the noise of the recording's pauses (SpeechFeatures)."""
-    x = normalise_level(samples, config, overwrite=overwrite)
-    feats = speaker_features(x, config)
-    found = speech_and_pauses(x, config, normalised=True)
+    and the speech level over the noise of the recording's pauses (SpeechFeatures): what identify needs."""
+    x, feats, found = _features_and_speech(samples, config, overwrite)
     return SpeechFeatures(feats, _on_feature_frames(found.speech, found.step, len(feats), config),
-                          _on_feature_frames(found.pauses, found.step, len(feats), config), found.speech_to_noise_db)
+                          _on_feature_frames(found.pauses, found.step, len(feats), config),
+                          speech_to_noise(x, found.speech, found.speech_level_db, config))
 
 
 def enrollment_voiceprint(samples: np.ndarray, *, config: PipelineConfig = DEFAULT_CONFIG) -> np.ndarray:

@@ -54,8 +54,8 @@ def identification_score(samples: np.ndarray, speaker_id: str, voiceprints: Mapp
     offsets, z, shift = requested_voices(voiceprints, names, config)
     idx, post = model.top_posteriors(frames)
     n, f = model.accumulate(frames, idx, post, np.zeros(len(frames), dtype=np.int64), 1)
-    scores = snorm_scores(model, offsets, z, n, f, config.relevance, config.snorm_top)[0].astype(np.float64) + shift
-    scores += noise_shift
+    scores = (snorm_scores(model, offsets, z, n, f, config.relevance, config.snorm_top)[0].astype(np.float64)
+              + shift + noise_shift)
     if speaker_id == UNKNOWN:
         return round(1.0 - _confidence(float(scores.max()), config.accept_threshold), 4)
     return round(_confidence(float(scores[names.index(speaker_id)]), config.accept_threshold), 4)
