@@ -15,6 +15,8 @@ from conftest import fixture_bytes
 from media import encode, id3_tag_then_zeros, speech
 from timeline import agreement, check_shape
 
+from mock_server.audio import sniff
+
 TEST = "conversation"  # alice, bob and carol in turns, 29.3 s of 16 kHz speech
 
 
@@ -42,6 +44,12 @@ def media(kind: str) -> bytes:
         return encode(x, rate, container="amr", codec="libopencore_amrnb", out_rate=8000)
     if kind == "mp3_id3_zeros":
         return id3_tag_then_zeros(encode(x, rate, container="mp3", codec="libmp3lame", out_rate=44100))
+    if kind == "ac3":        # Dolby AC-3 as a bare stream (a DVD or broadcast rip): no signature sniff.py knows
+        return encode(x, rate, container="ac3", codec="ac3", out_rate=48000)
+    if kind == "mpegts":     # an MPEG transport stream (a TV or camera recording): none either
+        return encode(x, rate, container="mpegts", codec="mp2", out_rate=44100)
+    if kind == "avi":        # AVI with PCM audio: a RIFF, but not a WAVE
+        return encode(x, rate, container="avi", codec="pcm_s16le")
     raise KeyError(kind)
 
 
@@ -96,6 +104,59 @@ def test_a_44k_wav_labelled_linear16_at_16000_keeps_its_own_timeline(enrolled_ap
     wav = fixture_bytes("conversation_stereo.wav")
     assert soundfile.info(io.BytesIO(wav)).samplerate == 44100
     _assert_identified(_identify(enrolled_api, wav, encoding="LINEAR16", sampleRate=16000), voices)
+
+
+@pytest.mark.parametrize("kind", ["mp3", "adts"])
+@pytest.mark.parametrize("encoding", ["LINEAR16", "MULAW"])
+def test_mp3_and_aac_frames_labelled_headerless_are_read_as_what_they_are(enrolled_api, voices, kind, encoding):
+    # An MP3 without an ID3 tag starts with a frame sync, as a quiet 16-bit sample can; three frames chained at
+    # the lengths their headers give cannot be samples. Read as samples they were noise: a 200 with no segments.
+    data = fixture_bytes("conversation_44k.mp3") if kind == "mp3" else media("adts")
+    assert data[:3] != b"ID3"
+    _assert_identified(_identify(enrolled_api, data, encoding=encoding, sampleRate=8000), voices)
+
+
+def test_speech_samples_that_start_like_a_frame_are_never_taken_for_chained_frames():
+    # Every place in 29 s of 16-bit speech where a sample reads as an MPEG or ADTS frame sync: still samples, so a
+    # LINEAR16 label keeps deciding (three chained headers, not one sync, make bytes MP3 or AAC).
+    raw = fixture_bytes("conversation.raw")
+    syncs = [at for at in range(0, len(raw) - 4, 2) if raw[at] == 0xFF and raw[at + 1] & 0xE0 == 0xE0]
+    assert len(syncs) > 1000
+    assert [at for at in syncs if sniff.container(raw[at:]) is not None] == []
+    assert sum(sniff.frame_sync(raw[at:]) is not None for at in syncs) > 500   # one sync alone often looks right
+
+
+@pytest.mark.parametrize("kind, labels", [("ac3", {}), ("mpegts", {}), ("avi", {"encoding": "LINEAR16"})])
+def test_formats_without_a_known_signature_are_still_read(enrolled_api, voices, kind, labels):
+    # Bytes without a signature sniff.py knows go to FFmpeg's demuxers of self-describing formats only (below)
+    _assert_identified(_identify(enrolled_api, media(kind), **labels), voices)
+
+
+@pytest.mark.parametrize("first_sample", [4, 1028])
+def test_raw_pcm_without_an_encoding_is_refused_not_misread_as_a_game_format(client, first_sample):
+    # FFmpeg's ea_cdata probe takes 04 00 / 04 04 at the start for Electronic Arts audio: these 16-bit samples
+    # were decoded as 24 s of noise at 65535 Hz and enrolled as a "good", complete voice that then named bob.
+    raw = first_sample.to_bytes(2, "little") + fixture_bytes("conversation.raw")[2:]
+    body = {"content": base64.b64encode(raw).decode(), "speakerId": "noise", "sampleRate": 16000}
+    response = client.post("/audio/generic/api/v2/sync/diarization/enroll?apikey=k", json=body)
+    assert response.status_code == 400, response.get_json()
+    error = error_of(response)
+    assert error["code"] == "undecodable_audio" and "send encoding LINEAR16" in error["message"], error
+    listed = client.get("/audio/generic/api/v2/sync/diarization/get_enrolled_speakers?apikey=k&getAllSpeakers=True")
+    assert "noise" not in str(listed.get_json())
+
+
+@pytest.mark.parametrize("encoding, rate", [("LINEAR16", 8000), ("MULAW", 8000), ("ALAW", 8000)])
+def test_text_labelled_as_headerless_samples_is_refused_naming_it(client, encoding, rate):
+    # a url that answered with an error page, its bytes sent on as LINEAR16: read as samples, they enrolled
+    page = b"<!DOCTYPE html><html><head><title>404 Not Found</title></head><body><h1>Not Found</h1></body></html>\n"
+    body = {"content": base64.b64encode(page * 100).decode(), "speakerId": "page", "encoding": encoding,
+            "sampleRate": rate}
+    response = client.post("/audio/generic/api/v2/sync/diarization/enroll?apikey=k", json=body)
+    assert response.status_code == 400, response.get_json()
+    error = error_of(response)
+    assert error["code"] == "undecodable_audio" and "of text ('<!DOCTYPE html>" in error["message"], error
+    assert f"not {encoding} samples" in error["message"]
 
 
 def test_libsndfile_cannot_open_the_padded_mp3_so_ffmpeg_reads_it():

@@ -82,11 +82,24 @@ def test_no_or_invalid_key_is_unauthenticated(stub, key):
 
 @pytest.mark.parametrize("speakers, named", [(None, "speakerids"), ("", "speakerids"),
                                              ("alice,nobody,ghost", "'nobody', 'ghost'"), ("alice,thin", "'thin'"),
-                                             ("alice, bob", "' bob'")])  # ids exactly as sent, as over REST
+                                             ("alice, bob", "' bob'"),   # ids exactly as sent, as over REST
+                                             # a blank entry is refused, as a blank id in REST's speakerIds is
+                                             ("alice,,bob", "empty entry (number 2)"), ("alice,bob,", "number 3"),
+                                             ("alice, ,bob", "number 2")])
 def test_missing_unknown_or_incomplete_speakers_are_invalid_arguments_naming_them(stub, speakers, named):
     _, error = call(stub, [chunk()], meta(speakers=speakers))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert named in error.details()
+
+
+def test_a_samplerate_that_is_no_rate_is_named_when_headerless_chunks_need_it(stub):
+    raw = base64.b64encode((FIXTURES / "conversation.raw").read_bytes()[:16000 * 2 * 3]).decode()
+    linear16 = chunk(content=raw, encoding="LINEAR16", sampleRate=0)
+    answers, error = call(stub, [linear16, chunk()], meta() + [("samplerate", "abc")])
+    assert error is None
+    errors = [a.Error for a in answers if a.Error]
+    assert len(errors) == 1 and "'abc' is not a rate in Hz" in errors[0] and "invalid_parameter" in errors[0]
+    assert any(a.speaker_id for a in answers if not a.Error)   # the WAV chunk carries its own rate: answered
 
 
 def _sync_turns(live) -> int:
@@ -359,3 +372,12 @@ def test_grpc_idle_seconds_must_be_a_positive_number(value, capsys):
     with pytest.raises(SystemExit):
         config_from_args(["--grpc-idle-seconds", value])
     assert "--grpc-idle-seconds" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag, value", [("--port", "70000"), ("--port", "-1"), ("--grpc-port", "70000")])
+def test_ports_outside_0_to_65535_are_refused_at_start(flag, value, capsys):
+    # the socket layer would take 70000 modulo 65536 and listen on 4464 without a word
+    from mock_server.server.cli import config_from_args
+    with pytest.raises(SystemExit):
+        config_from_args([flag, value])
+    assert f"{flag} must be between 0 and 65535" in capsys.readouterr().err

@@ -9,7 +9,10 @@ Which reader, in order:
 3. otherwise the bytes are probed: libsndfile first for the containers it reads faster (sndfile.py), FFmpeg for
    everything else, for what libsndfile fails on, and for what it reads no or implausibly few samples from: a
    WAV whose header sizes were never filled in (a recorder writing to a pipe or killed mid-write leaves the
-   ``data`` size 0, which libsndfile takes literally and FFmpeg as "up to the end") (ffmpeg.py).
+   ``data`` size 0, which libsndfile takes literally and FFmpeg as "up to the end") (ffmpeg.py). Bytes with no
+   signature sniff.py knows are offered only to FFmpeg's demuxers for formats that name themselves
+   (ffmpeg.WITHOUT_SIGNATURE): its other probes take two matching bytes for a game-audio format and turned
+   about 1 in 500 pieces of raw PCM sent without an encoding into noise that enrolled as a voice.
 Every failure is a 400 naming what was seen (sniff.describe); too long is a 413 (limits.py).
 """
 from __future__ import annotations
@@ -52,6 +55,9 @@ def decode_audio(data: bytes, *, encoding: str | None, sample_rate: int | None, 
     header = sniff.container(data)
     raw = raw_format(encoding)
     if header is None and raw is not None:  # reads_as_headerless
+        if sniff.is_text(data):  # text read as samples is noise, and noise can pass for a voice
+            raise errors.UndecodableAudio(f"the audio is {sniff.describe(data)}, not {raw.name} samples: send the "
+                                          "recording's bytes (a url that answered with a page instead of audio?).")
         samples, rate, from_pcm16 = decode_headerless(data, raw, sample_rate, limits)
     else:
         if sample_rate is not None and not rate_in_range(sample_rate):
@@ -101,7 +107,7 @@ def _decode_container(data: bytes, encoding: str | None, header: str | None, lim
                 return read.samples, read.rate, read.pcm16
             return _past_the_header(data, read, header, limits, target_rate, seen)
     try:
-        return decode_ffmpeg(data, limits, target_rate, seen=seen), target_rate, False
+        return decode_ffmpeg(data, limits, target_rate, seen=seen, signed=header is not None), target_rate, False
     except errors.UndecodableAudio as exc:
         if header is not None or not isinstance(exc, NotOpened):
             raise  # a container's own failure: a hint about headerless labels would mislead
@@ -126,7 +132,7 @@ def _past_the_header(data: bytes, read: SndfileAudio, header: str | None, limits
     """
     failure = False
     try:
-        samples = decode_ffmpeg(data, limits, target_rate, seen=seen)
+        samples = decode_ffmpeg(data, limits, target_rate, seen=seen, signed=header is not None)
     except errors.UndecodableAudio:
         samples, failure = np.zeros(0, dtype=np.float32), True
     if samples.size / target_rate > read.samples.size / read.rate + 0.01:  # at least 10 ms more

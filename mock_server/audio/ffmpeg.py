@@ -32,8 +32,19 @@ if TYPE_CHECKING:
 _DENIED = {"hls", "dash", "concat", "imf", "sdp", "rtp", "rtsp", "image2", "image2pipe", "lavfi", "alsa", "oss",
            "fbdev", "kmsgrab", "video4linux2", "v4l2", "x11grab", "webm_dash_manifest", "ffmetadata", "tee",
            "libcdio", "pulse", "jack", "openal", "avfoundation", "dshow", "gdigrab", "vfwcap", "android_camera"}
+# Demuxers offered bytes that carry no signature sniff.py knows: formats that name themselves, with a sync word or
+# magic their probe checks (AVI, AC-3/E-AC-3, DTS, MPEG-TS, LATM, TrueHD, a QuickTime file opening with a 'free'
+# or 'wide' atom, an MP3 or ADTS stream after junk, ...). FFmpeg's other probes accept weak matches: ea_cdata's
+# looks at two bytes, adp's and others' score at most 25 of 100 ("misdetection possible"), and raw 16-bit PCM
+# or mu-law sent without an encoding came out as seconds of decoded noise (6-8 of 4000 random pieces of speech).
+WITHOUT_SIGNATURE = frozenset({
+    "avi", "ac3", "eac3", "ac4", "dts", "dtshd", "truehd", "mlp", "loas", "mpegts", "mpeg", "mp3", "aac", "mov",
+    "mp4", "m4a", "3gp", "3g2", "mj2", "matroska", "webm", "ogg", "asf", "flac", "wav", "w64", "aiff", "au", "caf",
+    "amr", "amrnb", "amrwb", "wv", "ape", "tta", "tak", "shn", "mpc", "mpc8", "flv", "nistsphere", "voc", "rm",
+    "dsf", "iff", "sox", "ircam", "nut", "spdif", "mxf", "codec2", "qoa"})
 _SCALE = {"u8": 128.0, "s16": 32768.0, "s32": 2.0**31, "s64": 2.0**63, "flt": 1.0, "dbl": 1.0}
 _allowed: str | None = None
+_allowed_unsigned: str | None = None
 MAX_BAD_PACKETS = 1000  # corrupt packets skipped before the rest of a stream is taken for garbage
 
 
@@ -60,17 +71,31 @@ def _allowed_demuxers() -> str:
     return _allowed
 
 
-def decode_ffmpeg(data: bytes, limits: DecodeLimits, target_rate: int, *, seen: str) -> np.ndarray:
+def _allowed_without_signature() -> str:
+    """_allowed_demuxers() limited to WITHOUT_SIGNATURE, as ``format_whitelist`` takes them."""
+    global _allowed_unsigned
+    if _allowed_unsigned is None:
+        _allowed_unsigned = ",".join(n for n in _allowed_demuxers().split(",") if n in WITHOUT_SIGNATURE)
+    return _allowed_unsigned
+
+
+def decode_ffmpeg(data: bytes, limits: DecodeLimits, target_rate: int, *, seen: str,
+                  signed: bool = True) -> np.ndarray:
     """Decode any container FFmpeg reads to mono float32 at ``target_rate`` (not yet clipped to [-1, 1]).
 
-    ``seen``: the bytes as sniff.describe tells them, for messages. Raises errors.UndecodableAudio (400) with
+    ``seen``: the bytes as sniff.describe tells them, for messages. ``signed``: whether sniff.container found a
+    signature; without one only the WITHOUT_SIGNATURE demuxers are tried. Raises errors.UndecodableAudio (400) with
     FFmpeg's reason when nothing decodes, errors.AudioTooLong (413) past a limit. A corrupt packet after good
     ones ends the stream there, as players do.
     """
     import av
     try:
-        container = av.open(io.BytesIO(data), mode="r", options={"format_whitelist": _allowed_demuxers()})
+        allowed = _allowed_demuxers() if signed else _allowed_without_signature()
+        container = av.open(io.BytesIO(data), mode="r", options={"format_whitelist": allowed})
     except av.ArgumentError:
+        if not signed:  # the probe's pick was one of the weak ones: these bytes name no format
+            raise NotOpened(f"the audio could not be decoded: {seen} carry no audio format's signature, and "
+                            "FFmpeg recognised no format that names itself in them.") from None
         raise errors.UndecodableAudio(
             f"the audio could not be decoded: FFmpeg recognised {seen} as a format this server does not read "
             "from requests (playlists, image sequences, devices); send an audio file.") from None

@@ -2,9 +2,12 @@
 
 Only *strong* signatures count (several fixed bytes at a fixed place), because these are what overrule a
 headerless label: 16-bit PCM often starts ``FF FF`` (a quiet negative sample), which is also an MPEG frame sync,
-so frame syncs are reported (``describe``) but never make headerless data a container. Sources: the formats'
+so one frame sync is reported (``describe``) but never makes headerless data a container. Three frames chained at
+the lengths their headers give (MPEG audio or ADTS, from the first byte) are strong: that is what FFmpeg's mp3
+and aac probes count, and 15+ bits of each later header must fall at an exact place. Sources: the formats'
 specifications (RIFF/WAVE, RF64 EBU 3306, FLAC, Ogg RFC 3533, ID3v2, AIFF, Sun AU, CAF, EBML RFC 8794,
-ISO/IEC 14496-12 ``ftyp``, ASF, AMR RFC 4867 section 5) and FFmpeg's probes for the rest.
+ISO/IEC 14496-12 ``ftyp``, ASF, AMR RFC 4867 section 5, ISO/IEC 11172-3 and 13818-3 frame headers, ISO/IEC
+13818-7 ADTS) and FFmpeg's probes for the rest.
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ _SIGNATURES: tuple[tuple[int, bytes, tuple[int, bytes] | None, str], ...] = (
     (0, b"RF64", (8, b"WAVE"), "WAV"),
     (0, b"BW64", (8, b"WAVE"), "WAV"),
     (0, b"riff\x2e\x91\xcf\x11", None, "WAV"),  # Sony Wave64
+    (0, b"RIFF", (8, b"AVI "), "AVI"),
     (0, b"fLaC", None, "FLAC"),
     (0, b"OggS\x00", None, "OGG"),
     (0, b"ID3", None, "ID3-tagged audio (MP3 or AAC)"),
@@ -50,10 +54,64 @@ SNDFILE_CONTAINERS = frozenset({"WAV", "FLAC", "OGG", "AIFF", "AU", "CAF", "ID3-
 
 
 def container(data: bytes) -> str | None:
-    """The container a strong signature names ("WAV", "MP4/M4A", ...), or None for data without one."""
+    """The container a strong signature names ("WAV", "MP4/M4A", ..., or chained MPEG audio or ADTS frames), or
+    None for data without one."""
     for offset, magic, second, name in _SIGNATURES:
         if data[offset:offset + len(magic)] == magic and (
                 second is None or data[second[0]:second[0] + len(second[1])] == second[1]):
+            return name
+    return _chained_frames(data)
+
+
+# kbit/s by bitrate index: MPEG-1 layers I, II, III, then MPEG-2/2.5 layer I, and layers II and III
+_BITRATES = ((0, 32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448),
+             (0, 32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384),
+             (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
+             (0, 32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256),
+             (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160))
+_MPEG_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}  # by version bits
+CHAINED_FRAMES = 3
+
+
+def _mpeg_frame(data: bytes, at: int) -> tuple[int, tuple[int, int, int]] | None:
+    """(length in bytes, (version, layer, rate index)) of an MPEG audio frame header at ``at``, or None."""
+    h = data[at:at + 4]
+    if len(h) < 4 or h[0] != 0xFF or h[1] & 0xE0 != 0xE0:
+        return None
+    version, layer, bitrate, rate = (h[1] >> 3) & 3, (h[1] >> 1) & 3, h[2] >> 4, (h[2] >> 2) & 3
+    if version == 1 or layer == 0 or bitrate in (0, 15) or rate == 3:
+        return None
+    table = (3 - layer) if version == 3 else (3 if layer == 3 else 4)
+    kbps, hz, padding = _BITRATES[table][bitrate], _MPEG_RATES[version][rate], (h[2] >> 1) & 1
+    if layer == 3:   # layer I: 4-byte slots
+        length = (12 * kbps * 1000 // hz + padding) * 4
+    else:            # MPEG-2/2.5 layer III frames hold half the samples of MPEG-1's
+        length = (72 if layer == 1 and version != 3 else 144) * kbps * 1000 // hz + padding
+    return length, (version, layer, rate)
+
+
+def _adts_frame(data: bytes, at: int) -> tuple[int, tuple[int, int, int]] | None:
+    """(length in bytes, (profile, rate index, channels)) of an ADTS frame header at ``at``, or None."""
+    h = data[at:at + 7]
+    if len(h) < 7 or h[0] != 0xFF or h[1] & 0xF6 != 0xF0:
+        return None
+    rate, length = (h[2] >> 2) & 0x0F, ((h[3] & 3) << 11) | (h[4] << 3) | (h[5] >> 5)
+    if rate > 12 or length < 7:
+        return None
+    return length, (h[2] >> 6, rate, ((h[2] & 1) << 2) | (h[3] >> 6))
+
+
+def _chained_frames(data: bytes) -> str | None:
+    """"MPEG audio frames" or "ADTS (AAC) frames" when CHAINED_FRAMES frames of one kind follow each other from
+    the first byte, each where the previous header's length puts it; else None."""
+    for name, frame in (("MPEG audio frames", _mpeg_frame), ("ADTS (AAC) frames", _adts_frame)):
+        at, kind = 0, None
+        for _ in range(CHAINED_FRAMES):
+            found = frame(data, at)
+            if found is None or (kind is not None and found[1] != kind):
+                break
+            at, kind = at + found[0], found[1]
+        else:
             return name
     return None
 
@@ -69,6 +127,25 @@ def frame_sync(data: bytes) -> str | None:
 
 
 _PRINTABLE = set(string.printable.encode()) - set(b"\x0b\x0c")
+TEXT_PROBE_BYTES = 1024
+
+
+def is_text(data: bytes) -> bool:
+    """Whether the bytes start as text, not samples: their first TEXT_PROBE_BYTES are UTF-8 of printable
+    characters, with spaces or line breaks, and at least a third letters (an HTML error page, a JSON answer, a
+    README). Audio bytes fail it: 16-bit samples put zero or control bytes in every few bytes, and the one
+    8-bit run that is printable (A-law near silence: 'U', 'T', 'W') has no spaces."""
+    head = data[:TEXT_PROBE_BYTES]
+    for cut in range(4):   # the cut may split a multi-byte character
+        try:
+            text = head[:len(head) - cut].decode("utf-8")
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        return False
+    return (len(text) >= 16 and all(c.isprintable() or c in "\t\r\n" for c in text)
+            and any(c in " \n" for c in text) and 3 * sum(c.isalpha() for c in text) >= len(text))
 
 
 def describe(data: bytes) -> str:

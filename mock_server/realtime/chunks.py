@@ -28,6 +28,7 @@ class CallSettings:
     speaker_ids: tuple[str, ...]
     encoding: str | None        # default for chunks that name none; None = recognise from the bytes
     sample_rate: int | None     # default for chunks that give none (LINEAR16 needs one)
+    unusable_rate: str | None = None   # a ``samplerate`` sent that is no rate (ignored; named if a chunk needs it)
 
 
 def api_key(metadata: dict[str, str], allowed: tuple[str, ...]) -> str:
@@ -44,7 +45,13 @@ def call_settings(metadata: dict[str, str], allowed: tuple[str, ...]) -> CallSet
     """Validate the metadata of a call (the key first, so a caller without one learns nothing else)."""
     key = api_key(metadata, allowed)
     raw = metadata.get("speakerids") or metadata.get("speakerid") or ""
-    ids = tuple(dict.fromkeys(s for s in raw.split(",") if s))  # ids exactly as sent, as over REST
+    entries = raw.split(",") if raw else []
+    blank = next((i for i, s in enumerate(entries) if not s.strip()), None)
+    if blank is not None:  # REST refuses a blank id in speakerIds too
+        raise errors.InvalidParameter(f"speakerids {raw[:200]!r} has an empty entry (number {blank + 1}); send the "
+                                      "ids comma-separated with nothing between the commas but an id, e.g. "
+                                      "'alice,bob'.")
+    ids = tuple(dict.fromkeys(entries))  # ids exactly as sent, as over REST
     if not ids:
         raise errors.MissingParameter("speakerids is required: send the speakers to look for as the 'speakerids' "
                                       "call metadata, comma-separated (e.g. 'alice,bob'); enroll them over REST "
@@ -52,8 +59,10 @@ def call_settings(metadata: dict[str, str], allowed: tuple[str, ...]) -> CallSet
     if len(ids) > MAX_SPEAKERS:
         raise errors.InvalidParameter(f"speakerids names {len(ids)} speakers; at most {MAX_SPEAKERS} per call.")
     encoding = audio.normalise_encoding(metadata.get("encoding") or None)
+    raw_rate = metadata.get("samplerate")
+    rate = _rate(raw_rate)
     return CallSettings(api_key=key, tenant=auth.tenant_of(key), speaker_ids=ids, encoding=encoding,
-                        sample_rate=_rate(metadata.get("samplerate")))
+                        sample_rate=rate, unusable_rate=raw_rate if raw_rate and rate is None else None)
 
 
 def _rate(raw: str | None) -> int | None:
@@ -102,6 +111,10 @@ def decode_chunk(chunk, settings: CallSettings, *, target_rate: int, max_seconds
             data = data[:cut]
             if not data:
                 return np.zeros(0, dtype=np.float32)
+    if not rate and settings.unusable_rate is not None and audio.reads_as_headerless(data, encoding):
+        raise errors.InvalidParameter(f"the samplerate metadata {settings.unusable_rate[:40]!r} is not a rate in Hz, "
+                                      f"and {encoding} samples need one: send it as digits (e.g. '16000'), or "
+                                      "give the chunk its own sampleRate.")
     # the rate is used for headerless data only; a container's header always wins (as in REST)
     return audio.decode_audio(data, encoding=encoding, sample_rate=rate or None, target_rate=target_rate,
                               max_seconds=max_seconds)

@@ -135,6 +135,8 @@ def config_from_args(argv: list[str] | None = None) -> ServerConfig:
         parser.error("--grpc-idle-seconds must be positive")
     # an ephemeral REST port means "a throwaway server" (tests, scripts): its gRPC port must not collide either
     grpc_port = None if a.no_grpc else int(a.grpc_port) if a.grpc_port is not None else (0 if a.port == 0 else 50051)
+    if not 0 <= a.port <= 65535:  # the socket layer would take the port modulo 65536 and listen elsewhere
+        parser.error("--port must be between 0 and 65535 (0 picks a free one)")
     if grpc_port is not None and not 0 <= grpc_port <= 65535:
         parser.error("--grpc-port must be between 0 and 65535")
     keys = tuple(a.api_keys or [k for k in _env("API_KEYS", "").split(",") if k])
