@@ -39,8 +39,10 @@ def json_body(*, example: str, optional: bool = False) -> dict | None:
     try:
         body = json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite_float)
     except _NonFinite as exc:
-        raise errors.MalformedJson(f"the request body holds {exc.args[0]}, which is not JSON; send finite "
-                                   "numbers.") from None
+        text = exc.args[0]
+        what = ("which is not JSON" if text in ("NaN", "Infinity", "-Infinity") else
+                "a number too large for a 64-bit float")   # valid JSON, but no double holds it
+        raise errors.MalformedJson(f"the request body holds {_short(text)}, {what}; send finite numbers.") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise errors.MalformedJson(f"the request body is not valid JSON ({_first_line(exc)}); send a JSON object "
                                    "with Content-Type: application/json.") from None
