@@ -243,6 +243,15 @@ class InternalError(ApiError):
     code = "internal_error"
 
 
+class StoreUnavailable(ApiError):
+    """The mock's own store (its SQLite file under --data-dir) could not be read or written: the disk is full, the
+    file or folder is read-only or gone, or another process held it locked past the 30 s busy timeout. Not the
+    request's fault and not a bug: nothing of the request was stored, and it may be sent again."""
+
+    status = 503
+    code = "store_unavailable"
+
+
 class NotFound(ApiError):
     """No such endpoint or resource."""
 

@@ -58,3 +58,23 @@ def test_voiceprints_of_an_older_model_are_recomputed_from_the_kept_audio(tmp_pa
         versions = {row[0] for row in db.execute("SELECT model_version FROM speakers UNION "
                                                  "SELECT model_version FROM enrollments")}
     assert versions == {pipeline.MODEL_VERSION}
+
+
+def test_an_enrollment_after_a_model_change_keeps_the_speakers_earlier_enrollments(tmp_path, voices, make_app):
+    # The first request about a speaker after an upgrade may be an enrollment: its voiceprint was then combined
+    # with the current model's enrollments only (none), and alice's three earlier recordings stopped counting.
+    import sqlite3
+
+    with running_app(ServerConfig(data_dir=tmp_path)) as app:
+        Api(app.test_client()).enroll_fixture_speaker("alice", voices)
+    with sqlite3.connect(tmp_path / "speakers.sqlite3") as db:
+        db.execute("UPDATE speakers SET model_version='old-model', voiceprint=x'00'")
+        db.execute("UPDATE enrollments SET model_version='old-model', voiceprint=x'00'")
+    api = Api(make_app(ServerConfig(data_dir=tmp_path)).test_client())
+    enrolled = api.enroll("alice", voices["speakers"]["dave"]["enroll"][0]["file"])   # someone else's voice
+    assert enrolled.status_code == 200
+    with sqlite3.connect(tmp_path / "speakers.sqlite3") as db:
+        (count,) = db.execute("SELECT enrollments FROM speakers WHERE speaker_id='alice'").fetchone()
+    assert count == len(voices["speakers"]["alice"]["enroll"]) + 1
+    named = api.identify("alice_short.flac", ["alice"], encoding="FLAC").get_json()["segments"]
+    assert {s["speaker_id"] for s in named} == {"alice"}   # still her voice, not dave's alone

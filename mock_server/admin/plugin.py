@@ -5,6 +5,7 @@ delivery hook on the job runner); with --no-admin it is never imported, and none
 from __future__ import annotations
 
 import ipaddress
+import logging
 import time
 from dataclasses import dataclass
 
@@ -17,6 +18,8 @@ from mock_server.api.openapi import extend_docs
 from mock_server.core import auth
 from mock_server.state import CallSummary, MockState, current_call, current_state
 from mock_server.store import Store
+
+log = logging.getLogger(__name__)
 
 API_PREFIX = "/audio/generic/api/"
 
@@ -154,9 +157,14 @@ def _record_api_call(response: Response) -> Response:
         except errors.ApiError:
             key = None
     started = g.get("started", time.perf_counter())
-    admin_state().journal.record(JournalEntry(
+    entry = JournalEntry(
         time=time.time(), method=request.method, path=request.path, key=auth.mask_key(key) if key else None,
         tenant=auth.tenant_of(key) if key else None, status=response.status_code,
         duration_ms=round((time.perf_counter() - started) * 1000, 1), request_id=call.request_id,
-        speaker_ids=call.speaker_ids, segments=call.segments if response.status_code == 200 else None))
+        speaker_ids=call.speaker_ids, segments=call.segments if response.status_code == 200 else None)
+    try:
+        admin_state().journal.record(entry)
+    except Exception as exc:  # the call is answered (and what it wrote committed): a journal line is not worth a 500
+        log.warning("could not journal %s %s -> %d: %s", request.method, request.path, response.status_code,
+                    exc.message if isinstance(exc, errors.ApiError) else type(exc).__name__)
     return response

@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 1.0    # how often a runner renews its lease and looks for work of runners that are gone
 LEASE_SECONDS = 15.0       # a runner whose process cannot be checked is gone once not heard of for this long
 HUNG_SECONDS = 600.0       # one whose process still runs here but has not heartbeated for this long is hung
+STORE_RETRY_SECONDS = (0.5, 30.0)   # first and longest wait before writing again to a store that failed a write
 DELIVERY_THREADS = 8       # webhook POSTs under way at once
 PER_RECEIVER = 2           # ... to one receiver (a webhook url without its query), and
 PER_HOST = 3               # ... to one host (scheme, host and port): receivers that never answer, each POST held for
@@ -214,8 +215,26 @@ class JobRunner:
                 with self._busy_lock:
                     self._busy -= 1
 
+    def _stored(self, write: Callable, what: str):
+        """``write()``, tried again while the store is unavailable (errors.StoreUnavailable: a full disk, a lock
+        held past the busy timeout), with waits doubling from STORE_RETRY_SECONDS[0] to [1], until it succeeds or
+        the runner stops (then the error is raised). A job or delivery whose state could not be written is not
+        dropped: nobody else takes over the work of a runner that is alive."""
+        wait, warned = STORE_RETRY_SECONDS[0], False
+        while True:
+            try:
+                return write()
+            except errors.StoreUnavailable as exc:
+                if self._stopping.is_set():
+                    raise
+                if not warned:
+                    log.warning("%s: %s Trying again until it can be written.", what, exc.message)
+                    warned = True
+                self._stopping.wait(wait)
+                wait = min(2 * wait, STORE_RETRY_SECONDS[1])
+
     def _run(self, job_id: int) -> None:
-        job = self.store.claim_job(job_id, owner=self.owner)
+        job = self._stored(lambda: self.store.claim_job(job_id, owner=self.owner), f"starting job {job_id}")
         if job is None:
             return  # another runner holds it, or it is running or done already
         source = AudioSource(content=job.audio, url=job.params.get("url"), encoding=job.params.get("encoding"),
@@ -232,7 +251,9 @@ class JobRunner:
             response = errors.fault_body(status=500, code="internal_error", api="identify",
                                          message="The mock server failed on this job; this is a bug, please report "
                                                  "it.")
-        if self.store.finish_job(job.id, {"request_id": job.request_id, "response": response}, owner=self.owner):
+        result = {"request_id": job.request_id, "response": response}
+        if self._stored(lambda: self.store.finish_job(job.id, result, owner=self.owner),
+                        f"storing the result of job {job.id}"):
             self.schedule_delivery(job.id, time.time(), job.webhook)
         else:
             log.warning("job %s was taken over by another runner while it ran; keeping that one's result", job.id)
@@ -302,7 +323,8 @@ class JobRunner:
                     self._due_changed.notify()        # a receiver is free again: one waiting thread may take it
 
     def _deliver(self, job_id: int) -> None:
-        job = self.store.claim_delivery(job_id, owner=self.owner)
+        job = self._stored(lambda: self.store.claim_delivery(job_id, owner=self.owner),
+                           f"starting the webhook delivery of job {job_id}")
         if job is None or job.result is None:
             return
         attempt_no = job.attempts + 1
@@ -323,8 +345,11 @@ class JobRunner:
                                                maximum=self.config.webhook_backoff_max_seconds)
         else:
             outcome, when = "failed", 0.0
-        self.store.record_attempt(job, attempt=attempt_no, status=attempt.status, error=attempt.error,
-                                  outcome=outcome, next_attempt=when, url=mask_url(job.webhook), owner=self.owner)
+        # the POST was made: its outcome is recorded, however long the store takes, rather than POSTed again
+        self._stored(lambda: self.store.record_attempt(job, attempt=attempt_no, status=attempt.status,
+                                                       error=attempt.error, outcome=outcome, next_attempt=when,
+                                                       url=mask_url(job.webhook), owner=self.owner),
+                     f"recording webhook attempt {attempt_no} of request {job.request_id}")
         log.info("webhook for request %s attempt %d: %s", job.request_id, attempt_no,
                  attempt.status if attempt.status is not None else attempt.error)
         if outcome == "pending":

@@ -111,7 +111,8 @@ class SpeakerService:
 
         Speech is measured first (the 2020 rules refuse an enrollment with too little); the speaker's voiceprint
         is fitted outside the store's write lock, then stored only if no other enrollment of the speaker landed
-        meanwhile (else fitted again from the new set). Raises NoSpeech / InsufficientSpeech."""
+        meanwhile (else fitted again from the new set). Raises NoSpeech / InsufficientSpeech, and
+        IncompleteEnrollment for a speaker of an older model in whose recordings the current one hears nothing."""
         speech = sum(end - start for start, end in pipeline.speech_regions(samples))
         self.rules.check_enrollment(speech)  # first: 0 s is less than the 2020 minimum, and answered as such
         if speech <= 0:
@@ -122,6 +123,9 @@ class SpeakerService:
         except pipeline.NoSpeechError as exc:
             raise errors.NoSpeech(f"{exc} Enroll a recording of the speaker talking (12-24 s).") from None
         pcm = audio.encode_pcm16(samples)
+        # an existing speaker stored by an older model first gets its enrollments recomputed, as identify would:
+        # the new voiceprint is combined with the enrollments of the current model only
+        self._current(tenant, self.store.speakers(tenant, [speaker_id]))
         for _ in range(_ENROLL_TRIES):
             existing = self.store.enrollment_voiceprints(tenant, speaker_id, pipeline.MODEL_VERSION)
             combined = combine_voiceprints(existing + [voiceprint])

@@ -11,9 +11,11 @@ import sys
 import threading
 import time
 
+from mock_server import errors
 from mock_server.core.config import ServerConfig
 from mock_server.server.cli import config_from_args
 from mock_server.server.wsgi import error_body, served_by, too_large_message
+from mock_server.store.schema import SchemaTooNew
 
 log = logging.getLogger("mock_server")
 
@@ -27,10 +29,14 @@ def main(argv: list[str] | None = None) -> int:
     if config.processes > 1:
         fmt = "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"
     logging.basicConfig(level=config.log_level, format=fmt)
-    if config.processes > 1:
-        from mock_server.server.processes import serve_processes
-        return serve_processes(config)
-    return serve(config)
+    try:
+        if config.processes > 1:
+            from mock_server.server.processes import serve_processes
+            return serve_processes(config)
+        return serve(config)
+    except (errors.StoreUnavailable, SchemaTooNew) as exc:   # a data dir it cannot use: say so, no traceback
+        log.error("cannot start: %s", exc.message if isinstance(exc, errors.ApiError) else exc)
+        return 1
 
 
 def _limit_malloc_arenas(arenas: int = 2) -> None:
@@ -51,6 +57,8 @@ def serve(config: ServerConfig, *, stopping: threading.Event | None = None) -> i
     from mock_server.app import create_app, state_of
     from mock_server.server.waitress_adapter import WaitressServer
 
+    if config.url_file:   # a url left by an earlier run must not be read as this one's
+        config.url_file.unlink(missing_ok=True)
     app = create_app(config)
     state = state_of(app)
     state.store.clear_controls()  # faults, stubs and journal last one server run, as they did in memory
@@ -94,7 +102,10 @@ def serve(config: ServerConfig, *, stopping: threading.Event | None = None) -> i
         stopper = threading.Thread(target=lambda: streams_ended.append(realtime.stop(config.drain_seconds)),
                                    name="drain-grpc", daemon=True)
         stopper.start()
-    return _drain(server, state, config, stopper, streams_ended)
+    code = _drain(server, state, config, stopper, streams_ended)
+    if config.url_file and config.url_file.exists() and config.url_file.read_text().startswith(url + "\n"):
+        config.url_file.unlink(missing_ok=True)   # a script waiting for the file must not find a stopped server
+    return code
 
 
 def _start_realtime(config: ServerConfig, state):

@@ -35,6 +35,8 @@ def serve_processes(config: ServerConfig) -> int:
     from mock_server.app import create_app  # noqa: F401
     from mock_server.store.database import Store
 
+    if config.url_file:   # a url left by an earlier run must not be read as this one's
+        config.url_file.unlink(missing_ok=True)
     family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
     sock = socket.create_server((config.host, config.port), family=family, backlog=1024)
     host = config.host if ":" not in config.host else f"[{config.host}]"

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
+from mock_server import errors
 from mock_server.store import schema
 from mock_server.store.controls import ControlTables
 
@@ -136,6 +137,31 @@ _ORPHANED = ("(status IN ('queued', 'running') OR (status = 'done' AND webhook_s
              "(claimed_by IS NULL OR claimed_by NOT IN (SELECT owner FROM runners))")
 
 
+class _Connection(sqlite3.Connection):
+    """A connection whose operational failures are errors.StoreUnavailable (503, retried by the job runner), not
+    the bare sqlite3 error every caller would otherwise answer as a bug."""
+
+    store_path: Path | None = None
+
+    def execute(self, *args):  # type: ignore[override]
+        try:
+            return super().execute(*args)
+        except sqlite3.OperationalError as exc:
+            raise unavailable(self.store_path, exc) from None
+
+    def executemany(self, *args):  # type: ignore[override]
+        try:
+            return super().executemany(*args)
+        except sqlite3.OperationalError as exc:
+            raise unavailable(self.store_path, exc) from None
+
+
+def unavailable(path: Path | None, exc: sqlite3.Error) -> errors.StoreUnavailable:
+    """errors.StoreUnavailable for SQLite's ``exc`` on the store file ``path``, saying what to do."""
+    return errors.StoreUnavailable(f"the mock server could not use its store {path or ''} ({exc}); free disk space, "
+                                   "make its --data-dir writable, or stop the process holding it, then retry.")
+
+
 class Store(ControlTables):
     """SQLite-backed state, one connection per thread.
 
@@ -146,7 +172,10 @@ class Store(ControlTables):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        schema.migrate(self._connection(), SCHEMA, self.path)
+        try:
+            schema.migrate(self._connection(), SCHEMA, self.path)
+        except sqlite3.DatabaseError as exc:   # "file is not a database", "database disk image is malformed"
+            raise unavailable(self.path, exc) from None
 
     @classmethod
     def scratch(cls) -> "Store":
@@ -160,7 +189,12 @@ class Store(ControlTables):
     def _connection(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
         if db is None:
-            db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0, check_same_thread=False)
+            try:
+                db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0, check_same_thread=False,
+                                     factory=_Connection)
+            except sqlite3.OperationalError as exc:   # the folder is gone or unreadable
+                raise unavailable(self.path, exc) from None
+            db.store_path = self.path
             db.row_factory = sqlite3.Row
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes in WAL mode
@@ -174,10 +208,13 @@ class Store(ControlTables):
         db.execute("BEGIN IMMEDIATE")
         try:
             yield db
+            db.execute("COMMIT")   # may fail too (a full disk): the transaction is then still open, so roll back
         except BaseException:
-            db.execute("ROLLBACK")
+            try:
+                db.execute("ROLLBACK")
+            except errors.StoreUnavailable:   # a connection that cannot roll back is not used again
+                self.close()
             raise
-        db.execute("COMMIT")
 
     def close(self) -> None:
         db = getattr(self._local, "db", None)
