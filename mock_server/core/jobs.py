@@ -241,9 +241,12 @@ class JobRunner:
                              sample_rate=job.params.get("sampleRate"))
         try:
             segments = job.params.get("stubbedSegments")
-            if segments is None:
-                segments = self.service.listen(job.tenant, job.params["speakerIds"], source)
+            if segments is None:   # a store failing to read the voices is waited for, not the job's answer
+                segments = self._stored(lambda: self.service.listen(job.tenant, job.params["speakerIds"], source),
+                                        f"reading the voices of job {job.id}")
             response: dict = {"segments": segments}
+        except errors.StoreUnavailable:   # only while stopping: the job stays running, and is taken over next start
+            raise
         except errors.ApiError as exc:
             response = exc.to_dict(api="identify")
         except Exception:
