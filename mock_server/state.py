@@ -52,10 +52,10 @@ class MockState:
 
     @classmethod
     def build(cls, config: ServerConfig) -> MockState:
-        store = Store(config.db_path)
+        store = Store(config.db_path, busy_seconds=config.store_busy_seconds)
         service = SpeakerService(store, config)
-        limiter = (RateLimiter(Path(config.data_dir) / "ratelimit.sqlite3", config.rate_limits)
-                   if config.rate_limits else None)
+        limiter = (RateLimiter(Path(config.data_dir) / "ratelimit.sqlite3", config.rate_limits,
+                               busy_seconds=config.store_busy_seconds) if config.rate_limits else None)
         return cls(config=config, store=store, service=service, runner=JobRunner(store, service, config),
                    rate_limiter=limiter)
 

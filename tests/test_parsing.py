@@ -92,6 +92,13 @@ def test_stub_segments_must_be_finite_and_start_before_they_end(client, body, wo
     assert client.get("/_mock/stubs").get_json() == {"stubs": []}
 
 
+def test_an_integer_of_thousands_of_digits_is_named_as_too_large_not_as_invalid_json(api):
+    raw = '{"speakerId": "x", "content": "%s", "sampleRate": 1%s}' % (b64("alice_short.flac"), "0" * 5000)
+    error = _error(api.client.post(api.url("sync/diarization/enroll"), data=raw, content_type="application/json"))
+    assert error["code"] == "malformed_json" and "a number too large" in error["message"]
+    assert "not valid JSON" not in error["message"]
+
+
 def test_non_finite_numbers_are_refused_by_the_public_api_too(api):
     raw = '{"speakerId": "x", "content": "%s", "sampleRate": NaN}' % b64("alice_short.flac")
     error = _error(api.client.post(api.url("sync/diarization/enroll"), data=raw, content_type="application/json"))

@@ -78,3 +78,44 @@ def test_an_enrollment_after_a_model_change_keeps_the_speakers_earlier_enrollmen
     assert count == len(voices["speakers"]["alice"]["enroll"]) + 1
     named = api.identify("alice_short.flac", ["alice"], encoding="FLAC").get_json()["segments"]
     assert {s["speaker_id"] for s in named} == {"alice"}   # still her voice, not dave's alone
+
+
+def test_old_recordings_the_current_model_hears_nothing_in_do_not_block_a_new_enrollment(tmp_path, voices, make_app):
+    # They count as nothing; the new recording may still complete the speaker (it was refused with
+    # enrollment_incomplete, an error the vendor's enroll never answers).
+    import sqlite3
+
+    with running_app(ServerConfig(data_dir=tmp_path)) as app:
+        Api(app.test_client()).enroll_fixture_speaker("alice", voices)
+    with sqlite3.connect(tmp_path / "speakers.sqlite3") as db:
+        db.execute("UPDATE speakers SET model_version='old-model', voiceprint=x'00'")
+        db.execute("UPDATE enrollments SET model_version='old-model', voiceprint=x'00', audio=zeroblob(320000)")
+    api = Api(make_app(ServerConfig(data_dir=tmp_path)).test_client())
+    enrolled = api.enroll("alice", voices["speakers"]["alice"]["enroll"][0]["file"])
+    assert enrolled.status_code == 200, enrolled.get_json()
+    # heard as a voice enrolled from the new recording alone
+    alone = Api(make_app(ServerConfig(data_dir=tmp_path / "alone", api_profile="2019",
+                                      enrollments_required=1)).test_client())
+    assert alone.enroll("alice", voices["speakers"]["alice"]["enroll"][0]["file"]).status_code == 200
+    named = api.identify("conversation.wav", ["alice"]).get_json()["segments"]
+    assert named == alone.identify("conversation.wav", ["alice"]).get_json()["segments"]
+    assert "alice" in {s["speaker_id"] for s in named}
+
+
+def test_enrollments_of_an_older_model_under_a_current_speaker_are_recomputed_too(tmp_path, voices, make_app):
+    # what the bug above left behind: the speaker's row of the current model, its earlier enrollments not
+    import sqlite3
+
+    from mock_server import pipeline
+    with running_app(ServerConfig(data_dir=tmp_path)) as app:
+        api = Api(app.test_client())
+        api.enroll_fixture_speaker("alice", voices)
+        before = api.identify("conversation.wav", ["alice"]).get_json()
+    with sqlite3.connect(tmp_path / "speakers.sqlite3") as db:
+        db.execute("UPDATE enrollments SET model_version='old-model', voiceprint=x'00' WHERE id > "
+                   "(SELECT MIN(id) FROM enrollments)")
+    again = Api(make_app(ServerConfig(data_dir=tmp_path)).test_client()).identify("conversation.wav", ["alice"])
+    assert again.get_json() == before
+    with sqlite3.connect(tmp_path / "speakers.sqlite3") as db:
+        versions = {row[0] for row in db.execute("SELECT model_version FROM enrollments")}
+    assert versions == {pipeline.MODEL_VERSION}

@@ -64,9 +64,18 @@ class AdminState:
 
     def after_call(self, call: CallSummary) -> None:
         """CallHooks: journal a finished non-REST call."""
-        self.journal.record(JournalEntry(
+        self.journal_or_log(JournalEntry(
             time=time.time(), method=call.method, path=call.path, key=call.key, tenant=call.tenant,
             status=call.status, duration_ms=call.duration_ms, speaker_ids=call.speaker_ids, segments=call.segments))
+
+    def journal_or_log(self, entry: JournalEntry) -> None:
+        """Journal a call already answered; if the store cannot take the line, log that and go on: a journal
+        line is not worth failing an answer (a committed 200 turned 500, a finished stream turned UNKNOWN)."""
+        try:
+            self.journal.record(entry)
+        except Exception as exc:
+            log.warning("could not journal %s %s -> %d: %s", entry.method, entry.path, entry.status,
+                        exc.message if isinstance(exc, errors.ApiError) else type(exc).__name__)
 
     def reset(self, tenant: str | None = None) -> None:
         self.journal.reset(tenant)
@@ -162,9 +171,5 @@ def _record_api_call(response: Response) -> Response:
         tenant=auth.tenant_of(key) if key else None, status=response.status_code,
         duration_ms=round((time.perf_counter() - started) * 1000, 1), request_id=call.request_id,
         speaker_ids=call.speaker_ids, segments=call.segments if response.status_code == 200 else None)
-    try:
-        admin_state().journal.record(entry)
-    except Exception as exc:  # the call is answered (and what it wrote committed): a journal line is not worth a 500
-        log.warning("could not journal %s %s -> %d: %s", request.method, request.path, response.status_code,
-                    exc.message if isinstance(exc, errors.ApiError) else type(exc).__name__)
+    admin_state().journal_or_log(entry)
     return response

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 import unicodedata
 
 from flask import request
@@ -37,7 +38,7 @@ def json_body(*, example: str, optional: bool = False) -> dict | None:
             return None
         raise errors.MalformedJson(f"the request body is empty; send a JSON object, e.g. {example}.")
     try:
-        body = json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite_float)
+        body = json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite_float, parse_int=_int)
     except _NonFinite as exc:
         text = exc.args[0]
         what = ("which is not JSON" if text in ("NaN", "Infinity", "-Infinity") else
@@ -92,6 +93,16 @@ class _NonFinite(ValueError):
 
 def _refuse_constant(name: str):
     raise _NonFinite(name)
+
+
+def _int(text: str) -> int:
+    if len(text) > _MAX_INT_DIGITS:  # Python refuses to convert it ("Exceeds the limit"): valid JSON, but no number
+        raise _NonFinite(text)
+    return int(text)
+
+
+# Python 3.11+ converts at most this many digits (sys.get_int_max_str_digits); older ones any number
+_MAX_INT_DIGITS = getattr(sys, "get_int_max_str_digits", lambda: 10**9)() or 10**9
 
 
 def _finite_float(text: str) -> float:

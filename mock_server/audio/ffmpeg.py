@@ -41,7 +41,12 @@ WITHOUT_SIGNATURE = frozenset({
     "avi", "ac3", "eac3", "ac4", "dts", "dtshd", "truehd", "mlp", "loas", "mpegts", "mpeg", "mp3", "aac", "mov",
     "mp4", "m4a", "3gp", "3g2", "mj2", "matroska", "webm", "ogg", "asf", "flac", "wav", "w64", "aiff", "au", "caf",
     "amr", "amrnb", "amrwb", "wv", "ape", "tta", "tak", "shn", "mpc", "mpc8", "flv", "nistsphere", "voc", "rm",
-    "dsf", "iff", "sox", "ircam", "nut", "spdif", "mxf", "codec2", "qoa"})
+    "dsf", "iff", "sox", "ircam", "nut", "spdif", "mxf", "codec2", "qoa",
+    # with a magic of their own, as FFmpeg's probes check it: iLBC (RFC 3952 "#!iLBC"), SMAF ("MMMD"), voice modem
+    # PVF, Psion WVE, AVR ("2BIT"), HCOM, KVAG, Qualcomm QCP (RIFF QLCM), xWMA, Olympus DSS, Audible AA, ADX, APM,
+    # Argonaut ASF, MIDI sample dump (SDS), Westwood AUD
+    "ilbc", "mmf", "pvf", "wve", "avr", "hcom", "kvag", "qcp", "xwma", "dss", "aa", "adx", "apm", "argo_asf", "sds",
+    "wsaud"})
 _SCALE = {"u8": 128.0, "s16": 32768.0, "s32": 2.0**31, "s64": 2.0**63, "flt": 1.0, "dbl": 1.0}
 _allowed: str | None = None
 _allowed_unsigned: str | None = None

@@ -111,8 +111,7 @@ class SpeakerService:
 
         Speech is measured first (the 2020 rules refuse an enrollment with too little); the speaker's voiceprint
         is fitted outside the store's write lock, then stored only if no other enrollment of the speaker landed
-        meanwhile (else fitted again from the new set). Raises NoSpeech / InsufficientSpeech, and
-        IncompleteEnrollment for a speaker of an older model in whose recordings the current one hears nothing."""
+        meanwhile (else fitted again from the new set). Raises NoSpeech / InsufficientSpeech."""
         speech = sum(end - start for start, end in pipeline.speech_regions(samples))
         self.rules.check_enrollment(speech)  # first: 0 s is less than the 2020 minimum, and answered as such
         if speech <= 0:
@@ -123,9 +122,13 @@ class SpeakerService:
         except pipeline.NoSpeechError as exc:
             raise errors.NoSpeech(f"{exc} Enroll a recording of the speaker talking (12-24 s).") from None
         pcm = audio.encode_pcm16(samples)
-        # an existing speaker stored by an older model first gets its enrollments recomputed, as identify would:
-        # the new voiceprint is combined with the enrollments of the current model only
-        self._current(tenant, self.store.speakers(tenant, [speaker_id]))
+        # enrollments stored by an older model are recomputed first (as identify does): the new voiceprint is
+        # combined with those of the current model only. One the current model hears no speech in counts, as
+        # nothing: the new recording may still complete the speaker.
+        if self.store.stale_speakers(tenant, [speaker_id], pipeline.MODEL_VERSION):
+            self.store.replace_voiceprints(tenant, speaker_id, enrollment_voiceprints=[
+                serialise(p) for p in self._recomputed(tenant, speaker_id)], voiceprint=None,
+                model_version=pipeline.MODEL_VERSION)
         for _ in range(_ENROLL_TRIES):
             existing = self.store.enrollment_voiceprints(tenant, speaker_id, pipeline.MODEL_VERSION)
             combined = combine_voiceprints(existing + [voiceprint])
@@ -256,10 +259,10 @@ class SpeakerService:
     def _current(self, tenant: str, records: dict[str, SpeakerRecord]) -> dict[str, SpeakerRecord]:
         """Recompute voiceprints stored by an older model from their kept audio, so a model change is invisible
         (for the speakers asked about: each is brought up to date the first time a request needs it)."""
-        stale = [s for s, r in records.items() if r.model_version != pipeline.MODEL_VERSION]
+        stale = sorted(self.store.stale_speakers(tenant, list(records), pipeline.MODEL_VERSION))
         for speaker_id in stale:
-            log.info("recomputing voiceprint of a speaker stored by model %s", records[speaker_id].model_version)
-            prints = [self._enrollment_frames(pcm) for pcm in self.store.enrollment_audio(tenant, speaker_id)]
+            log.info("recomputing the voiceprints of a speaker stored by model %s", records[speaker_id].model_version)
+            prints = self._recomputed(tenant, speaker_id)
             try:
                 combined = pipeline.speaker_voiceprint(prints)
             except pipeline.NoSpeechError:
@@ -270,6 +273,10 @@ class SpeakerService:
                                            voiceprint=serialise(combined), model_version=pipeline.MODEL_VERSION)
         return self._records(tenant, list(records)) if stale else records
 
+
+    def _recomputed(self, tenant: str, speaker_id: str) -> list[np.ndarray]:
+        """The speaker's enrollment voiceprints recomputed by the current model from the kept audio, oldest first."""
+        return [self._enrollment_frames(pcm) for pcm in self.store.enrollment_audio(tenant, speaker_id)]
 
     @staticmethod
     def _enrollment_frames(pcm: bytes) -> np.ndarray:

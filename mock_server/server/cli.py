@@ -84,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
                         f"{DEFAULT_PRELOAD_API_KEY!r} without one); with --api-key it must be one of those keys")
     p.add_argument("--url-file", type=Path, default=None, help="write the base URL to this file once listening")
     p.add_argument("--drain-seconds", type=float, default=d.drain_seconds)
+    p.add_argument("--store-busy-seconds", type=float, default=d.store_busy_seconds,
+                   help="how long a write waits for the store's lock held by another process (a long transaction "
+                        "in the sqlite3 shell, a stuck process) before 503 store_unavailable")
     p.add_argument("--processes", type=int, default=int(_env("PROCESSES", d.processes)),
                    help="serve from N processes over one socket and one store (POSIX only)")
     p.add_argument("--grpc-port", type=int, default=_env("GRPC_PORT", None),
@@ -108,6 +111,8 @@ def config_from_args(argv: list[str] | None = None) -> ServerConfig:
         parser.error(", ".join("--" + b.replace("_", "-") for b in bad) + " must be a finite number")
     if a.webhook_backoff < 0 or a.webhook_timeout <= 0 or a.drain_seconds < 0:
         parser.error("--webhook-backoff and --drain-seconds must not be negative, --webhook-timeout positive")
+    if a.store_busy_seconds < 0:
+        parser.error("--store-busy-seconds must not be negative")
     if a.api_profile not in PROFILES:  # argparse checks choices on the command line only, not on an env default
         parser.error(f"--api-profile (or SPEAKER_ID_MOCK_API_PROFILE) must be one of {', '.join(PROFILES)}, not "
                      f"{a.api_profile!r}")
@@ -160,6 +165,7 @@ def config_from_args(argv: list[str] | None = None) -> ServerConfig:
         sync_max_audio_seconds=a.sync_max_audio_seconds,
         admin=not a.no_admin, admin_remote=a.admin_remote, preload_dir=a.preload,
         preload_api_key=a.preload_api_key, url_file=a.url_file, drain_seconds=a.drain_seconds,
+        store_busy_seconds=a.store_busy_seconds,
         processes=a.processes, grpc_port=grpc_port, grpc_max_streams=a.grpc_max_streams,
         grpc_idle_seconds=a.grpc_idle_seconds,
     )

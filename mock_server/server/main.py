@@ -10,6 +10,7 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
 
 from mock_server import errors
 from mock_server.core.config import ServerConfig
@@ -103,9 +104,18 @@ def serve(config: ServerConfig, *, stopping: threading.Event | None = None) -> i
                                    name="drain-grpc", daemon=True)
         stopper.start()
     code = _drain(server, state, config, stopper, streams_ended)
-    if config.url_file and config.url_file.exists() and config.url_file.read_text().startswith(url + "\n"):
-        config.url_file.unlink(missing_ok=True)   # a script waiting for the file must not find a stopped server
+    forget_url_file(config.url_file, url)
     return code
+
+
+def forget_url_file(url_file: Path | None, url: str) -> None:
+    """Remove --url-file at exit if it still names this server: a script waiting for it must not find a stopped
+    server's url (another server may have written its own there meanwhile: that one stays)."""
+    try:
+        if url_file and url_file.read_text().startswith(url + "\n"):
+            url_file.unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 def _start_realtime(config: ServerConfig, state):

@@ -20,6 +20,7 @@ import time
 from gunicorn.app.base import BaseApplication
 
 from mock_server.core.config import ServerConfig
+from mock_server.server.main import forget_url_file
 from mock_server.server.wsgi import limit_body, served_by
 
 log = logging.getLogger("mock_server")
@@ -46,7 +47,7 @@ def serve_processes(config: ServerConfig) -> int:
         if preload_at_start(config):
             sock.close()
             return 2
-    store = Store(config.db_path)  # migrates the schema once, before the workers open it
+    store = Store(config.db_path, busy_seconds=config.store_busy_seconds)  # migrates once, before the workers
     store.clear_controls()         # faults, stubs and journal last one server run, as they did in memory
     store.close()
     sock.set_inheritable(True)
@@ -55,6 +56,8 @@ def serve_processes(config: ServerConfig) -> int:
         application.run()
     except SystemExit as done:  # the master ends with sys.exit(status)
         return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    finally:
+        forget_url_file(config.url_file, url)
     return 0
 
 

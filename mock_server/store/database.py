@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from mock_server import errors
 from mock_server.store import schema
+from mock_server.store.connection import DEFAULT_BUSY_SECONDS, connect, immediate, not_a_store
 from mock_server.store.controls import ControlTables
 
 # Schema version 0, the tables from before schema versions; later versions are migrations in schema.py.
@@ -137,45 +137,20 @@ _ORPHANED = ("(status IN ('queued', 'running') OR (status = 'done' AND webhook_s
              "(claimed_by IS NULL OR claimed_by NOT IN (SELECT owner FROM runners))")
 
 
-class _Connection(sqlite3.Connection):
-    """A connection whose operational failures are errors.StoreUnavailable (503, retried by the job runner), not
-    the bare sqlite3 error every caller would otherwise answer as a bug."""
-
-    store_path: Path | None = None
-
-    def execute(self, *args):  # type: ignore[override]
-        try:
-            return super().execute(*args)
-        except sqlite3.OperationalError as exc:
-            raise unavailable(self.store_path, exc) from None
-
-    def executemany(self, *args):  # type: ignore[override]
-        try:
-            return super().executemany(*args)
-        except sqlite3.OperationalError as exc:
-            raise unavailable(self.store_path, exc) from None
-
-
-def unavailable(path: Path | None, exc: sqlite3.Error) -> errors.StoreUnavailable:
-    """errors.StoreUnavailable for SQLite's ``exc`` on the store file ``path``, saying what to do."""
-    return errors.StoreUnavailable(f"the mock server could not use its store {path or ''} ({exc}); free disk space, "
-                                   "make its --data-dir writable, or stop the process holding it, then retry.")
-
-
 class Store(ControlTables):
     """SQLite-backed state, one connection per thread.
 
     Opening a data dir migrates it to the latest schema version (schema.migrate); one written by a newer
     version raises schema.SchemaTooNew."""
 
-    def __init__(self, path: Path | str):
+    def __init__(self, path: Path | str, *, busy_seconds: float = DEFAULT_BUSY_SECONDS):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.busy_seconds = busy_seconds
         self._local = threading.local()
         try:
             schema.migrate(self._connection(), SCHEMA, self.path)
-        except sqlite3.DatabaseError as exc:   # "file is not a database", "database disk image is malformed"
-            raise unavailable(self.path, exc) from None
+        except sqlite3.DatabaseError as exc:   # trouble with the file itself is StoreUnavailable already
+            raise not_a_store(self.path, exc) from None
 
     @classmethod
     def scratch(cls) -> "Store":
@@ -189,32 +164,16 @@ class Store(ControlTables):
     def _connection(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
         if db is None:
-            try:
-                db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0, check_same_thread=False,
-                                     factory=_Connection)
-            except sqlite3.OperationalError as exc:   # the folder is gone or unreadable
-                raise unavailable(self.path, exc) from None
-            db.store_path = self.path
+            db = connect(self.path, self.busy_seconds)
             db.row_factory = sqlite3.Row
-            db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes in WAL mode
-            db.execute("PRAGMA busy_timeout=30000")
             self._local.db = db
         return db
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        db = self._connection()
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate(self._connection(), self.close) as db:
             yield db
-            db.execute("COMMIT")   # may fail too (a full disk): the transaction is then still open, so roll back
-        except BaseException:
-            try:
-                db.execute("ROLLBACK")
-            except errors.StoreUnavailable:   # a connection that cannot roll back is not used again
-                self.close()
-            raise
 
     def close(self) -> None:
         db = getattr(self._local, "db", None)
@@ -291,9 +250,22 @@ class Store(ControlTables):
                                           "ORDER BY id", (tenant, speaker_id)).fetchall()
         return [r["audio"] for r in rows]
 
+    def stale_speakers(self, tenant: str, speaker_ids: Sequence[str], model_version: str) -> set[str]:
+        """Those of ``speaker_ids`` with a voiceprint, or an enrollment's, stored by another model than
+        ``model_version`` (to recompute from the kept audio)."""
+        if not speaker_ids:
+            return set()
+        marks = ",".join("?" * len(speaker_ids))
+        rows = self._connection().execute(
+            f"SELECT speaker_id FROM speakers WHERE tenant=? AND speaker_id IN ({marks}) AND model_version != ? "
+            f"UNION SELECT speaker_id FROM enrollments WHERE tenant=? AND speaker_id IN ({marks}) AND "
+            "model_version != ?", [tenant, *speaker_ids, model_version, tenant, *speaker_ids, model_version])
+        return {r[0] for r in rows}
+
     def replace_voiceprints(self, tenant: str, speaker_id: str, *, enrollment_voiceprints: list[bytes],
-                            voiceprint: bytes, model_version: str) -> None:
-        """Swap in voiceprints recomputed by a new model, all at once."""
+                            voiceprint: bytes | None, model_version: str) -> None:
+        """Swap in voiceprints recomputed by a new model, all at once; with ``voiceprint`` None the enrollments'
+        only (an enrollment about to be added writes the speaker's)."""
         with self._transaction() as db:
             ids = [r["id"] for r in db.execute("SELECT id FROM enrollments WHERE tenant=? AND speaker_id=? "
                                                "ORDER BY id", (tenant, speaker_id))]
@@ -302,8 +274,9 @@ class Store(ControlTables):
             for row_id, blob in zip(ids, enrollment_voiceprints):
                 db.execute("UPDATE enrollments SET voiceprint=?, model_version=? WHERE id=?",
                            (blob, model_version, row_id))
-            db.execute("UPDATE speakers SET voiceprint=?, model_version=?, enrollments=? "
-                       "WHERE tenant=? AND speaker_id=?", (voiceprint, model_version, len(ids), tenant, speaker_id))
+            if voiceprint is not None:
+                db.execute("UPDATE speakers SET voiceprint=?, model_version=?, enrollments=? WHERE tenant=? AND "
+                           "speaker_id=?", (voiceprint, model_version, len(ids), tenant, speaker_id))
 
     def delete_speaker(self, tenant: str, speaker_id: str) -> bool:
         """Forget a speaker and its enrollments; False when there was no such speaker."""

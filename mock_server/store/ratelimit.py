@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from mock_server.store.connection import DEFAULT_BUSY_SECONDS, connect, immediate
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (tenant TEXT NOT NULL, api TEXT NOT NULL, time REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS calls_by_api ON calls (tenant, api, time);
@@ -36,32 +38,27 @@ class Refusal:
 class RateLimiter:
     """Counts calls per (tenant, api) in sliding windows; ``admit`` refuses one over any limit."""
 
-    def __init__(self, path: Path | str, limits: tuple[tuple[int, float], ...]):
+    def __init__(self, path: Path | str, limits: tuple[tuple[int, float], ...], *,
+                 busy_seconds: float = DEFAULT_BUSY_SECONDS):
         self.path = Path(path)
         self.limits = tuple(limits)
         self.longest = max(seconds for _, seconds in self.limits)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.busy_seconds = busy_seconds
         self._local = threading.local()
-        with self._connection() as db:
-            db.executescript(_SCHEMA)
+        self._connection().executescript(_SCHEMA)
 
     def _connection(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
-        if db is None:
-            # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE below), as in the store.
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
-            self._local.db = db
+        if db is None:   # errors.StoreUnavailable when the file cannot be used (store.connection)
+            db = self._local.db = connect(self.path, self.busy_seconds)
         return db
 
     def admit(self, tenant: str, api: str, *, now: float | None = None) -> Refusal | None:
         """Count one call and return None, or refuse it (not counted): the Refusal says which window is full
         and when a call will fit again."""
         now = time.time() if now is None else now
-        db = self._connection()
         # IMMEDIATE: the count and the insert are one step for every thread and process on this file.
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate(self._connection(), self.close) as db:
             db.execute("DELETE FROM calls WHERE tenant=? AND api=? AND time <= ?", (tenant, api, now - self.longest))
             waits = []
             for count, seconds in self.limits:
@@ -73,14 +70,17 @@ class RateLimiter:
                     waits.append((row[0] + seconds - now, count, seconds))
             if not waits:
                 db.execute("INSERT INTO calls (tenant, api, time) VALUES (?, ?, ?)", (tenant, api, now))
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
         if not waits:
             return None
         wait, count, seconds = max(waits)
         return Refusal(limit=count, window=_window(seconds), retry_after=max(1, math.ceil(wait)))
+
+    def close(self) -> None:
+        """Close this thread's connection (the next call opens another)."""
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
 
     def reset(self, tenant: str | None = None) -> None:
         """Forget the counted calls: everyone's, or one tenant's."""

@@ -1,0 +1,107 @@
+"""Opening the store's SQLite files, and telling the store's trouble from a bug.
+
+The mock's own trouble with its files (the disk full, the folder read-only or gone, the file damaged or not
+SQLite, another process holding the lock past the busy timeout) is errors.StoreUnavailable: answered 503
+store_unavailable, waited out by the job runner, a one-line "cannot start" at start. Any other SQLite error
+(a syntax error, a missing column, a constraint) is a bug and stays one (a 500 the property tests look for).
+Result codes: https://www.sqlite.org/rescode.html.
+"""
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from mock_server import errors
+
+# Primary result codes of trouble with the file or its lock, not with the SQL.
+_UNAVAILABLE_CODES = frozenset({3, 5, 6, 8, 10, 11, 13, 14, 15, 26})   # PERM, BUSY, LOCKED, READONLY, IOERR,
+#                                                                     CORRUPT, FULL, CANTOPEN, PROTOCOL, NOTADB
+# The same, from the message, for Pythons before 3.11 (no sqlite_errorcode)
+_UNAVAILABLE_WORDS = ("disk", "full", "locked", "busy", "readonly", "read-only", "unable to open", "i/o error",
+                      "malformed", "not a database", "permission")
+DEFAULT_BUSY_SECONDS = 30.0
+
+
+def is_unavailable(exc: sqlite3.Error) -> bool:
+    """Whether SQLite's ``exc`` is trouble with the file or its lock (see the module doc), not with the SQL."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return (code & 0xFF) in _UNAVAILABLE_CODES
+    return any(word in str(exc).lower() for word in _UNAVAILABLE_WORDS)
+
+
+def unavailable(path: Path | str | None, exc: BaseException) -> errors.StoreUnavailable:
+    """errors.StoreUnavailable for ``exc`` on the store file ``path``, saying what to do (the file's name only:
+    the answer goes to API clients)."""
+    where = Path(path).name if path else "store"
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    if code in (11, 26) or any(w in str(exc).lower() for w in ("malformed", "not a database")):
+        return errors.StoreUnavailable(f"the mock server's store file {where} under --data-dir is damaged or not "
+                                       f"SQLite ({exc}); move it away (a new store is started) or restore it.")
+    return errors.StoreUnavailable(f"the mock server could not use its store file {where} under --data-dir ({exc}); "
+                                   "free disk space, make the folder writable, or stop the process holding the "
+                                   "file, then send the request again.")
+
+
+def not_a_store(path: Path, exc: BaseException) -> errors.StoreUnavailable:
+    """errors.StoreUnavailable for an SQLite file whose tables are not this program's (another program's file)."""
+    return errors.StoreUnavailable(f"{path.name} under --data-dir is an SQLite file of another program or layout "
+                                   f"({exc}); point --data-dir at another folder, or move the file away.")
+
+
+class Connection(sqlite3.Connection):
+    """A connection whose trouble with its file (is_unavailable) is errors.StoreUnavailable."""
+
+    store_path: Path | None = None
+
+    def execute(self, *args):  # type: ignore[override]
+        return self._translated(super().execute, args)
+
+    def executemany(self, *args):  # type: ignore[override]
+        return self._translated(super().executemany, args)
+
+    def executescript(self, *args):  # type: ignore[override]
+        return self._translated(super().executescript, args)
+
+    def _translated(self, method, args):
+        try:
+            return method(*args)
+        except sqlite3.Error as exc:
+            if is_unavailable(exc):
+                raise unavailable(self.store_path, exc) from None
+            raise
+
+
+def connect(path: Path, busy_seconds: float = DEFAULT_BUSY_SECONDS) -> Connection:
+    """A WAL-mode connection to ``path`` (autocommit: transactions are explicit ``BEGIN IMMEDIATE``), usable from
+    any thread, waiting up to ``busy_seconds`` for a lock another connection holds. Raises
+    errors.StoreUnavailable when the folder or file cannot be used."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(path, isolation_level=None, timeout=busy_seconds, check_same_thread=False,
+                             factory=Connection)
+    except (OSError, sqlite3.Error) as exc:   # --data-dir is a file, the folder cannot be made or opened
+        raise unavailable(path, exc) from None
+    db.store_path = path
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute(f"PRAGMA busy_timeout={int(busy_seconds * 1000)}")
+    return db
+
+
+@contextmanager
+def immediate(db: sqlite3.Connection, drop: Callable[[], None]) -> Iterator[sqlite3.Connection]:
+    """One ``BEGIN IMMEDIATE`` transaction on ``db``: committed when the block ends, rolled back when it raises or
+    the COMMIT fails (a full disk fails there too, leaving the transaction open). A connection that cannot roll
+    back is given to ``drop`` (its owner forgets it; the next use opens a new one)."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+        db.execute("COMMIT")
+    except BaseException:
+        try:
+            db.execute("ROLLBACK")
+        except (errors.StoreUnavailable, sqlite3.Error):
+            drop()
+        raise
