@@ -16,6 +16,7 @@ from media import encode, id3_tag_then_zeros, speech
 from timeline import agreement, check_shape
 
 from mock_server.audio import sniff
+from mock_server.testing import LiveServer, http_json
 
 TEST = "conversation"  # alice, bob and carol in turns, 29.3 s of 16 kHz speech
 
@@ -144,6 +145,19 @@ def test_raw_pcm_without_an_encoding_is_refused_not_misread_as_a_game_format(cli
     assert error["code"] == "undecodable_audio" and "send encoding LINEAR16" in error["message"], error
     listed = client.get("/audio/generic/api/v2/sync/diarization/get_enrolled_speakers?apikey=k&getAllSpeakers=True")
     assert "noise" not in str(listed.get_json())
+
+
+@pytest.mark.live
+def test_raw_pcm_that_decodes_as_damaged_aac_is_refused_without_killing_the_server():
+    # Quiet big-endian samples start like an ADTS frame (FF F9); FFmpeg's AAC decoder then made a frame saying 7.1
+    # with 9 planes, and PyAV's to_ndarray crashed the whole server process (SIGSEGV) reading it.
+    samples, _ = soundfile.read(io.BytesIO(fixture_bytes("speakers/bob/enroll1.wav")), dtype="int16")
+    raw = samples[58678:58678 + 32000].astype(">i2").tobytes()
+    with LiveServer("--no-grpc") as live:
+        status, body = http_json("POST", f"{live.url}/audio/generic/api/v2/sync/diarization/enroll?apikey=k",
+                                 {"content": base64.b64encode(raw).decode(), "speakerId": "noise"})
+        assert status == 400 and body["fault"]["detail"]["code"] == "undecodable_audio", body
+        assert live.process.poll() is None and http_json("GET", f"{live.url}/health")[0] == 200
 
 
 @pytest.mark.parametrize("encoding, rate", [("LINEAR16", 8000), ("MULAW", 8000), ("ALAW", 8000)])

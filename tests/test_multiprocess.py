@@ -127,6 +127,14 @@ def test_a_dead_worker_is_replaced(server):
     assert _call(server, "/health")[0] == 200
 
 
+def test_a_worker_leaving_keeps_the_url_file(server):
+    # a worker's own exit passes through the code that removes --url-file when the server stops
+    victim = min(_children(server))
+    os.kill(victim, signal.SIGTERM)
+    _wait_for_replacement(server, victim)
+    assert list(server.data_dir.glob("url-*.txt")) and _call(server, "/health")[0] == 200
+
+
 def _wait_for_replacement(server: LiveServer, victim: int) -> set[int]:
     """The worker pids once ``victim`` is gone and another took its place (gunicorn's master replaces it; no
     event to wait on from outside)."""

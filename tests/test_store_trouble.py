@@ -55,6 +55,16 @@ def test_a_write_the_store_refuses_is_a_503_saying_so_and_stores_nothing(tmp_pat
         assert api.enroll("alice", entry["file"]).status_code == 200      # the same request, sent again
 
 
+def test_a_lock_held_elsewhere_delays_a_read_by_the_journals_short_wait_not_the_stores(tmp_path):
+    # the journal line after every answer is a write: it waited the whole --store-busy-seconds (30 s by default)
+    with running_app(ServerConfig(data_dir=tmp_path, store_busy_seconds=5.0)) as app:
+        api = Api(app.test_client())
+        with locked(tmp_path / "speakers.sqlite3"):
+            started = time.monotonic()
+            assert api.list().status_code == 200
+            assert time.monotonic() - started < 3.0
+
+
 def test_the_rate_limiters_file_locked_is_a_503_too(tmp_path):
     with running_app(ServerConfig(data_dir=tmp_path, store_busy_seconds=BUSY, rate_limits=((100, 60.0),))) as app:
         api = Api(app.test_client())
@@ -150,19 +160,20 @@ def test_an_owed_webhook_whose_attempt_cannot_be_recorded_waits_for_the_store_an
         receiver.close()
 
 
-@pytest.mark.parametrize("content, said", [
-    (b"this is not an SQLite file, just text " * 200, "damaged or not SQLite"),
-    (None, "of another program or layout"),
+@pytest.mark.parametrize("name, content, said", [
+    ("speakers.sqlite3", b"this is not an SQLite file, just text " * 200, "damaged or not SQLite"),
+    ("speakers.sqlite3", "speakers (name TEXT)", "of another program or layout"),
+    ("ratelimit.sqlite3", "calls (name TEXT)", "of another program or layout"),
 ])
-def test_a_store_file_that_is_no_store_stops_the_start_with_one_line(tmp_path, content, said):
-    path = tmp_path / "speakers.sqlite3"
-    if content is None:   # another program's SQLite file under the same name
+def test_a_store_file_that_is_no_store_stops_the_start_with_one_line(tmp_path, name, content, said):
+    path = tmp_path / name
+    if isinstance(content, str):   # another program's SQLite file under the same name
         with sqlite3.connect(path) as db:
-            db.execute("CREATE TABLE speakers (name TEXT)")
+            db.execute(f"CREATE TABLE {content}")
     else:
         path.write_bytes(content)
-    started = subprocess.run([sys.executable, "-m", "mock_server", "--port", "0", "--no-grpc", "--data-dir",
-                              str(tmp_path)], capture_output=True, text=True, timeout=60)
+    started = subprocess.run([sys.executable, "-m", "mock_server", "--port", "0", "--no-grpc", "--rate-limit",
+                              "5/min", "--data-dir", str(tmp_path)], capture_output=True, text=True, timeout=60)
     assert started.returncode == 1
     assert "cannot start" in started.stderr and said in started.stderr, started.stderr
     assert "Traceback" not in started.stderr

@@ -125,7 +125,11 @@ def decode_ffmpeg(data: bytes, limits: DecodeLimits, target_rate: int, *, seen: 
                         break
                     continue
                 for frame in frames:
-                    mixer.add(frame)
+                    if _consistent(frame):
+                        mixer.add(frame)
+                    else:   # as a corrupt packet: reading it would read memory it does not own
+                        failure, bad_packets = ValueError("a decoded frame whose planes do not match its channel "
+                                                          "layout"), bad_packets + 1
         except errors.ApiError:
             raise
         except Exception as exc:  # the demuxer gave up (a truncated file): keep what decoded before
@@ -136,6 +140,18 @@ def decode_ffmpeg(data: bytes, limits: DecodeLimits, target_rate: int, *, seen: 
         raise errors.UndecodableAudio(f"the audio could not be decoded: FFmpeg read {seen} as {kind} ({codec}) "
                                       f"but decoding failed ({_reason(failure)}).")
     return samples
+
+
+def _consistent(frame: av.AudioFrame) -> bool:
+    """Whether a decoded frame's planes are what its format and channel layout say: one per channel (planar) or
+    one for all (packed), each holding its samples. A damaged AAC stream decodes to frames that say 7.1 and carry
+    9 planes; PyAV's to_ndarray trusts the layout and crashed the process (SIGSEGV) on one."""
+    channels = len(frame.layout.channels)
+    planes = frame.planes
+    if len(planes) != (channels if frame.format.is_planar else 1) or channels < 1:
+        return False
+    per_plane = frame.samples * frame.format.bytes * (1 if frame.format.is_planar else channels)
+    return all(plane.buffer_size >= per_plane for plane in planes)
 
 
 class _MonoResampler:

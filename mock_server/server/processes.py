@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import signal
 import socket
 import threading
@@ -52,12 +53,14 @@ def serve_processes(config: ServerConfig) -> int:
     store.close()
     sock.set_inheritable(True)
     application = MockApplication(config, fd=sock.detach(), url=url)  # gunicorn owns (and closes) the socket now
+    master = os.getpid()
     try:
         application.run()
-    except SystemExit as done:  # the master ends with sys.exit(status)
+    except SystemExit as done:  # the master ends with sys.exit(status); so does a forked worker, in here too
         return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
     finally:
-        forget_url_file(config.url_file, url)
+        if os.getpid() == master:   # a worker leaving (restarted, timed out) is not the server stopping
+            forget_url_file(config.url_file, url)
     return 0
 
 

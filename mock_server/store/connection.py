@@ -51,27 +51,54 @@ def not_a_store(path: Path, exc: BaseException) -> errors.StoreUnavailable:
                                    f"({exc}); point --data-dir at another folder, or move the file away.")
 
 
+def _translated(path: Path | None, method, args):
+    try:
+        return method(*args)
+    except sqlite3.Error as exc:
+        if is_unavailable(exc):
+            raise unavailable(path, exc) from None
+        raise
+
+
+class Cursor(sqlite3.Cursor):
+    """A cursor whose trouble with the file (is_unavailable) is errors.StoreUnavailable, also while rows are
+    fetched: a damaged page may be met at any row."""
+
+    def execute(self, *args):  # type: ignore[override]
+        return _translated(self.connection.store_path, super().execute, args)
+
+    def executemany(self, *args):  # type: ignore[override]
+        return _translated(self.connection.store_path, super().executemany, args)
+
+    def executescript(self, *args):  # type: ignore[override]
+        return _translated(self.connection.store_path, super().executescript, args)
+
+    def fetchone(self):
+        return _translated(self.connection.store_path, super().fetchone, ())
+
+    def fetchmany(self, *args):
+        return _translated(self.connection.store_path, super().fetchmany, args)
+
+    def fetchall(self):
+        return _translated(self.connection.store_path, super().fetchall, ())
+
+    def __next__(self):
+        return _translated(self.connection.store_path, super().__next__, ())
+
+
 class Connection(sqlite3.Connection):
-    """A connection whose trouble with its file (is_unavailable) is errors.StoreUnavailable."""
+    """A connection whose statements run on Cursor (sqlite3.Connection.execute would make a plain one)."""
 
     store_path: Path | None = None
 
     def execute(self, *args):  # type: ignore[override]
-        return self._translated(super().execute, args)
+        return self.cursor(Cursor).execute(*args)
 
     def executemany(self, *args):  # type: ignore[override]
-        return self._translated(super().executemany, args)
+        return self.cursor(Cursor).executemany(*args)
 
     def executescript(self, *args):  # type: ignore[override]
-        return self._translated(super().executescript, args)
-
-    def _translated(self, method, args):
-        try:
-            return method(*args)
-        except sqlite3.Error as exc:
-            if is_unavailable(exc):
-                raise unavailable(self.store_path, exc) from None
-            raise
+        return self.cursor(Cursor).executescript(*args)
 
 
 def connect(path: Path, busy_seconds: float = DEFAULT_BUSY_SECONDS) -> Connection:

@@ -15,14 +15,16 @@ from contextlib import AbstractContextManager
 from typing import Callable
 
 CONTROL_TABLES = ("faults", "stubs", "journal", "counters")
+JOURNAL_BUSY_SECONDS = 0.5
 
 
 class ControlTables:
     """Mixed into Store, which provides ``_connection()`` (this thread's connection, autocommit) and
-    ``_transaction()`` (a ``BEGIN IMMEDIATE`` write transaction)."""
+    ``_transaction(busy_seconds=None)`` (a ``BEGIN IMMEDIATE`` write transaction, waiting at most busy_seconds for
+    the lock instead of the store's own wait)."""
 
     _connection: Callable[[], sqlite3.Connection]
-    _transaction: Callable[[], AbstractContextManager[sqlite3.Connection]]
+    _transaction: Callable[..., AbstractContextManager[sqlite3.Connection]]
 
     # --- ids ----------------------------------------------------------------------------------------------------
 
@@ -102,8 +104,10 @@ class ControlTables:
     # --- journal ------------------------------------------------------------------------------------------------
 
     def add_journal_entry(self, entry: dict, *, tenant: str | None, keep: int) -> None:
-        """Append one entry and prune the oldest so at most ``keep`` (>= 1) remain."""
-        with self._transaction() as db:
+        """Append one entry and prune the oldest so at most ``keep`` (>= 1) remain. Waits at most
+        JOURNAL_BUSY_SECONDS for the lock: the line is written after the call is answered, and a lock held by
+        another process would hold every answer, reads included, for the store's whole busy wait."""
+        with self._transaction(busy_seconds=JOURNAL_BUSY_SECONDS) as db:
             seq = db.execute("INSERT INTO journal (tenant, entry) VALUES (?, ?)",
                              (tenant, json.dumps(entry))).lastrowid
             # seq only grows (AUTOINCREMENT), so everything at or below seq - keep is older than the newest keep.

@@ -171,9 +171,19 @@ class Store(ControlTables):
         return db
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with immediate(self._connection(), self.close) as db:
-            yield db
+    def _transaction(self, busy_seconds: float | None = None) -> Iterator[sqlite3.Connection]:
+        """A ``BEGIN IMMEDIATE`` transaction on this thread's connection; ``busy_seconds``: wait at most this long
+        for the lock (at most the store's own wait) instead of the store's own."""
+        db = self._connection()
+        shorter = busy_seconds is not None and busy_seconds < self.busy_seconds
+        if shorter:
+            db.execute(f"PRAGMA busy_timeout={int(busy_seconds * 1000)}")
+        try:
+            with immediate(db, self.close) as tx:
+                yield tx
+        finally:
+            if shorter and getattr(self._local, "db", None) is db:   # not dropped meanwhile
+                db.execute(f"PRAGMA busy_timeout={int(self.busy_seconds * 1000)}")
 
     def close(self) -> None:
         db = getattr(self._local, "db", None)

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from mock_server.store.connection import DEFAULT_BUSY_SECONDS, connect, immediate
+from mock_server.store.connection import DEFAULT_BUSY_SECONDS, connect, immediate, not_a_store
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (tenant TEXT NOT NULL, api TEXT NOT NULL, time REAL NOT NULL);
@@ -45,7 +45,10 @@ class RateLimiter:
         self.longest = max(seconds for _, seconds in self.limits)
         self.busy_seconds = busy_seconds
         self._local = threading.local()
-        self._connection().executescript(_SCHEMA)
+        try:
+            self._connection().executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:   # trouble with the file itself is StoreUnavailable already
+            raise not_a_store(self.path, exc) from None
 
     def _connection(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
