@@ -273,7 +273,6 @@ class SpeakerService:
                                            voiceprint=serialise(combined), model_version=pipeline.MODEL_VERSION)
         return self._records(tenant, list(records)) if stale else records
 
-
     def _recomputed(self, tenant: str, speaker_id: str) -> list[np.ndarray]:
         """The speaker's enrollment voiceprints recomputed by the current model from the kept audio, oldest first."""
         return [self._enrollment_frames(pcm) for pcm in self.store.enrollment_audio(tenant, speaker_id)]

@@ -9,35 +9,41 @@ Result codes: https://www.sqlite.org/rescode.html.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from mock_server import errors
 
-# Primary result codes of trouble with the file or its lock, not with the SQL.
-_UNAVAILABLE_CODES = frozenset({3, 5, 6, 8, 10, 11, 13, 14, 15, 26})   # PERM, BUSY, LOCKED, READONLY, IOERR,
-#                                                                     CORRUPT, FULL, CANTOPEN, PROTOCOL, NOTADB
+# Primary result codes of trouble with the file or its lock, not with the SQL; of those, a damaged or foreign file.
+_DAMAGED_CODES = frozenset({11, 26})                                  # CORRUPT, NOTADB
+_UNAVAILABLE_CODES = _DAMAGED_CODES | {3, 5, 6, 8, 10, 13, 14, 15}    # PERM, BUSY, LOCKED, READONLY, IOERR, FULL,
+#                                                                       CANTOPEN, PROTOCOL
 # The same, from the message, for Pythons before 3.11 (no sqlite_errorcode)
-_UNAVAILABLE_WORDS = ("disk", "full", "locked", "busy", "readonly", "read-only", "unable to open", "i/o error",
-                      "malformed", "not a database", "permission")
+_DAMAGED_WORDS = ("malformed", "not a database")
+_UNAVAILABLE_WORDS = _DAMAGED_WORDS + ("disk", "full", "locked", "busy", "readonly", "read-only", "unable to open",
+                                       "i/o error", "permission")
 DEFAULT_BUSY_SECONDS = 30.0
 
 
-def is_unavailable(exc: sqlite3.Error) -> bool:
+def is_unavailable(exc: BaseException) -> bool:
     """Whether SQLite's ``exc`` is trouble with the file or its lock (see the module doc), not with the SQL."""
+    return _is(exc, _UNAVAILABLE_CODES, _UNAVAILABLE_WORDS)
+
+
+def _is(exc: BaseException, codes: frozenset, words: tuple[str, ...]) -> bool:
     code = getattr(exc, "sqlite_errorcode", None)
     if code is not None:
-        return (code & 0xFF) in _UNAVAILABLE_CODES
-    return any(word in str(exc).lower() for word in _UNAVAILABLE_WORDS)
+        return (code & 0xFF) in codes
+    return any(word in str(exc).lower() for word in words)
 
 
 def unavailable(path: Path | str | None, exc: BaseException) -> errors.StoreUnavailable:
     """errors.StoreUnavailable for ``exc`` on the store file ``path``, saying what to do (the file's name only:
     the answer goes to API clients)."""
     where = Path(path).name if path else "store"
-    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
-    if code in (11, 26) or any(w in str(exc).lower() for w in ("malformed", "not a database")):
+    if _is(exc, _DAMAGED_CODES, _DAMAGED_WORDS):
         return errors.StoreUnavailable(f"the mock server's store file {where} under --data-dir is damaged or not "
                                        f"SQLite ({exc}); move it away (a new store is started) or restore it.")
     return errors.StoreUnavailable(f"the mock server could not use its store file {where} under --data-dir ({exc}); "
@@ -115,6 +121,34 @@ def connect(path: Path, busy_seconds: float = DEFAULT_BUSY_SECONDS) -> Connectio
     db.execute("PRAGMA journal_mode=WAL")
     db.execute(f"PRAGMA busy_timeout={int(busy_seconds * 1000)}")
     return db
+
+
+class PerThread:
+    """One connection (connect) to one file per thread, opened on first use; ``setup`` runs on each new one."""
+
+    def __init__(self, path: Path, busy_seconds: float, setup: Callable[[Connection], None] | None = None):
+        self.path, self.busy_seconds, self.setup = path, busy_seconds, setup
+        self._local = threading.local()
+
+    def get(self) -> Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:   # errors.StoreUnavailable when the file cannot be used
+            db = connect(self.path, self.busy_seconds)
+            if self.setup is not None:
+                self.setup(db)
+            self._local.db = db
+        return db
+
+    def held(self) -> Connection | None:
+        """This thread's connection, or None (never opened, or closed)."""
+        return getattr(self._local, "db", None)
+
+    def close(self) -> None:
+        """Close this thread's connection (the next use opens another)."""
+        db = self.held()
+        if db is not None:
+            db.close()
+            self._local.db = None
 
 
 @contextmanager

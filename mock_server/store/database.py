@@ -11,7 +11,6 @@ import json
 import shutil
 import sqlite3
 import tempfile
-import threading
 import time
 import weakref
 from contextlib import contextmanager
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from mock_server.store import schema
-from mock_server.store.connection import DEFAULT_BUSY_SECONDS, connect, immediate, not_a_store
+from mock_server.store.connection import DEFAULT_BUSY_SECONDS, PerThread, immediate, not_a_store
 from mock_server.store.controls import ControlTables
 
 # Schema version 0, the tables from before schema versions; later versions are migrations in schema.py.
@@ -137,6 +136,11 @@ _ORPHANED = ("(status IN ('queued', 'running') OR (status = 'done' AND webhook_s
              "(claimed_by IS NULL OR claimed_by NOT IN (SELECT owner FROM runners))")
 
 
+def _row_access(db: sqlite3.Connection) -> None:
+    db.row_factory = sqlite3.Row
+    db.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes in WAL mode
+
+
 class Store(ControlTables):
     """SQLite-backed state, one connection per thread.
 
@@ -146,7 +150,7 @@ class Store(ControlTables):
     def __init__(self, path: Path | str, *, busy_seconds: float = DEFAULT_BUSY_SECONDS):
         self.path = Path(path)
         self.busy_seconds = busy_seconds
-        self._local = threading.local()
+        self._connections = PerThread(self.path, busy_seconds, _row_access)
         try:
             schema.migrate(self._connection(), SCHEMA, self.path)
         except sqlite3.DatabaseError as exc:   # trouble with the file itself is StoreUnavailable already
@@ -162,13 +166,7 @@ class Store(ControlTables):
         return store
 
     def _connection(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = connect(self.path, self.busy_seconds)
-            db.row_factory = sqlite3.Row
-            db.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes in WAL mode
-            self._local.db = db
-        return db
+        return self._connections.get()
 
     @contextmanager
     def _transaction(self, busy_seconds: float | None = None) -> Iterator[sqlite3.Connection]:
@@ -182,14 +180,11 @@ class Store(ControlTables):
             with immediate(db, self.close) as tx:
                 yield tx
         finally:
-            if shorter and getattr(self._local, "db", None) is db:   # not dropped meanwhile
+            if shorter and self._connections.held() is db:   # not dropped meanwhile
                 db.execute(f"PRAGMA busy_timeout={int(self.busy_seconds * 1000)}")
 
     def close(self) -> None:
-        db = getattr(self._local, "db", None)
-        if db is not None:
-            db.close()
-            self._local.db = None
+        self._connections.close()
 
     # --- speakers -------------------------------------------------------------------------------------
 

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import math
 import sqlite3
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from mock_server.store.connection import DEFAULT_BUSY_SECONDS, connect, immediate, not_a_store
+from mock_server.store.connection import DEFAULT_BUSY_SECONDS, PerThread, immediate, not_a_store
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (tenant TEXT NOT NULL, api TEXT NOT NULL, time REAL NOT NULL);
@@ -43,18 +42,14 @@ class RateLimiter:
         self.path = Path(path)
         self.limits = tuple(limits)
         self.longest = max(seconds for _, seconds in self.limits)
-        self.busy_seconds = busy_seconds
-        self._local = threading.local()
+        self._connections = PerThread(self.path, busy_seconds)
         try:
             self._connection().executescript(_SCHEMA)
         except sqlite3.DatabaseError as exc:   # trouble with the file itself is StoreUnavailable already
             raise not_a_store(self.path, exc) from None
 
     def _connection(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None:   # errors.StoreUnavailable when the file cannot be used (store.connection)
-            db = self._local.db = connect(self.path, self.busy_seconds)
-        return db
+        return self._connections.get()
 
     def admit(self, tenant: str, api: str, *, now: float | None = None) -> Refusal | None:
         """Count one call and return None, or refuse it (not counted): the Refusal says which window is full
@@ -80,10 +75,7 @@ class RateLimiter:
 
     def close(self) -> None:
         """Close this thread's connection (the next call opens another)."""
-        db = getattr(self._local, "db", None)
-        if db is not None:
-            db.close()
-            self._local.db = None
+        self._connections.close()
 
     def reset(self, tenant: str | None = None) -> None:
         """Forget the counted calls: everyone's, or one tenant's."""
