@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 import struct
 import tracemalloc
 
 import numpy as np
 import pytest
 import soundfile
+import soxr
 from answers import error_of
 from conftest import Api, fixture_speech
 from media import encode
@@ -18,6 +20,7 @@ from test_audio_formats import media
 
 from mock_server.audio import limits
 from mock_server.core.config import ServerConfig
+from mock_server.testing import LiveServer, http_json
 
 MB = 2**20
 
@@ -111,3 +114,40 @@ def test_a_small_file_claiming_hours_costs_what_it_holds(limited, claim):
     response, peak = _peak_during(lambda: _enroll(limited(), data))
     assert response.status_code == 200, response.get_json()
     assert peak < 32 * MB, f"decoding held {peak / MB:.0f} MB for {len(data)} bytes"
+
+
+def _peak_rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+
+
+@pytest.mark.live
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads the server's peak memory in /proc (Linux)")
+def test_a_72_byte_wav_whose_info_tag_claims_2_gb_costs_the_server_no_memory():
+    # FFmpeg's RIFF INFO reader allocates and zeroes what an INFO entry claims before reading it: this WAV made one
+    # request take 2 GB and seconds of CPU (a few at once and the kernel kills the server). FFmpeg's allocations
+    # are capped (ffmpeg.MAX_FFMPEG_ALLOCATION_BYTES).
+    fmt = struct.pack("<4sIHHIIHH", b"fmt ", 16, 1, 1, 16000, 32000, 2, 16)
+    info = b"LIST" + struct.pack("<I", 0x7FFFFFF0) + b"INFO" + b"ISFT" + struct.pack("<I", 0x7FFF0000) + b"x" * 16
+    tiny = b"RIFF" + struct.pack("<I", 4 + len(fmt) + len(info)) + b"WAVE" + fmt + info
+    assert len(tiny) == 72
+    with LiveServer("--no-grpc") as live:
+        before = _peak_rss_mb(live.process.pid)
+        for _ in range(2):
+            status, body = http_json("POST", f"{live.url}/audio/generic/api/v2/sync/diarization/enroll?apikey=k",
+                                     {"content": base64.b64encode(tiny).decode(), "speakerId": "tiny"})
+            assert status == 400 and body["fault"]["detail"]["code"] == "undecodable_audio", body
+        grew = _peak_rss_mb(live.process.pid) - before
+        assert grew < 256, f"the server's peak memory grew by {grew:.0f} MB for {len(tiny)} bytes"
+
+
+def test_float_samples_far_past_full_scale_do_not_turn_speech_into_silence(limited):
+    # A float WAV at 44.1 kHz whose 32 samples hold 3e38 (a broken recorder, a bad DSP step): resampled as they
+    # were, they overflowed the filter into NaN and inf, and the whole recording came out "no speech".
+    speech = fixture_speech("conversation.wav")
+    at_44k = soxr.resample(speech, 16000, 44100).astype(np.float32)
+    at_44k[44100:44132] = np.where(np.arange(32) % 2, 3e38, -3e38).astype(np.float32)
+    buffer = io.BytesIO()
+    soundfile.write(buffer, at_44k, 44100, format="WAV", subtype="FLOAT")
+    response = _enroll(limited(), buffer.getvalue())
+    assert response.status_code == 200, response.get_json()

@@ -29,7 +29,7 @@ from . import sniff
 from .ffmpeg import NotOpened, decode_ffmpeg
 from .labels import HEADERLESS_HINT, SUPPORTED_ENCODINGS, is_known, raw_format
 from .limits import DecodeLimits
-from .pcm import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, decode_headerless, rate_in_range, shown_rate
+from .pcm import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, bounded, decode_headerless, rate_in_range, shown_rate
 from .sndfile import SndfileAudio, SndfileFailed, decode_sndfile
 
 # Bytes a file may carry besides its samples (header, LIST/bext/iXML chunks, a small picture) before the samples
@@ -68,14 +68,13 @@ def decode_audio(data: bytes, *, encoding: str | None, sample_rate: int | None, 
     if samples.size == 0:
         raise errors.EmptyAudio(f"the audio holds no samples ({sniff.describe(data)}); send a recording with sound "
                                 "in it.")
-    # 16-bit PCM scaled by 1/32768 is finite and inside [-1, 1) already: both passes below are for float sources
-    # and resampling overshoot.
-    if not from_pcm16 and not np.isfinite(samples).all():  # the check is a fraction of nan_to_num's cost
-        samples = np.nan_to_num(samples, nan=0.0, posinf=0.0, neginf=0.0)
+    # 16-bit PCM scaled by 1/32768 is finite and inside [-1, 1) already; float sources may hold anything, and
+    # resampling may overshoot.
+    if not from_pcm16:
+        samples = bounded(samples)
     if rate != target_rate:
         samples = soxr.resample(samples, rate, target_rate, quality="HQ").astype(np.float32, copy=False)
-    if rate != target_rate or not from_pcm16:
-        np.clip(samples, -1.0, 1.0, out=samples)  # float WAVs may exceed full scale; resampling may overshoot
+        np.clip(samples, -1.0, 1.0, out=samples)
     return np.ascontiguousarray(samples, dtype=np.float32)
 
 
@@ -99,7 +98,7 @@ def _decode_container(data: bytes, encoding: str | None, header: str | None, lim
     seen = sniff.describe(data)
     if guess in sniff.SNDFILE_CONTAINERS:
         try:
-            read = decode_sndfile(data, limits)
+            read = decode_sndfile(data, limits, target_rate)
         except SndfileFailed:
             pass  # FFmpeg reads more (and says why when it cannot either)
         else:

@@ -10,7 +10,11 @@ resampled to the pipeline's rate as it comes, so memory is the output's size, no
 """
 from __future__ import annotations
 
+import ctypes
 import io
+import logging
+from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -47,6 +51,12 @@ WITHOUT_SIGNATURE = frozenset({
     # Argonaut ASF, MIDI sample dump (SDS), Westwood AUD
     "ilbc", "mmf", "pvf", "wve", "avr", "hcom", "kvag", "qcp", "xwma", "dss", "aa", "adx", "apm", "argo_asf", "sds",
     "wsaud"})
+# FFmpeg allocates what a header claims before it reads it: a 72-byte WAV whose LIST chunk's INFO entry claims
+# 2 GB made the RIFF INFO reader allocate and zero 2 GB per request (seconds of CPU; a few at once and the kernel
+# kills the server). FFmpeg's own cap is INT_MAX per allocation; real audio needs far less than this one (its
+# buffers are frames and packets; a large cover picture in a tag is a few MB).
+MAX_FFMPEG_ALLOCATION_BYTES = 64 * 2**20
+log = logging.getLogger(__name__)
 _SCALE = {"u8": 128.0, "s16": 32768.0, "s32": 2.0**31, "s64": 2.0**63, "flt": 1.0, "dbl": 1.0}
 _allowed: str | None = None
 _allowed_unsigned: str | None = None
@@ -57,11 +67,42 @@ class NotOpened(errors.UndecodableAudio):
     """FFmpeg recognised no format in the bytes (as opposed to a format whose data then failed to decode)."""
 
 
+@lru_cache(maxsize=1)
+def _pyav():
+    """PyAV, imported on first use, with FFmpeg's allocations capped at MAX_FFMPEG_ALLOCATION_BYTES."""
+    import av
+    _cap_ffmpeg_allocations(av, MAX_FFMPEG_ALLOCATION_BYTES)
+    return av
+
+
+def _cap_ffmpeg_allocations(av, max_bytes: int) -> None:
+    """Call libavutil's av_max_alloc (libavutil/mem.h) in the copy of libavutil PyAV loaded: the one mapped into
+    this process (Linux), else the one its wheel bundles. Logged, not raised, where none is found."""
+    found: list[str] = []
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
+            found = sorted({line.split()[-1] for line in maps if "libavutil" in line and "/" in line})
+    except OSError:
+        pass
+    if not found:
+        package = Path(av.__file__).resolve().parent
+        found = [str(p) for folder in (package.parent / "av.libs", package / ".dylibs")
+                 for p in sorted(folder.glob("libavutil*"))]
+    for path in found:
+        try:
+            ctypes.CDLL(path).av_max_alloc(ctypes.c_size_t(max_bytes))
+            return
+        except (OSError, AttributeError):
+            continue
+    log.warning("FFmpeg's allocation cap could not be set (no libavutil found beside PyAV): a crafted file can "
+                "make one request allocate up to 2 GB")
+
+
 def _allowed_demuxers() -> str:
     """FFmpeg's input formats minus _DENIED, comma-separated, as ``format_whitelist`` takes them."""
     global _allowed
     if _allowed is None:
-        import av
+        av = _pyav()
         names = set()
         for name in av.formats_available:
             try:
@@ -93,7 +134,7 @@ def decode_ffmpeg(data: bytes, limits: DecodeLimits, target_rate: int, *, seen: 
     FFmpeg's reason when nothing decodes, errors.AudioTooLong (413) past a limit. A corrupt packet after good
     ones ends the stream there, as players do.
     """
-    import av
+    av = _pyav()
     try:
         allowed = _allowed_demuxers() if signed else _allowed_without_signature()
         container = av.open(io.BytesIO(data), mode="r", options={"format_whitelist": allowed})

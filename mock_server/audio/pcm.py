@@ -34,6 +34,15 @@ def _alaw_table() -> np.ndarray:
 _G711 = {"MULAW": _mulaw_table(), "ALAW": _alaw_table()}
 
 
+def bounded(samples: np.ndarray) -> np.ndarray:
+    """Float32 samples made finite (NaN/inf become 0) and clipped to [-1, 1], in place where they are writable.
+    Float sources may hold anything; done before resampling, since a 3e38 overflows the filter into inf and NaN
+    around it."""
+    if not np.isfinite(samples).all():  # the check is a fraction of nan_to_num's cost
+        samples = np.nan_to_num(samples, nan=0.0, posinf=0.0, neginf=0.0)
+    return np.clip(samples, -1.0, 1.0, out=samples if samples.flags.writeable else None)
+
+
 def rate_in_range(sample_rate: int) -> bool:
     return MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE
 
