@@ -20,16 +20,17 @@ _TINY = 1e-9          # RMS of digital silence: below 16-bit quantisation (3e-5)
 
 
 MAINS_HZ = (50.0, 60.0)   # mains hum, the two standard frequencies
+_CHUNK_FRAMES = 2048      # frames fitted at a time: the float64 copy stays a few MB for any length
 
 
 @lru_cache(maxsize=8)
 def _hum_basis(frame_len: int, sample_rate: int) -> np.ndarray:
-    """An orthonormal basis (frame_len, 6) float32 of what a frame of hum looks like: a constant, a linear trend
+    """An orthonormal basis (frame_len, 6) float64 of what a frame of hum looks like: a constant, a linear trend
     and sinusoids at MAINS_HZ."""
     t = np.arange(frame_len) / sample_rate
     columns = [np.ones(frame_len), t - t.mean()]
     columns += [f(2 * np.pi * hz * t) for hz in MAINS_HZ for f in (np.cos, np.sin)]
-    return np.linalg.qr(np.stack(columns, axis=1))[0].astype(np.float32)
+    return np.linalg.qr(np.stack(columns, axis=1))[0]
 
 
 def frame_levels_db(samples: np.ndarray, frame_len: int, sample_rate: int = 0) -> np.ndarray:
@@ -45,8 +46,13 @@ def frame_levels_db(samples: np.ndarray, frame_len: int, sample_rate: int = 0) -
     x = np.asarray(samples[:n * frame_len], dtype=np.float32).reshape(n, frame_len)
     energy = np.einsum("ij,ij->i", x, x, dtype=np.float64)
     if n and sample_rate and frame_len > 6:
-        fit = x @ _hum_basis(frame_len, sample_rate)
-        energy = np.maximum(energy - np.einsum("ij,ij->i", fit, fit, dtype=np.float64), 0.0)
+        basis = _hum_basis(frame_len, sample_rate)
+        # in float64: for a frame that is all hum the fit's energy equals the frame's, and float32's rounding left
+        # -94 dB or 0 of a pure DC frame depending on which kernel OpenBLAS picked for the CPU (AVX-512 or not)
+        for lo in range(0, n, _CHUNK_FRAMES):
+            fit = x[lo:lo + _CHUNK_FRAMES].astype(np.float64) @ basis
+            energy[lo:lo + _CHUNK_FRAMES] -= np.einsum("ij,ij->i", fit, fit)
+        energy = np.maximum(energy, 0.0)
     rms = np.sqrt(energy / max(frame_len, 1))
     return 20.0 * np.log10(np.maximum(rms, _TINY))
 
