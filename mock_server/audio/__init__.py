@@ -6,7 +6,7 @@ sniff (what the bytes say they are), decode (choosing the reader), sndfile / ffm
 """
 from __future__ import annotations
 
-from .decode import decode_audio, headerless_width, reads_as_headerless
+from .decode import decode_audio, headerless_width, partial_sample_at_end, reads_as_headerless
 from .fetch import check_http_url, fetch_url
 from .labels import SUPPORTED_ENCODINGS, normalise_encoding
 from .pcm import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, check_rate, decode_pcm16, encode_pcm16, shown_rate
@@ -14,4 +14,4 @@ from .source import AudioSource, decode_base64
 
 __all__ = ["AudioSource", "MAX_SAMPLE_RATE", "MIN_SAMPLE_RATE", "SUPPORTED_ENCODINGS", "check_http_url",
            "check_rate", "decode_audio", "decode_base64", "decode_pcm16", "encode_pcm16", "fetch_url",
-           "headerless_width", "normalise_encoding", "reads_as_headerless", "shown_rate"]
+           "headerless_width", "normalise_encoding", "partial_sample_at_end", "reads_as_headerless", "shown_rate"]

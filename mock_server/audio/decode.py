@@ -85,6 +85,18 @@ def headerless_width(data: bytes, encoding: str | None) -> int | None:
     return fmt.width if fmt is not None and sniff.container(data) is None else None
 
 
+def partial_sample_at_end(data: bytes, encoding: str | None) -> int:
+    """Bytes at the end of ``data`` that start a headerless sample of the ``encoding`` label's width which the
+    next piece of a stream completes: a client may cut a WAV file into pieces at any byte and label them all
+    LINEAR16, so the first piece (the header, then samples) may end inside a sample. 0 when ``data`` is no WAV
+    whose samples go on past its end, or the label is not headerless."""
+    width = headerless_width(b"", encoding)
+    chunk = sniff.wav_data_chunk(data) if width else None
+    if chunk is None or chunk[1] <= len(data) - chunk[0]:   # the samples end inside these bytes
+        return 0
+    return (len(data) - chunk[0]) % width
+
+
 def reads_as_headerless(data: bytes, encoding: str | None) -> bool:
     """Whether decode_audio reads ``data`` as headerless samples (no container signature, a headerless label):
     the one case where ``sampleRate`` is used, so the one where it must be in range."""

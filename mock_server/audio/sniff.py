@@ -63,6 +63,20 @@ def container(data: bytes) -> str | None:
     return _chained_frames(data)
 
 
+def wav_data_chunk(data: bytes) -> tuple[int, int] | None:
+    """Where a RIFF/WAVE's samples start in these bytes and the size its ``data`` chunk gives them, or None when
+    the bytes are no little-endian RIFF/WAVE or hold no ``data`` chunk header."""
+    if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        return None
+    at = 12
+    while at + 8 <= len(data):
+        size = int.from_bytes(data[at + 4:at + 8], "little")
+        if data[at:at + 4] == b"data":
+            return at + 8, size
+        at += 8 + size + (size & 1)  # chunks are padded to an even length
+    return None
+
+
 # kbit/s by bitrate index: MPEG-1 layers I, II, III, then MPEG-2/2.5 layer I, and layers II and III
 _BITRATES = ((0, 32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448),
              (0, 32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384),

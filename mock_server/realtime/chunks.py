@@ -90,7 +90,8 @@ def decode_chunk(chunk, settings: CallSettings, *, target_rate: int, max_seconds
 
     The chunk's own ``encoding``/``sampleRate`` win over the call metadata's. ``carry``: the stream's bytes of a
     headerless sample cut in two by the client (chunks of raw LINEAR16 may end at any byte); they are put before
-    this chunk's bytes, and this chunk's own partial last sample is left in it for the next chunk. Raises the
+    this chunk's bytes, and this chunk's own partial last sample is left in it for the next chunk (also after a
+    WAV header: a WAV file cut into chunks at any byte, audio.partial_sample_at_end). Raises the
     API's audio errors (InvalidBase64, UnsupportedEncoding, UndecodableAudio, EmptyAudio, MissingParameter,
     AudioTooLong).
     """
@@ -102,8 +103,8 @@ def decode_chunk(chunk, settings: CallSettings, *, target_rate: int, max_seconds
     data = audio.decode_base64(chunk.content)
     if carry is not None:
         width = audio.headerless_width(data, encoding)
-        if width is None:
-            carry.clear()                                # a container: it starts on its own
+        if width is None:  # a container starts on its own; a WAV cut at any byte may end inside a sample
+            carry[:] = data[len(data) - audio.partial_sample_at_end(data, encoding):]
         else:
             data = bytes(carry) + data
             cut = len(data) - len(data) % width
