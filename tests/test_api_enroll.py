@@ -56,6 +56,17 @@ def test_2020_speaker_ids_are_letters_digits_and_underscores(api, bad, suggested
     assert f"e.g. {suggested!r}" in error["message"]   # an id the rule takes, close to the one sent
 
 
+@pytest.mark.parametrize("profile", ["2020", "2019"])
+def test_the_label_of_no_match_is_no_speaker_id(api, api_2019, profile):
+    # enrolled as UserNotIdentified, a voice's turns could not be told from speech of nobody asked about
+    client = api if profile == "2020" else api_2019
+    response = client.enroll("UserNotIdentified", "speakers/alice/enroll1.wav")
+    assert response.status_code == 400
+    error = response.get_json()["fault"]["detail"]
+    assert error["code"] == "invalid_parameter" and "matches none of the requested speakers" in error["message"]
+    assert client.list(every=True).get_json()["enrolled_speaker_ids"] == []
+
+
 def test_the_2020_list_shows_complete_speakers_unless_get_all_speakers(api, voices):
     api.enroll_fixture_speaker("alice", voices)
     api.enroll("bob", voices["speakers"]["bob"]["enroll"][0]["file"])

@@ -55,7 +55,13 @@ class EnrollmentRules:
         return self.profile == "2020"
 
     def check_speaker_id(self, speaker_id: str) -> None:
-        """2020: ids are [a-zA-Z0-9_]+ (raises InvalidParameter)."""
+        """Both profiles: not UNKNOWN_SPEAKER, or identify's answers could not tell that voice from no voice;
+        2020: ids are [a-zA-Z0-9_]+ (raises InvalidParameter)."""
+        if speaker_id == UNKNOWN_SPEAKER:
+            raise errors.InvalidParameter(
+                f"speakerId {speaker_id!r} is the label identify gives speech that matches none of the requested "
+                "speakers; a voice enrolled under it could not be told from no match. Choose another id, e.g. "
+                "'user_not_identified_1'.")
         if self.measures_speech and not SPEAKER_ID_2020.fullmatch(speaker_id):
             raise errors.InvalidParameter(
                 f"speakerId {speaker_id!r} may only hold letters, digits and underscores ([a-zA-Z0-9_]+), e.g. "
