@@ -114,3 +114,27 @@ def test_a_delayed_api_call_over_real_http(server):
                                 f"?apikey={KEY}")
     assert status == 200 and time.monotonic() - started >= 0.3
     assert [s["speaker_id"] for s in body["enrolled_speaker_ids"]] == ["alice"]
+
+
+@pytest.mark.parametrize("taken", ["port", "port, two processes", "grpc port"])
+def test_a_second_server_that_cannot_listen_leaves_the_first_ones_state_alone(server, taken):
+    # run twice by mistake (scripts/serve in a second terminal): the second server used to clear the first's faults,
+    # stubs and journal and remove its url file before it found the port taken
+    stubs = http_json("GET", f"{server.url}/_mock/stubs")[1]
+    url_files = sorted(server.data_dir.glob("url-*.txt"))
+    assert stubs["stubs"] and url_files
+    args = {"port": ("--port", server.url.rsplit(":", 1)[1], "--no-grpc"),
+            "port, two processes": ("--port", server.url.rsplit(":", 1)[1], "--processes", "2"),
+            "grpc port": ("--grpc-port", server.grpc_target.rsplit(":", 1)[1])}[taken]
+    second = LiveServer(*args, data_dir=server.data_dir)
+    with pytest.raises(RuntimeError) as error:
+        second.start()
+    second.close()
+    said = str(error.value).rsplit("mock server exited with", 1)[1]
+    if taken == "grpc port":
+        assert said.startswith(" 2") and "cannot listen for gRPC" in said and "--no-grpc" in said, said
+    else:
+        assert said.startswith(" 1") and "cannot start: cannot listen on 127.0.0.1:" in said, said
+        assert "choose another --port" in said and "Traceback" not in said, said
+    assert http_json("GET", f"{server.url}/_mock/stubs")[1] == stubs
+    assert [p for p in sorted(server.data_dir.glob("url-*.txt")) if p.exists()] == url_files

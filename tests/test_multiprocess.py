@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -306,3 +308,39 @@ def test_a_restart_begins_with_no_faults_stubs_or_journal_but_the_speakers(tmp_p
         assert status == 200 and len(listed["enrolled_speaker_ids"]) == 4  # the store's speakers stay
     finally:
         assert again.stop() == 0
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="tells a live process from a gone one through /proc")
+@pytest.mark.parametrize("processes", ["1", "2"])
+def test_a_server_started_by_a_test_run_that_is_killed_stops_too(tmp_path, processes):
+    # a pytest run killed by a CI timeout (SIGTERM, SIGKILL) runs no fixture teardown: LiveServer's server, started
+    # with --exit-with-parent, must not live on
+    script = ("import sys, time\nfrom mock_server.testing import LiveServer\n"
+              f"live = LiveServer('--processes', '{processes}', '--no-grpc', data_dir=sys.argv[1]).start()\n"
+              "print(live.process.pid, flush=True)\ntime.sleep(120)\n")
+    runner = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    server = 0
+    try:
+        server = int(runner.stdout.readline())
+        assert _running(server)
+        runner.kill()
+        runner.wait(10)
+        deadline = time.monotonic() + 20
+        while _running(server) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _running(server), "the server outlived the process that started it"
+    finally:
+        runner.kill()
+        runner.wait(10)
+        runner.stdout.close()
+        if server and _running(server):   # failed: no server outlives the test
+            os.kill(server, signal.SIGKILL)
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a process that is not a zombie (an orphan's zombie waits for init to reap it)."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            return not any(line.startswith("State:") and "Z" in line.split()[1] for line in status)
+    except FileNotFoundError:
+        return False

@@ -43,6 +43,7 @@ class ServerConfig:
     preload_api_key: str | None = None      # the key to preload under; None: see preload_key
     url_file: Path | None = None            # write the base URL here once listening
     drain_seconds: float = 10.0             # SIGTERM: time allowed for in-flight work
+    exit_with_parent: bool = False          # stop (as on SIGTERM) once the process that started it is gone
     store_busy_seconds: float = 30.0        # a write waits this long for the store's lock held by another process
     processes: int = 1                      # worker processes sharing one listening socket and one store
     grpc_port: int | None = 50051           # realtime gRPC (mock_server/realtime); 0 = a free port, None = off

@@ -84,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
                         f"{DEFAULT_PRELOAD_API_KEY!r} without one); with --api-key it must be one of those keys")
     p.add_argument("--url-file", type=Path, default=None, help="write the base URL to this file once listening")
     p.add_argument("--drain-seconds", type=float, default=d.drain_seconds)
+    p.add_argument("--exit-with-parent", action="store_true",
+                   help="stop (draining, as on SIGTERM) once the process that started the server is gone: a test "
+                        "runner killed or timed out leaves no server behind (LiveServer and the pytest plugin pass it)")
     p.add_argument("--store-busy-seconds", type=float, default=d.store_busy_seconds,
                    help="how long a write waits for the store's lock held by another process (a long transaction "
                         "in the sqlite3 shell, a stuck process) before 503 store_unavailable")
@@ -138,6 +141,8 @@ def config_from_args(argv: list[str] | None = None) -> ServerConfig:
         parser.error("--grpc-max-streams must be at least 1")
     if a.grpc_idle_seconds <= 0:
         parser.error("--grpc-idle-seconds must be positive")
+    if a.url_file is not None and not a.url_file.parent.is_dir():
+        parser.error(f"--url-file {a.url_file}: its folder {a.url_file.parent} does not exist; create it first")
     # an ephemeral REST port means "a throwaway server" (tests, scripts): its gRPC port must not collide either
     grpc_port = None if a.no_grpc else int(a.grpc_port) if a.grpc_port is not None else (0 if a.port == 0 else 50051)
     if not 0 <= a.port <= 65535:  # the socket layer would take the port modulo 65536 and listen elsewhere
@@ -165,6 +170,7 @@ def config_from_args(argv: list[str] | None = None) -> ServerConfig:
         sync_max_audio_seconds=a.sync_max_audio_seconds,
         admin=not a.no_admin, admin_remote=a.admin_remote, preload_dir=a.preload,
         preload_api_key=a.preload_api_key, url_file=a.url_file, drain_seconds=a.drain_seconds,
+        exit_with_parent=a.exit_with_parent,
         store_busy_seconds=a.store_busy_seconds,
         processes=a.processes, grpc_port=grpc_port, grpc_max_streams=a.grpc_max_streams,
         grpc_idle_seconds=a.grpc_idle_seconds,

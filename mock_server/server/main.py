@@ -6,7 +6,9 @@ and one store (server/processes.py), each with its own app, job runner and SQLit
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -30,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     if config.processes > 1:
         fmt = "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"
     logging.basicConfig(level=config.log_level, format=fmt)
+    if config.exit_with_parent:
+        _stop_when_parent_exits()
     try:
         if config.processes > 1:
             from mock_server.server.processes import serve_processes
@@ -38,6 +42,20 @@ def main(argv: list[str] | None = None) -> int:
     except (errors.StoreUnavailable, SchemaTooNew) as exc:   # a data dir it cannot use: say so, no traceback
         log.error("cannot start: %s", exc.message if isinstance(exc, errors.ApiError) else exc)
         return 1
+
+
+def _stop_when_parent_exits(tick: float = 0.5) -> None:
+    """--exit-with-parent: SIGTERM this process (the usual drain) once the process that started it is gone, which
+    makes the server a child of another (a pytest run killed by a CI timeout skips its fixtures' teardown)."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(tick)
+        log.warning("the process that started this server (pid %d) is gone: stopping (--exit-with-parent)", parent)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _limit_malloc_arenas(arenas: int = 2) -> None:
@@ -58,26 +76,41 @@ def serve(config: ServerConfig, *, stopping: threading.Event | None = None) -> i
     from mock_server.app import create_app, state_of
     from mock_server.server.waitress_adapter import WaitressServer
 
-    if config.url_file:   # a url left by an earlier run must not be read as this one's
-        config.url_file.unlink(missing_ok=True)
     app = create_app(config)
     state = state_of(app)
+    # the ports first: a server that cannot listen (run twice by mistake) must leave the data dir's faults, stubs,
+    # journal and url file to the server still running there
+    try:
+        server = WaitressServer(served_by(app), host=config.host, port=config.port, threads=config.threads,
+                                max_body_bytes=config.max_body_bytes, refusal=_refusal_body(config),
+                                ident="speaker-id-mock", channel_timeout=120, clear_untrusted_proxy_headers=True,
+                                recv_bytes=65536, inbuf_overflow=4 * 2**20)
+    except OSError as exc:
+        state.runner.stop(timeout=1.0)
+        log.error("cannot start: %s", cannot_listen(config.host, config.port, exc))
+        return 1
+    if config.grpc_port is not None and (busy := _busy_port(config.host, config.grpc_port)):
+        log.error("cannot listen for gRPC on %s:%d: %s; choose another --grpc-port (0 picks a free one) or pass "
+                  "--no-grpc", config.host, config.grpc_port, busy)
+        server.close(timeout=0.1)
+        state.runner.stop(timeout=1.0)
+        return 2
+    if config.url_file:   # a url left by an earlier run must not be read as this one's
+        config.url_file.unlink(missing_ok=True)
     state.store.clear_controls()  # faults, stubs and journal last one server run, as they did in memory
-    if config.preload_dir:  # before listening: /health answers once the speakers are there
+    if config.preload_dir:  # before serving: /health answers once the speakers are there
         from mock_server.server.preload import preload_at_start
         if preload_at_start(config, state):
+            server.close(timeout=0.1)
             state.runner.stop(timeout=1.0)
             return 2
     realtime = None
     if config.grpc_port is not None:
         realtime = _start_realtime(config, state)
         if realtime is None:
+            server.close(timeout=0.1)
             state.runner.stop(timeout=1.0)
             return 2
-    server = WaitressServer(served_by(app), host=config.host, port=config.port, threads=config.threads,
-                            max_body_bytes=config.max_body_bytes, refusal=_refusal_body(config),
-                            ident="speaker-id-mock", channel_timeout=120, clear_untrusted_proxy_headers=True,
-                            recv_bytes=65536, inbuf_overflow=4 * 2**20)
     host = config.host if ":" not in config.host else f"[{config.host}]"
     url = f"http://{host}:{server.port}"
     grpc_line = f"grpc={realtime.target}\n" if realtime else ""
@@ -106,6 +139,25 @@ def serve(config: ServerConfig, *, stopping: threading.Event | None = None) -> i
     code = _drain(server, state, config, stopper, streams_ended)
     forget_url_file(config.url_file, url)
     return code
+
+
+def cannot_listen(host: str, port: int, exc: OSError) -> str:
+    """What to say when the REST port cannot be bound."""
+    reason = exc.strerror or str(exc)
+    return (f"cannot listen on {host}:{port} ({reason}): another server may be using it; choose another --port "
+            "(0 picks a free one) or stop that server")
+
+
+def _busy_port(host: str, port: int) -> str | None:
+    """Why ``port`` on ``host`` cannot be bound now (a server listens there), or None; 0 is never busy. Checked
+    before anything changes in the data dir; gRPC itself binds it later, after --preload."""
+    if not port:
+        return None
+    try:
+        socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET).close()
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
 
 
 def forget_url_file(url_file: Path | None, url: str) -> None:

@@ -21,7 +21,7 @@ import time
 from gunicorn.app.base import BaseApplication
 
 from mock_server.core.config import ServerConfig
-from mock_server.server.main import forget_url_file
+from mock_server.server.main import cannot_listen, forget_url_file
 from mock_server.server.wsgi import limit_body, served_by
 
 log = logging.getLogger("mock_server")
@@ -37,10 +37,14 @@ def serve_processes(config: ServerConfig) -> int:
     from mock_server.app import create_app  # noqa: F401
     from mock_server.store.database import Store
 
+    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+    try:   # first: a server that cannot listen leaves the data dir to the one still running there
+        sock = socket.create_server((config.host, config.port), family=family, backlog=1024)
+    except OSError as exc:
+        log.error("cannot start: %s", cannot_listen(config.host, config.port, exc))
+        return 1
     if config.url_file:   # a url left by an earlier run must not be read as this one's
         config.url_file.unlink(missing_ok=True)
-    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
-    sock = socket.create_server((config.host, config.port), family=family, backlog=1024)
     host = config.host if ":" not in config.host else f"[{config.host}]"
     url = f"http://{host}:{sock.getsockname()[1]}"
     if config.preload_dir:  # once, here, before any worker exists: they would race each other

@@ -108,7 +108,7 @@ class LiveServer:
     def start(self, timeout: float = 60.0) -> "LiveServer":
         self.data_dir.mkdir(parents=True, exist_ok=True)
         url_file = self.data_dir / f"url-{time.monotonic_ns()}.txt"
-        cmd = [sys.executable, "-m", "mock_server", "--host", "127.0.0.1", "--port", "0",
+        cmd = [sys.executable, "-m", "mock_server", "--host", "127.0.0.1", "--port", "0", "--exit-with-parent",
                "--data-dir", str(self.data_dir), "--url-file", str(url_file), *self.args]
         env = dict(os.environ, **(self.env or {}))
         self._log = open(self.log_path, "ab")
