@@ -1,9 +1,9 @@
 """Stream a file to the mock with the vendor's own generated stubs (deepaffects 1.4.1), in a process of its own.
 
 Run by tests/test_realtime.py as a subprocess: the vendor's *_pb2 modules need
-PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION=python and register the same message names as the mock's own modules,
-so they cannot share a process with them. Chunks are built by the SDK's own helper
-(deepaffects.realtime.types.segment_chunk), cut as its util.py cuts them (mock_server.testing.realtime_client).
+PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION=python, which must be set before protobuf is first imported. Chunks are
+built by the SDK's own helper (deepaffects.realtime.types.segment_chunk), cut as its util.py cuts them
+(mock_server.testing.realtime_client).
 
     python tests/realtime_vendor_client.py TARGET FILE APIKEY SPEAKERS [CHUNK_SECONDS [SPEED [CANCEL_AFTER]]]
 

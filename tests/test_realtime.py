@@ -3,6 +3,7 @@ over real gRPC with the vendor's own generated stubs (in a subprocess) and with 
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
 import subprocess
@@ -69,6 +70,22 @@ def test_the_vendor_stubs_stream_a_live_conversation(api, voices):
     assert entry["status"] == 200
     assert entry["path"] == "/deepaffectsrealtime.DeepAffectsRealtime/IdentifySpeaker"
     assert entry["segments"] == streamed and entry["speakerIds"] == SPEAKERS
+
+
+def test_the_plugins_stream_works_in_a_process_that_loaded_the_vendors_stubs(api, voices):
+    # a client's code under test imports the vendor's SDK; its tests stream through the plugin (the mock's own
+    # stubs): protobuf refused the second set of the same messages while the mock's .proto had another file name
+    script = ("import json, sys\n"
+              "from deepaffects.realtime import deepaffects_realtime_pb2_grpc  # noqa: F401\n"
+              "from mock_server.testing.realtime_client import stream_file\n"
+              "result = stream_file(sys.argv[1], sys.argv[2], api_key=sys.argv[3],\n"
+              "                     speaker_ids=sys.argv[4].split(','))\n"
+              "print(json.dumps([a['speaker_id'] for a in result.answers]))\n")
+    done = subprocess.run([sys.executable, "-c", script, api.grpc_target, str(CONVERSATION), api.api_key,
+                           ",".join(SPEAKERS)], capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION="python"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert set(json.loads(done.stdout)) >= set(SPEAKERS)
 
 
 def test_sdk_sized_chunks_are_answered_after_each_chunk(api, voices):

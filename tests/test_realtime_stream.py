@@ -146,5 +146,5 @@ def test_the_docs_say_the_settle_the_code_uses():
     settle = inspect.signature(StreamIdentifier).parameters["settle"].default
     assert f"``settle`` seconds ({settle:g} s)" in stream.__doc__
     assert f"the {settle:g} s after it that settle the turn" in (root / "scripts" / "bench.py").read_text()
-    for name in re.findall(r"[\w/]+\.(?:py|proto)\b", realtime.__doc__):
+    for name in re.findall(r"[\w/-]+\.(?:py|proto)\b", realtime.__doc__):
         assert (root / name).exists() or (Path(realtime.__file__).parent / name).exists(), name

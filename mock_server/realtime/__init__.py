@@ -1,6 +1,7 @@
 """The vendor's third door: realtime speaker identification over gRPC (``deepaffectsrealtime``).
 
-deepaffects_realtime.proto   the contract (regenerate the *_pb2* modules with scripts/gen_realtime_proto)
+deepaffects-realtime.proto   the contract, under the vendor's file name (regenerate the *_pb2* modules with
+                             scripts/gen_realtime_proto)
 chunks.py                    call metadata and chunks, checked and decoded
 stream.py                    live decisions over a stream: when a turn is decided, answering it once
 score.py                     identification_score
@@ -11,6 +12,6 @@ Streaming a file the way the vendor's SDK does (tests, bench, pytest plugin) is 
 mock_server/testing/realtime_client.py, which talks to this door over the wire only.
 
 Nothing is imported here: importing this package must not load the generated modules, which register the
-message names in protobuf's default pool where the vendor's own generated modules register the same ones
-(import server.py / servicer.py explicitly).
+message names in protobuf's default pool (import server.py / servicer.py explicitly). The vendor's own generated
+modules register the same names from a file of the same name, so the two can share a process.
 """

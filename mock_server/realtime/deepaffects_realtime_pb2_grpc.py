@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from mock_server.realtime import deepaffects_realtime_pb2 as mock__server_dot_realtime_dot_deepaffects__realtime__pb2
+from mock_server.realtime import deepaffects_realtime_pb2 as deepaffects__realtime__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -18,7 +18,7 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in mock_server/realtime/deepaffects_realtime_pb2_grpc.py depends on'
+        + ' but the generated code in deepaffects_realtime_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
@@ -36,18 +36,18 @@ class DeepAffectsRealtimeStub:
         """
         self.IdentifySpeaker = channel.stream_stream(
                 '/deepaffectsrealtime.DeepAffectsRealtime/IdentifySpeaker',
-                request_serializer=mock__server_dot_realtime_dot_deepaffects__realtime__pb2.SegmentChunk.SerializeToString,
-                response_deserializer=mock__server_dot_realtime_dot_deepaffects__realtime__pb2.SegmentSpeaker.FromString,
+                request_serializer=deepaffects__realtime__pb2.SegmentChunk.SerializeToString,
+                response_deserializer=deepaffects__realtime__pb2.SegmentSpeaker.FromString,
                 _registered_method=True)
         self.IdentifyEmotion = channel.stream_stream(
                 '/deepaffectsrealtime.DeepAffectsRealtime/IdentifyEmotion',
-                request_serializer=mock__server_dot_realtime_dot_deepaffects__realtime__pb2.SegmentChunk.SerializeToString,
-                response_deserializer=mock__server_dot_realtime_dot_deepaffects__realtime__pb2.SegmentEmotion.FromString,
+                request_serializer=deepaffects__realtime__pb2.SegmentChunk.SerializeToString,
+                response_deserializer=deepaffects__realtime__pb2.SegmentEmotion.FromString,
                 _registered_method=True)
         self.DiarizeEmotion = channel.stream_stream(
                 '/deepaffectsrealtime.DeepAffectsRealtime/DiarizeEmotion',
-                request_serializer=mock__server_dot_realtime_dot_deepaffects__realtime__pb2.SegmentChunk.SerializeToString,
-                response_deserializer=mock__server_dot_realtime_dot_deepaffects__realtime__pb2.SegmentDiarizeEmotion.FromString,
+                request_serializer=deepaffects__realtime__pb2.SegmentChunk.SerializeToString,
+                response_deserializer=deepaffects__realtime__pb2.SegmentDiarizeEmotion.FromString,
                 _registered_method=True)
 
 
@@ -79,18 +79,18 @@ def add_DeepAffectsRealtimeServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'IdentifySpeaker': grpc.stream_stream_rpc_method_handler(
                     servicer.IdentifySpeaker,
-                    request_deserializer=mock__server_dot_realtime_dot_deepaffects__realtime__pb2.SegmentChunk.FromString,
-                    response_serializer=mock__server_dot_realtime_dot_deepaffects__realtime__pb2.SegmentSpeaker.SerializeToString,
+                    request_deserializer=deepaffects__realtime__pb2.SegmentChunk.FromString,
+                    response_serializer=deepaffects__realtime__pb2.SegmentSpeaker.SerializeToString,
             ),
             'IdentifyEmotion': grpc.stream_stream_rpc_method_handler(
                     servicer.IdentifyEmotion,
-                    request_deserializer=mock__server_dot_realtime_dot_deepaffects__realtime__pb2.SegmentChunk.FromString,
-                    response_serializer=mock__server_dot_realtime_dot_deepaffects__realtime__pb2.SegmentEmotion.SerializeToString,
+                    request_deserializer=deepaffects__realtime__pb2.SegmentChunk.FromString,
+                    response_serializer=deepaffects__realtime__pb2.SegmentEmotion.SerializeToString,
             ),
             'DiarizeEmotion': grpc.stream_stream_rpc_method_handler(
                     servicer.DiarizeEmotion,
-                    request_deserializer=mock__server_dot_realtime_dot_deepaffects__realtime__pb2.SegmentChunk.FromString,
-                    response_serializer=mock__server_dot_realtime_dot_deepaffects__realtime__pb2.SegmentDiarizeEmotion.SerializeToString,
+                    request_deserializer=deepaffects__realtime__pb2.SegmentChunk.FromString,
+                    response_serializer=deepaffects__realtime__pb2.SegmentDiarizeEmotion.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -118,8 +118,8 @@ class DeepAffectsRealtime:
             request_iterator,
             target,
             '/deepaffectsrealtime.DeepAffectsRealtime/IdentifySpeaker',
-            mock__server_dot_realtime_dot_deepaffects__realtime__pb2.SegmentChunk.SerializeToString,
-            mock__server_dot_realtime_dot_deepaffects__realtime__pb2.SegmentSpeaker.FromString,
+            deepaffects__realtime__pb2.SegmentChunk.SerializeToString,
+            deepaffects__realtime__pb2.SegmentSpeaker.FromString,
             options,
             channel_credentials,
             insecure,
@@ -145,8 +145,8 @@ class DeepAffectsRealtime:
             request_iterator,
             target,
             '/deepaffectsrealtime.DeepAffectsRealtime/IdentifyEmotion',
-            mock__server_dot_realtime_dot_deepaffects__realtime__pb2.SegmentChunk.SerializeToString,
-            mock__server_dot_realtime_dot_deepaffects__realtime__pb2.SegmentEmotion.FromString,
+            deepaffects__realtime__pb2.SegmentChunk.SerializeToString,
+            deepaffects__realtime__pb2.SegmentEmotion.FromString,
             options,
             channel_credentials,
             insecure,
@@ -172,8 +172,8 @@ class DeepAffectsRealtime:
             request_iterator,
             target,
             '/deepaffectsrealtime.DeepAffectsRealtime/DiarizeEmotion',
-            mock__server_dot_realtime_dot_deepaffects__realtime__pb2.SegmentChunk.SerializeToString,
-            mock__server_dot_realtime_dot_deepaffects__realtime__pb2.SegmentDiarizeEmotion.FromString,
+            deepaffects__realtime__pb2.SegmentChunk.SerializeToString,
+            deepaffects__realtime__pb2.SegmentDiarizeEmotion.FromString,
             options,
             channel_credentials,
             insecure,
