@@ -92,6 +92,19 @@ def test_missing_unknown_or_incomplete_speakers_are_invalid_arguments_naming_the
     assert named in error.details()
 
 
+@pytest.mark.parametrize("extra, named", [([("speakerids", "zed")], "'speakerids' was sent twice"),
+                                          ([("apikey", "other-key")], "'apikey' was sent twice"),
+                                          ([("encoding", "WAV"), ("encoding", "MP3")], "'encoding' was sent twice")])
+def test_metadata_sent_twice_with_different_values_is_an_invalid_argument(stub, extra, named):
+    # gRPC allows a key twice; the last value won, so the unenrolled 'zed' was never checked and the call ran as
+    # the second key (REST takes a repeated query parameter's first value)
+    _, error = call(stub, [chunk()], meta() + extra)
+    assert error is not None and error.code() == grpc.StatusCode.INVALID_ARGUMENT, error
+    assert named in error.details() and "other-key" not in error.details() and KEY not in error.details()
+    answers, error = call(stub, [chunk()], meta() + [("speakerids", "alice,bob,carol")])   # the same value: fine
+    assert error is None and answers
+
+
 def test_a_samplerate_that_is_no_rate_is_named_when_headerless_chunks_need_it(stub):
     raw = base64.b64encode((FIXTURES / "conversation.raw").read_bytes()[:16000 * 2 * 3]).decode()
     linear16 = chunk(content=raw, encoding="LINEAR16", sampleRate=0)

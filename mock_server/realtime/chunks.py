@@ -31,6 +31,27 @@ class CallSettings:
     unusable_rate: str | None = None   # a ``samplerate`` sent that is no rate (ignored; named if a chunk needs it)
 
 
+READ_KEYS = ("apikey", "speakerids", "speakerid", "encoding", "samplerate")   # the metadata this door reads
+
+
+def call_metadata(pairs) -> dict[str, str]:
+    """The call's metadata (key, value) pairs as a dict of lower-case keys to string values (binary ``-bin``
+    entries left out). A key this door reads sent twice with different values is InvalidParameter: gRPC allows
+    repeated keys, and taking either value silently could check one api key or speaker and use another."""
+    metadata: dict[str, str] = {}
+    for key, value in pairs:
+        if not isinstance(value, str):
+            continue
+        key = key.lower()
+        if key in READ_KEYS and metadata.get(key, value) != value:
+            shown = "(hidden)" if key == "apikey" else f"{metadata[key][:60]!r} and {value[:60]!r}"
+            raise errors.InvalidParameter(f"the call metadata '{key}' was sent twice with different values "
+                                          f"{shown}; send it once" + (" (the ids comma-separated)."
+                                                                      if key.startswith("speakerid") else "."))
+        metadata[key] = value
+    return metadata
+
+
 def api_key(metadata: dict[str, str], allowed: tuple[str, ...]) -> str:
     """The call's api key from the ``apikey`` metadata; MissingApiKey / InvalidApiKey (-> UNAUTHENTICATED)."""
     key = metadata.get("apikey") or ""  # exactly as sent, as over REST (core.auth)

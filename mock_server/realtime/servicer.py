@@ -226,7 +226,7 @@ class RealtimeServicer(pb_grpc.DeepAffectsRealtimeServicer):
             raise Cancelled("the client cancelled the stream or went away.")
 
     def _identify(self, request_iterator, context, cancelled: threading.Event, record: dict):
-        metadata = {k.lower(): v for k, v in context.invocation_metadata() if isinstance(v, str)}
+        metadata = chunks.call_metadata(context.invocation_metadata())
         key = chunks.api_key(metadata, self.config.api_keys)
         record.update(key=auth.mask_key(key), tenant=auth.tenant_of(key))
         self._apply_fault(record["tenant"])
