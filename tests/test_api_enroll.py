@@ -67,6 +67,16 @@ def test_the_label_of_no_match_is_no_speaker_id(api, api_2019, profile):
     assert client.list(every=True).get_json()["enrolled_speaker_ids"] == []
 
 
+@pytest.mark.parametrize("profile, hint", [("2020", "until enrollment_complete is true"),
+                                           ("2019", 'until an enroll answers {"message": "Complete"}')])
+def test_an_incomplete_speaker_is_told_how_its_profile_says_complete(api, api_2019, voices, profile, hint):
+    client = api if profile == "2020" else api_2019     # the 2019 answers have no enrollment_complete
+    assert client.enroll("frank", voices["stranger"]["files"][0]["file"]).status_code == 200
+    response = client.identify("alice_short.flac", ["frank"], encoding="FLAC")
+    error = response.get_json()["fault"]["detail"]
+    assert error["code"] == "enrollment_incomplete" and hint in error["message"], error
+
+
 def test_the_2020_list_shows_complete_speakers_unless_get_all_speakers(api, voices):
     api.enroll_fixture_speaker("alice", voices)
     api.enroll("bob", voices["speakers"]["bob"]["enroll"][0]["file"])

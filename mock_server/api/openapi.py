@@ -275,8 +275,10 @@ def _public_paths(version: str) -> dict:
                            "enrollment; the speaker is usable for identification once enrollment_complete is "
                            "true (12 s of speech in total). 2019 profile: once the answer is \"Complete\".",
             "requestBody": request_body(ref("EnrollRequest"), {**EXAMPLE_AUDIO, "speakerId": "alice"}),
-            "responses": {"200": json_response("Enrollment stored.", ref("EnrollResponse"),
-                                                {"message": "Success"}), **error_refs(400, 401, 402, 413, 429, "5XX")},
+            "responses": {"200": json_response("Enrollment stored.", ref("EnrollResponse"), {   # the 2020 answer
+                "message": "Success", "speaker_id": "alice", "enrollment_complete": False,
+                "total_speech_duration": 8.2, "total_enroll_duration": 10.0, "enroll_quality": "poor"}),
+                **error_refs(400, 401, 402, 413, 429, "5XX")},
         }},
         f"{prefix}/sync/diarization/delete": {"post": {
             "operationId": f"delete_{version}", "tags": tag, "summary": "Forget an enrolled speaker",

@@ -96,6 +96,12 @@ class EnrollmentRules:
             return f"{self.complete_speech_seconds:g} s of speech in total"
         return f"{self.enrollments_required} enrollments"
 
+    def how_to_tell_complete(self) -> str:
+        """How this profile's answers say a speaker is complete."""
+        if self.measures_speech:
+            return "keep enrolling until enrollment_complete is true"
+        return 'keep enrolling until an enroll answers {"message": "Complete"}'
+
     def quality(self, record: SpeakerRecord) -> str:
         """poor / average / good / high, from the speaker's total speech (see QUALITY_BOUNDS)."""
         speech = record.speech_seconds or 0.0

@@ -183,7 +183,7 @@ class SpeakerService:
         if incomplete:
             raise errors.IncompleteEnrollment(
                 f"speakerIds whose enrollment is not complete: {_names(incomplete)}; each needs "
-                f"{self.rules.what_completes()} (keep enrolling until enrollment_complete is true).")
+                f"{self.rules.what_completes()} ({self.rules.how_to_tell_complete()}).")
 
     def prepare_identify(self, tenant: str, speaker_ids: Sequence[str], *,
                          request_id: str | None = None) -> list[dict] | None:
