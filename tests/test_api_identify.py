@@ -90,6 +90,23 @@ def test_bad_speaker_ids_are_refused(enrolled_api, body, code):
         assert "'zed'" in error["message"] and "'yan'" in error["message"] and "'alice'" not in error["message"]
 
 
+@pytest.mark.parametrize("field", ["speaker_ids", "speakerIDs", "SpeakerIds", "speakerId"])
+def test_a_misspelt_speaker_ids_field_is_named(enrolled_api, field):
+    response = enrolled_api.client.post(enrolled_api.url("sync/diarization/identify"),
+                                        json={"content": "AAAA", "encoding": "WAV", field: ["alice"]})
+    error = response.get_json()["fault"]["detail"]
+    assert error["code"] == "missing_parameter"
+    assert f"The body has {field!r}, which is not read: the field is spelt 'speakerIds'." in error["message"]
+
+
+def test_a_webhook_in_the_body_is_named_when_the_url_has_none(enrolled_api):
+    response = enrolled_api.client.post(enrolled_api.url("async/diarization/identify"),
+                                        json={"content": "AAAA", "speakerIds": ["alice"],
+                                              "webhook": "http://127.0.0.1:9/hook"})
+    error = response.get_json()["fault"]["detail"]
+    assert error["code"] == "missing_webhook" and "a 'webhook' in the JSON body is not read" in error["message"]
+
+
 def test_incomplete_speakers_are_refused_by_name(enrolled_api, voices):
     enrolled_api.enroll("frank", voices["stranger"]["files"][0]["file"])
     response = enrolled_api.identify("alice_short.flac", ["alice", "frank"], encoding="FLAC")

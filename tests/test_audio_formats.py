@@ -314,6 +314,8 @@ def test_a_sample_rate_that_is_no_rate_at_all_is_refused_even_with_a_header(clie
     assert response.status_code == 400, response.get_json()
     error = error_of(response)
     assert error["code"] == "invalid_parameter" and "sampleRate" in error["message"], error
+    if isinstance(rate, str):   # a string is not wrong as such ("16000" is read): the value is named
+        assert f"not {rate!r}" in error["message"] and '"16000"' in error["message"], error
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])

@@ -212,6 +212,16 @@ def check_id(value: str, name: str) -> None:
                                       f"U+{ord(value[control]):04X} at position {control}: remove it.")
 
 
+def misspelt(body: dict, name: str, *near: str) -> str:
+    """A sentence naming a key of ``body`` that is ``name`` (or one of ``near``) spelt otherwise ("speaker_ids",
+    "SpeakerIDs"), for the message that says ``name`` is missing; "" when there is none."""
+    def folded(key: str) -> str:
+        return key.replace("_", "").replace("-", "").lower()
+    wanted = {folded(n) for n in (name, *near)}
+    found = next((k for k in body if isinstance(k, str) and k != name and folded(k) in wanted), None)
+    return f" The body has {found[:40]!r}, which is not read: the field is spelt {name!r}." if found else ""
+
+
 def optional_string(body: dict | None, name: str, *, where: str = "") -> str | None:
     """``body[name]`` as a string, or None when absent or empty."""
     value = (body or {}).get(name)

@@ -7,7 +7,7 @@ from flask import Blueprint, Flask, jsonify, request
 from werkzeug.exceptions import MethodNotAllowed
 
 from mock_server import audio, errors
-from mock_server.api.parsing import check_id, json_body, json_type, query_bool
+from mock_server.api.parsing import check_id, json_body, json_type, misspelt, query_bool
 from mock_server.audio import AudioSource
 from mock_server.core import auth, webhooks
 from mock_server.state import current_call, current_state
@@ -105,8 +105,11 @@ def identify_async():
     tenant = _tenant()
     webhook = (request.args.get("webhook") or "").strip()
     if not webhook:
-        raise errors.MissingWebhook("async requests need a webhook: add ?webhook=https://your-host/path to the url "
-                                    "(the result is POSTed there), or call the sync endpoint instead.")
+        peek = request.get_json(silent=True)
+        in_body = (" (a 'webhook' in the JSON body is not read: the vendor takes it from the url)"
+                   if isinstance(peek, dict) and "webhook" in peek else "")
+        raise errors.MissingWebhook(f"async requests need a webhook: add ?webhook=https://your-host/path to the url"
+                                    f"{in_body} (the result is POSTed there), or call the sync endpoint instead.")
     webhook = webhooks.check_webhook_url(webhook)  # spaces and non-ASCII percent-encoded, as it is POSTed to
     request_id = _request_id()
     body = _json_object(IDENTIFY_EXAMPLE)
@@ -142,7 +145,8 @@ def _json_object(example: str) -> dict:
 def _identifier(body: dict, name: str) -> str:
     value = body.get(name)
     if value is None or value == "":
-        raise errors.MissingParameter(f"{name} is required: a non-empty string naming the speaker.")
+        raise errors.MissingParameter(f"{name} is required: a non-empty string naming the speaker."
+                                      + misspelt(body, name))
     if not isinstance(value, str):
         raise errors.InvalidParameter(f"{name} must be a string, not a JSON {json_type(value)}.")
     check_id(value, name)
@@ -153,7 +157,7 @@ def _speaker_ids(body: dict) -> list[str]:
     value = body.get("speakerIds")
     if value is None:
         raise errors.MissingParameter('speakerIds is required: a non-empty list of enrolled speaker ids, '
-                                      'e.g. ["alice", "bob"].')
+                                      'e.g. ["alice", "bob"].' + misspelt(body, "speakerIds", "speakerId"))
     if not isinstance(value, list):
         raise errors.InvalidParameter(f"speakerIds must be a list of strings, not a JSON {json_type(value)}.")
     if not value:
@@ -215,6 +219,9 @@ def _sample_rate(body: dict, *, check_range: bool) -> int | None:
         return None
     if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         value = int(value.strip())  # some hand-written clients quote numbers
+    if isinstance(value, str):
+        raise errors.InvalidParameter(f"sampleRate must be a number of samples per second such as 16000 (digits, "
+                                      f"also as a string: \"16000\"), not {value[:40]!r}.")
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise errors.InvalidParameter(f"sampleRate must be a number of samples per second such as 16000, not a JSON "
                                       f"{json_type(value)}.")
