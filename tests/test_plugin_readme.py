@@ -47,3 +47,32 @@ def test_the_readme_example_passes_in_a_fresh_venv(tmp_path):
     run = subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=project, env=env,
                          capture_output=True, text=True, timeout=900)
     assert run.returncode == 0 and "5 passed" in run.stdout, run.stdout + run.stderr
+
+
+@pytest.mark.live
+def test_a_shared_mock_that_does_not_answer_is_named_with_what_to_do(pytester, monkeypatch):
+    import socket
+    with socket.socket() as s:     # a loopback port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    monkeypatch.setenv("SPEAKER_ID_MOCK_URL", dead)
+    pytester.makepyfile(test_shared="def test_it(speaker_id_server):\n    pass\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", timeout=120)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines([f"*no speaker-id-mock answers at {dead} (SPEAKER_ID_MOCK_URL*"])
+
+
+@pytest.mark.live
+def test_a_shared_mocks_grpc_target_may_be_the_url_files_line(pytester, monkeypatch):
+    from mock_server.testing import LiveServer
+    with LiveServer() as live:
+        monkeypatch.setenv("SPEAKER_ID_MOCK_URL", live.url)
+        monkeypatch.setenv("SPEAKER_ID_MOCK_GRPC_TARGET", f"grpc={live.grpc_target}")   # pasted whole
+        pytester.makepyfile(test_shared=(
+            "from mock_server.testing.pytest_plugin import clip_path\n"
+            "def test_it(speaker_id_server, enrolled_speakers):\n"
+            f"    assert speaker_id_server.grpc_target == {live.grpc_target!r}\n"
+            "    result = speaker_id_server.stream(clip_path('conversation.ogg'), ['alice', 'bob'])\n"
+            "    assert result.answers\n"))
+        result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", timeout=300)
+        result.assert_outcomes(passed=1)

@@ -232,7 +232,20 @@ class _RunningServer:
 
     def __init__(self, url: str, grpc_target: str = ""):
         self.url = url.rstrip("/")
-        self.grpc_target = grpc_target
+        self.grpc_target = grpc_target.strip().removeprefix("grpc=")   # the url file's line, pasted whole
+
+    def check(self) -> None:
+        """Raise a RuntimeError that says what to do when nothing answers /health at the url."""
+        try:
+            status, _ = http_json("GET", f"{self.url}/health", timeout=10)
+        except OSError as exc:
+            status, reason = 0, str(exc)
+        else:
+            reason = f"HTTP {status}"
+        if status != 200:
+            raise RuntimeError(f"no speaker-id-mock answers at {self.url} (SPEAKER_ID_MOCK_URL or the ini option "
+                               f"speaker_id_mock_url): /health gave {reason}. Start it (scripts/serve, or python -m "
+                               "mock_server --port 0 --url-file F), or unset both so the plugin starts its own.")
 
 
 @pytest.fixture(scope="session")
@@ -241,7 +254,9 @@ def speaker_id_mock_process(request, tmp_path_factory):
     prefer ``speaker_id_server``."""
     url = os.environ.get("SPEAKER_ID_MOCK_URL") or request.config.getini("speaker_id_mock_url")
     if url:
-        yield _RunningServer(url, os.environ.get("SPEAKER_ID_MOCK_GRPC_TARGET", ""))
+        running = _RunningServer(url, os.environ.get("SPEAKER_ID_MOCK_GRPC_TARGET", ""))
+        running.check()
+        yield running
         return
     args = [*DEFAULT_ARGS, *shlex.split(request.config.getini("speaker_id_mock_args") or "")]
     profile = request.config.getini("speaker_id_mock_profile")
