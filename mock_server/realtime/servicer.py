@@ -80,11 +80,19 @@ def _status(exc: BaseException) -> tuple[grpc.StatusCode, str, int]:
 
 
 class _Judge:
-    """One pass of the pipeline with the voiceprints stored now (enrollments may change mid-stream)."""
+    """One pass of the pipeline with the voiceprints stored now (enrollments may change mid-stream), read when a
+    pass runs: most chunks only add audio."""
 
     def __init__(self, service, tenant: str, speaker_ids):
-        self.voiceprints = service.voiceprints(tenant, speaker_ids)
+        self._read = lambda: service.voiceprints(tenant, speaker_ids)
+        self._voiceprints = None
         self.noise_shift = 0.0
+
+    @property
+    def voiceprints(self):
+        if self._voiceprints is None:
+            self._voiceprints = self._read()
+        return self._voiceprints
 
     def segments(self, samples: np.ndarray):
         found = pipeline.identify(samples, self.voiceprints)
