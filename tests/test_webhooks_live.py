@@ -312,3 +312,99 @@ def test_port_0_is_refused_at_submission_for_a_webhook_and_an_audio_url(enrolled
     error = response.get_json()["fault"]["detail"]
     assert response.status_code == 400 and error["code"] == "invalid_url", error
     assert error["message"].startswith("url ") and "invalid port" in error["message"]
+
+
+class _Stalling:
+    """A raw socket host on loopback that takes a request, then answers '100 Continue' every 0.2 s without end
+    (http.client skips any number of them), or sends a status line and then one header byte every 0.2 s."""
+
+    def __init__(self, how: str):
+        import socket
+        import threading
+        self.how, self.requests, self.stop = how, 0, threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        import threading
+        while not self.stop.is_set():
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._stall, args=(connection,), daemon=True).start()
+
+    def _stall(self, connection):
+        import time
+        with connection:
+            try:
+                connection.recv(65536)
+                self.requests += 1
+                if self.how == "headers":
+                    connection.sendall(b"HTTP/1.1 200 OK\r\n")
+                while not self.stop.is_set():
+                    connection.sendall(b"HTTP/1.1 100 Continue\r\n\r\n" if self.how == "continue" else b"X")
+                    time.sleep(0.2)
+            except OSError:
+                return
+
+    def close(self):
+        self.stop.set()
+        self.listener.close()
+
+
+@pytest.mark.parametrize("how", ["continue", "headers"])
+def test_a_receiver_that_never_finishes_its_headers_is_a_failed_attempt_within_the_timeout(server, how):
+    # requests' timeout bounds each wait for the socket: endless '100 Continue' or headers dripping a byte at a time
+    # held a delivery thread for ever, its webhook 'pending' with 0 attempts (outbound.deadline cuts them now)
+    stalling = _Stalling(how)
+    try:
+        _submit(server, f"{stalling.url}/hook", f"stalled-{how}")
+        job = _settled_job(server, f"stalled-{how}", timeout=20)
+        if how == "continue":   # never a final status line
+            assert job["webhook_status"] == "failed" and job["attempts"] == ATTEMPTS, job
+            assert all("within the timeout (--webhook-timeout)" in a[2]
+                       for a in _attempts(server, f"stalled-{how}"))
+        else:                   # its status line said 200, the answer that counts; the headers were cut short
+            assert job["webhook_status"] == "delivered" and job["attempts"] == 1, job
+    finally:
+        stalling.close()
+
+
+@pytest.mark.parametrize("how", ["continue", "headers"])
+def test_an_audio_host_that_never_finishes_its_headers_is_given_up_at_the_url_timeout(how):
+    import time
+    stalling = _Stalling(how)
+    try:
+        with LiveServer("--url-timeout", "1", "--no-grpc") as live:
+            started = time.monotonic()
+            status, body = http_json("POST", f"{live.url}/audio/generic/api/v2/sync/diarization/enroll?apikey=k",
+                                     {"url": f"{stalling.url}/clip.wav", "speakerId": "alice"}, timeout=30)
+            took = time.monotonic() - started
+        assert status == 400 and body["fault"]["detail"]["code"] == "url_fetch_failed", body
+        assert "--url-timeout" in body["fault"]["detail"]["message"] and took < 5, (took, body)
+    finally:
+        stalling.close()
+
+
+def test_webhooks_take_no_credentials_or_proxy_from_the_environment(tmp_path_factory, tmp_path):
+    # requests reads ~/.netrc and *_PROXY unless told not to: the webhook POST carried the netrc password for the
+    # receiver's host, and a proxy meant for the outside world caught loopback receivers (audio urls never did)
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".netrc").write_text("machine 127.0.0.1 login me password NETRC_SECRET\n")
+    (home / ".netrc").chmod(0o600)
+    env = {"HOME": str(home), "HTTP_PROXY": "http://127.0.0.1:9", "http_proxy": "http://127.0.0.1:9",
+           "NO_PROXY": "", "no_proxy": ""}
+    with WebhookReceiver() as receiver:
+        live = LiveServer("--webhook-backoff", "0.05", "--webhook-attempts", "2", "--enrollments-required", "1",
+                          data_dir=tmp_path_factory.mktemp("webhooks-env"), env=env).start()
+        try:
+            assert http_json("POST", f"{live.url}/_mock/stubs", {"apikey": KEY, "response": {"segments": STUB}})[0] \
+                == 200
+            _submit(live, f"{receiver.url}/hook", "no-env")
+            assert _settled_job(live, "no-env")["webhook_status"] == "delivered"
+        finally:
+            live.stop()
+        assert [d.auth for d in receiver.posts] == [None]

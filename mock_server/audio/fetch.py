@@ -4,7 +4,8 @@ What clients send (issue #11): urls with spaces or non-ASCII paths (percent-enco
 do), and ``https://user:password@host/clip.wav`` (sent as an ``Authorization: Basic`` header, RFC 7617; the
 password is never put in an answer, a log line or the journal: mask_url). Safety rules kept from the urllib
 version: http(s) only, also after a redirect; at most --url-max-mb bytes, refused early from Content-Length;
---url-timeout seconds for the whole transfer however slowly the bytes trickle; and credentials are only sent to
+--url-timeout seconds for the whole transfer however slowly the bytes (headers included) trickle
+(outbound.deadline); and credentials are only sent to
 the origin they were given for (a redirect to another host drops them, as curl and requests do).
 """
 from __future__ import annotations
@@ -15,7 +16,7 @@ import time
 import urllib.parse
 from typing import TYPE_CHECKING
 
-from mock_server import errors
+from mock_server import errors, outbound
 from mock_server.urls import basic_auth, http_url_problem, origin, split_credentials
 
 if TYPE_CHECKING:
@@ -58,14 +59,11 @@ def fetch_url(url: str, *, timeout: float, max_bytes: int) -> bytes:
     Raises errors.InvalidUrl (400: not http(s), also after a redirect), errors.UrlFetchFailed (400: unreachable,
     non-2xx, too slow, too many redirects), errors.PayloadTooLarge (413), errors.EmptyAudio (400).
     """
-    import requests
     target, credentials = split_credentials(check_http_url(url, field="url"))
     auth = basic_auth(credentials)
     deadline = time.monotonic() + timeout
-    with requests.Session() as session:
-        # No environment: requests would otherwise send this machine's ~/.netrc credentials to whatever host a
-        # request names, and route loopback urls through a proxy set for the outside world.
-        session.trust_env = False
+    # outbound: no environment, and every connection cut at the deadline, status line and headers included
+    with outbound.session() as session, outbound.deadline(timeout) as cut:
         session.headers.update({"User-Agent": USER_AGENT, "Accept-Encoding": "identity"})
         try:
             response, sent = _get_following_redirects(session, target, auth, deadline, timeout)
@@ -75,7 +73,7 @@ def fetch_url(url: str, *, timeout: float, max_bytes: int) -> bytes:
         except errors.ApiError:
             raise
         except Exception as exc:  # requests' and urllib3's errors, OSError; their text names the url
-            if time.monotonic() >= deadline or _is_timeout(exc):
+            if cut.passed or time.monotonic() >= deadline or _is_timeout(exc):
                 raise _too_slow(timeout) from None
             raise errors.UrlFetchFailed(f"downloading url failed ({_reason(exc)}); check the url is reachable from "
                                         "the mock server within the timeout.") from None

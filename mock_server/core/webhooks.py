@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import requests
 
-from mock_server import errors
+from mock_server import errors, outbound
 from mock_server.urls import basic_auth, http_url_problem, origin, split_credentials
 
 SUCCESS_POLICIES = ("200", "2xx")
@@ -78,24 +78,28 @@ def check_webhook_url(url: str) -> str:
 def deliver_webhook(url: str, payload: dict, *, timeout: float, success: str = "200") -> Attempt:
     """POST ``payload`` as JSON to ``url`` once (following 307/308); never raises for network trouble.
 
-    ``timeout`` bounds connecting and waiting for the status line, per hop; the body is never waited for.
+    ``timeout`` bounds connecting and getting the status line and headers, per hop, however slowly they come
+    (outbound.deadline); the body is never waited for.
     """
     body = json.dumps(payload).encode("utf-8")
     target, credentials = split_credentials(url)
     secret = credentials[1] if credentials and credentials[1] else None
     home = origin(target)
-    with requests.Session() as session:
+    with outbound.session() as session:   # no ~/.netrc credentials or proxies from the environment
         for _ in range(MAX_REDIRECTS + 1):
             # Never hand the password to another host.
             auth = basic_auth(credentials) if origin(target) == home else None
-            try:
-                # stream=True: return once the status line and headers are in; the body is never read.
-                response = session.post(target, data=body, headers=HEADERS, auth=auth, timeout=timeout,
-                                        allow_redirects=False, stream=True)
-            except (requests.RequestException, ValueError) as exc:
-                return Attempt(None, _describe(exc, secret))
-            status, location = response.status_code, response.headers.get("Location")
-            response.close()
+            with outbound.deadline(timeout) as cut:
+                try:
+                    # stream=True: return once the status line and headers are in; the body is never read.
+                    response = session.post(target, data=body, headers=HEADERS, auth=auth, timeout=timeout,
+                                            allow_redirects=False, stream=True)
+                except (requests.RequestException, ValueError) as exc:
+                    if cut.passed:
+                        return Attempt(None, "no status line and headers within the timeout (--webhook-timeout)")
+                    return Attempt(None, _describe(exc, secret))
+                status, location = response.status_code, response.headers.get("Location")
+                response.close()
             if status in BODY_KEEPING_REDIRECTS and location:
                 try:
                     target, hop_credentials = split_credentials(check_webhook_url(urllib.parse.urljoin(target,
