@@ -89,6 +89,8 @@ def _adapter_class() -> type:
 
         def watched(base: type) -> type:
             class Watched(base):
+                response_class = _final_response_class()
+
                 def connect(self) -> None:
                     super().connect()
                     current = getattr(_local, "deadline", None)
@@ -109,3 +111,21 @@ def _adapter_class() -> type:
 
         _adapter = WatchedAdapter
     return _adapter
+
+
+def _final_response_class() -> type:
+    """http.client's response, reading past interim answers: it skips '100 Continue' only and took '102
+    Processing' or '103 Early Hints' for the answer, so a receiver that sent one before its 200 had the result
+    POSTed again. Skipping them is what RFC 9110 section 15.2 asks of a client; 101 is final (a protocol switch)."""
+    import http.client
+
+    class FinalResponse(http.client.HTTPResponse):
+        def _read_status(self):
+            while True:
+                version, status, reason = super()._read_status()
+                if not 102 <= status < 200:
+                    return version, status, reason
+                while self.fp.readline(http.client._MAXLINE + 1).strip():   # the interim answer's headers
+                    pass
+
+    return FinalResponse

@@ -341,6 +341,10 @@ class _Stalling:
             try:
                 connection.recv(65536)
                 self.requests += 1
+                if self.how == "early-hints":   # an interim answer, then the final one
+                    connection.sendall(b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
+                                       b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                    return
                 if self.how == "headers":
                     connection.sendall(b"HTTP/1.1 200 OK\r\n")
                 while not self.stop.is_set():
@@ -408,3 +412,16 @@ def test_webhooks_take_no_credentials_or_proxy_from_the_environment(tmp_path_fac
         finally:
             live.stop()
         assert [d.auth for d in receiver.posts] == [None]
+
+
+def test_an_interim_103_before_the_200_is_one_delivery(server):
+    # http.client took '103 Early Hints' (or '102 Processing') for the answer: a failed attempt, and the result
+    # POSTed again to a receiver that had accepted it each time
+    stalling = _Stalling("early-hints")
+    try:
+        _submit(server, f"{stalling.url}/hook", "early-hints")
+        job = _settled_job(server, "early-hints")
+        assert job["webhook_status"] == "delivered" and stalling.requests == 1, job
+        assert _attempts(server, "early-hints") == [(1, 200, None)]
+    finally:
+        stalling.close()
