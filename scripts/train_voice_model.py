@@ -20,8 +20,8 @@ S-norm: Kenny 2010, "Bayesian speaker verification with heavy-tailed priors"):
      speakers (MAP-adapted at run time with the pipeline's relevance factor); a 2 s piece of speech from the
      middle of every utterance gives the Z-norm test segments.
 The result is written as an .npz whose bytes depend only on the inputs (sorted files, fixed seeds, fixed zip
-timestamps), so running the script twice gives the same file; --check compares with the committed file instead
-of writing. Needs the `train` extra (scikit-learn).
+timestamps, numpy and OpenBLAS held to their AVX2 code on any x86-64 CPU), so running the script twice gives the
+same file; --check compares with the committed file instead of writing. Needs the `train` extra (scikit-learn).
 """
 from __future__ import annotations
 
@@ -29,14 +29,31 @@ import argparse
 import hashlib
 import io
 import json
+import os
 import sys
 import tempfile
 import zipfile
 from pathlib import Path
 
-import numpy as np
-import soundfile as sf
-import soxr
+
+def _avx512() -> bool:
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as cpuinfo:
+            return any(line.startswith("flags") and " avx512f" in line for line in cpuinfo)
+    except OSError:
+        return False
+
+
+# The same bytes on every x86-64 CPU: numpy's AVX-512 loops and OpenBLAS's AVX-512 (SkylakeX) kernels round float32
+# sums otherwise than the AVX2 ones the committed model was made with (checked on an AVX-512 machine: the model came
+# out again only with both held at AVX2). Set before numpy loads, only where AVX-512 is; either can be overridden.
+if _avx512():
+    os.environ.setdefault("NPY_DISABLE_CPU_FEATURES", "X86_V4 AVX512_ICL AVX512_SPR")
+    os.environ.setdefault("OPENBLAS_CORETYPE", "Haswell")
+
+import numpy as np  # noqa: E402
+import soundfile as sf  # noqa: E402
+import soxr  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
