@@ -4,8 +4,8 @@ environment and whose exchanges end at a deadline, however the other side behave
 requests' ``timeout`` bounds each wait for the socket, not an exchange: a host that sends its status line or
 headers a byte at a time, or ``100 Continue`` answers without end (http.client skips any number of them), held a
 thread for ever, and enough of them stopped the server answering (all REST threads) or delivering (all webhook
-threads). Inside ``deadline(seconds)``, every connection a session of ``session()`` opens on this thread is shut
-down when the deadline passes, which ends whatever read is waiting on it.
+threads). Inside ``deadline(seconds)``, every connection a session of ``session()`` opens or reuses on this thread
+is shut down when the deadline passes, which ends whatever read is waiting on it.
 """
 from __future__ import annotations
 
@@ -93,6 +93,14 @@ def _adapter_class() -> type:
 
                 def connect(self) -> None:
                     super().connect()
+                    self._watch()
+
+                def request(self, *args, **kwargs):
+                    if self.sock is not None:   # a kept-alive connection, reused under this thread's deadline
+                        self._watch()
+                    return super().request(*args, **kwargs)
+
+                def _watch(self) -> None:
                     current = getattr(_local, "deadline", None)
                     if current is not None and self.sock is not None:
                         current.watch(self.sock)

@@ -99,6 +99,14 @@ def test_a_misspelt_speaker_ids_field_is_named(enrolled_api, field):
     assert f"The body has {field!r}, which is not read: the field is spelt 'speakerIds'." in error["message"]
 
 
+@pytest.mark.parametrize("body", ["[" * 100000, '{"a":' * 50000])
+def test_deeply_nested_json_without_a_webhook_is_still_the_missing_webhook(enrolled_api, body):
+    # looking for a 'webhook' in the body must not meet the parser's RecursionError (a 500)
+    response = enrolled_api.client.post(enrolled_api.url("async/diarization/identify"), data=body,
+                                        content_type="application/json")
+    assert response.status_code == 400 and response.get_json()["fault"]["detail"]["code"] == "missing_webhook"
+
+
 def test_a_webhook_in_the_body_is_named_when_the_url_has_none(enrolled_api):
     response = enrolled_api.client.post(enrolled_api.url("async/diarization/identify"),
                                         json={"content": "AAAA", "speakerIds": ["alice"],

@@ -59,6 +59,17 @@ class AudioHost:
                         self.wfile.flush()
                         host.slow_bytes_sent += 1
                         time.sleep(0.2)
+                elif self.path == "/slow-close":  # no length: the body ends when the connection closes, in 4 s
+                    data = fixture_bytes("speakers/alice/enroll1.wav")
+                    self.send_response(200)
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    step = len(data) // 20
+                    for i in range(0, len(data), step):
+                        self.wfile.write(data[i:i + step])
+                        self.wfile.flush()
+                        time.sleep(0.2)
+                    self.close_connection = True
                 elif self.path == "/to-ftp":
                     self.send_response(302)
                     self.send_header("Location", "ftp://127.0.0.1/clip.wav")
@@ -275,6 +286,16 @@ def test_a_slow_url_is_abandoned_after_the_whole_transfer_timeout(limited_api, a
     assert error["code"] == "url_fetch_failed" and "--url-timeout" in error["message"]
     # One byte per 0.2 s: about 5 by the 1 s timeout; the whole 1000 would mean the timeout never applied.
     assert sent < 100, f"{sent} bytes were read before giving up"
+
+
+def test_a_body_of_no_length_cut_at_the_timeout_is_not_taken_for_the_whole_file(limited_api, audio_host):
+    # the deadline shuts the socket down, which ends a body of no declared length as its end would: the first
+    # second of a 4 s transfer was analysed as the whole recording (insufficient_speech, or worse, a voice)
+    api = limited_api(url_timeout_seconds=1.0)
+    response = _identify_url(api, audio_host.url + "/slow-close")
+    assert response.status_code == 400, response.get_json()
+    error = response.get_json()["fault"]["detail"]
+    assert error["code"] == "url_fetch_failed" and "--url-timeout" in error["message"], error
 
 
 def test_a_redirect_to_a_non_http_scheme_is_not_followed(limited_api, audio_host):

@@ -119,13 +119,16 @@ def test_any_encoding_rest_accepts(api, voices, name, encoding, rate):
     assert ier(voices["tests"]["conversation"]["segments"], segments) <= 0.1
 
 
-@pytest.mark.parametrize("name", ["conversation.raw", "conversation.wav"])
+@pytest.mark.parametrize("name", ["conversation.raw", "conversation.wav", "conversation.wav, data size 0"])
 def test_raw_linear16_cut_at_any_byte_is_heard_as_sent(api, name):
     """A client reading a pipe or socket in n-byte pieces can cut a 16-bit sample in two: the stream carries the
     half sample into the next chunk, so 32001-byte chunks are heard as the 32000-byte ones (each chunk decoded on
     its own heard every other chunk byte-shifted: noise). The same for a WAV file cut so, its header in the first
     chunk: that chunk's half sample was dropped, and every later chunk heard byte-shifted."""
-    raw = (FIXTURES / name).read_bytes()
+    raw = (FIXTURES / name.split(",")[0]).read_bytes()
+    if name.endswith("data size 0"):   # a recorder that never filled in the size: read up to the end
+        at = raw.index(b"data") + 4
+        raw = raw[:at] + b"\0\0\0\0" + raw[at + 4:]
     metadata = [("apikey", api.api_key), ("speakerids", ",".join(SPEAKERS)), ("encoding", "LINEAR16"),
                 ("samplerate", "16000")]
 

@@ -105,7 +105,10 @@ def identify_async():
     tenant = _tenant()
     webhook = (request.args.get("webhook") or "").strip()
     if not webhook:
-        peek = request.get_json(silent=True)
+        try:
+            peek = request.get_json(silent=True)
+        except Exception:   # RecursionError for deeply nested JSON: json_body names that, in its turn
+            peek = None
         in_body = (" (a 'webhook' in the JSON body is not read: the vendor takes it from the url)"
                    if isinstance(peek, dict) and "webhook" in peek else "")
         raise errors.MissingWebhook(f"async requests need a webhook: add ?webhook=https://your-host/path to the url"

@@ -92,7 +92,8 @@ def partial_sample_at_end(data: bytes, encoding: str | None) -> int:
     whose samples go on past its end, or the label is not headerless."""
     width = headerless_width(b"", encoding)
     chunk = sniff.wav_data_chunk(data) if width else None
-    if chunk is None or chunk[1] <= len(data) - chunk[0]:   # the samples end inside these bytes
+    # the samples end inside these bytes, unless the size is 0: never filled in, read up to the end (_past_the_header)
+    if chunk is None or 0 < chunk[1] <= len(data) - chunk[0]:
         return 0
     return (len(data) - chunk[0]) % width
 

@@ -68,8 +68,11 @@ def fetch_url(url: str, *, timeout: float, max_bytes: int) -> bytes:
         try:
             response, sent = _get_following_redirects(session, target, auth, deadline, timeout)
             with response:
-                return _read_body(response, deadline, timeout, max_bytes, given=auth is not None,
+                data = _read_body(response, deadline, timeout, max_bytes, given=auth is not None,
                                   sent=sent is not None)
+            if cut.passed:   # the cut socket ended a body of no declared length: that is not its end
+                raise _too_slow(timeout)
+            return data
         except errors.ApiError:
             raise
         except Exception as exc:  # requests' and urllib3's errors, OSError; their text names the url

@@ -76,6 +76,9 @@ def serve(config: ServerConfig, *, stopping: threading.Event | None = None) -> i
     from mock_server.app import create_app, state_of
     from mock_server.server.waitress_adapter import WaitressServer
 
+    if config.port and (busy := _busy_port(config.host, config.port)):   # before the store is even opened
+        log.error("cannot start: %s", cannot_listen(config.host, config.port, OSError(busy)))
+        return 1
     app = create_app(config)
     state = state_of(app)
     # the ports first: a server that cannot listen (run twice by mistake) must leave the data dir's faults, stubs,
@@ -143,7 +146,7 @@ def serve(config: ServerConfig, *, stopping: threading.Event | None = None) -> i
 
 def cannot_listen(host: str, port: int, exc: OSError) -> str:
     """What to say when the REST port cannot be bound."""
-    reason = exc.strerror or str(exc)
+    reason = exc.strerror or (exc.args[0] if exc.args else str(exc))
     return (f"cannot listen on {host}:{port} ({reason}): another server may be using it; choose another --port "
             "(0 picks a free one) or stop that server")
 
