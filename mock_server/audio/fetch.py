@@ -61,9 +61,9 @@ def fetch_url(url: str, *, timeout: float, max_bytes: int) -> bytes:
     """
     target, credentials = split_credentials(check_http_url(url, field="url"))
     auth = basic_auth(credentials)
-    deadline = time.monotonic() + timeout
     # outbound: no environment, and every connection cut at the deadline, status line and headers included
     with outbound.session() as session, outbound.deadline(timeout) as cut:
+        deadline = cut.at
         session.headers.update({"User-Agent": USER_AGENT, "Accept-Encoding": "identity"})
         try:
             response, sent = _get_following_redirects(session, target, auth, deadline, timeout)

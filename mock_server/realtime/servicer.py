@@ -15,6 +15,7 @@ import logging
 import queue
 import threading
 import time
+from functools import cached_property
 
 import grpc
 import numpy as np
@@ -84,15 +85,12 @@ class _Judge:
     pass runs: most chunks only add audio."""
 
     def __init__(self, service, tenant: str, speaker_ids):
-        self._read = lambda: service.voiceprints(tenant, speaker_ids)
-        self._voiceprints = None
+        self._service, self._tenant, self._speaker_ids = service, tenant, speaker_ids
         self.noise_shift = 0.0
 
-    @property
+    @cached_property
     def voiceprints(self):
-        if self._voiceprints is None:
-            self._voiceprints = self._read()
-        return self._voiceprints
+        return self._service.voiceprints(self._tenant, self._speaker_ids)
 
     def segments(self, samples: np.ndarray):
         found = pipeline.identify(samples, self.voiceprints)

@@ -77,7 +77,7 @@ def serve(config: ServerConfig, *, stopping: threading.Event | None = None) -> i
     from mock_server.server.waitress_adapter import WaitressServer
 
     if config.port and (busy := _busy_port(config.host, config.port)):   # before the store is even opened
-        log.error("cannot start: %s", cannot_listen(config.host, config.port, OSError(busy)))
+        log.error("cannot start: %s", cannot_listen(config.host, config.port, busy))
         return 1
     app = create_app(config)
     state = state_of(app)
@@ -90,30 +90,29 @@ def serve(config: ServerConfig, *, stopping: threading.Event | None = None) -> i
                                 recv_bytes=65536, inbuf_overflow=4 * 2**20)
     except OSError as exc:
         state.runner.stop(timeout=1.0)
-        log.error("cannot start: %s", cannot_listen(config.host, config.port, exc))
+        log.error("cannot start: %s", cannot_listen(config.host, config.port, os_reason(exc)))
         return 1
-    if config.grpc_port is not None and (busy := _busy_port(config.host, config.grpc_port)):
-        log.error("cannot listen for gRPC on %s:%d: %s; choose another --grpc-port (0 picks a free one) or pass "
-                  "--no-grpc", config.host, config.grpc_port, busy)
+
+    def give_up() -> int:   # exit code 2: a bad --grpc-port or --preload, nothing served
         server.close(timeout=0.1)
         state.runner.stop(timeout=1.0)
         return 2
-    if config.url_file:   # a url left by an earlier run must not be read as this one's
-        config.url_file.unlink(missing_ok=True)
+
+    if config.grpc_port is not None and (busy := _busy_port(config.host, config.grpc_port)):
+        log.error("cannot listen for gRPC on %s:%d: %s; choose another --grpc-port (0 picks a free one) or pass "
+                  "--no-grpc", config.host, config.grpc_port, busy)
+        return give_up()
+    forget_stale_url_file(config.url_file)
     state.store.clear_controls()  # faults, stubs and journal last one server run, as they did in memory
     if config.preload_dir:  # before serving: /health answers once the speakers are there
         from mock_server.server.preload import preload_at_start
         if preload_at_start(config, state):
-            server.close(timeout=0.1)
-            state.runner.stop(timeout=1.0)
-            return 2
+            return give_up()
     realtime = None
     if config.grpc_port is not None:
         realtime = _start_realtime(config, state)
         if realtime is None:
-            server.close(timeout=0.1)
-            state.runner.stop(timeout=1.0)
-            return 2
+            return give_up()
     host = config.host if ":" not in config.host else f"[{config.host}]"
     url = f"http://{host}:{server.port}"
     grpc_line = f"grpc={realtime.target}\n" if realtime else ""
@@ -144,11 +143,15 @@ def serve(config: ServerConfig, *, stopping: threading.Event | None = None) -> i
     return code
 
 
-def cannot_listen(host: str, port: int, exc: OSError) -> str:
-    """What to say when the REST port cannot be bound."""
-    reason = exc.strerror or (exc.args[0] if exc.args else str(exc))
+def cannot_listen(host: str, port: int, reason: str) -> str:
+    """What to say when the REST port cannot be bound (``reason``: os_reason of the error)."""
     return (f"cannot listen on {host}:{port} ({reason}): another server may be using it; choose another --port "
             "(0 picks a free one) or stop that server")
+
+
+def os_reason(exc: OSError) -> str:
+    """The OS's words for a failed bind ("Address already in use")."""
+    return exc.strerror or str(exc)
 
 
 def _busy_port(host: str, port: int) -> str | None:
@@ -159,8 +162,15 @@ def _busy_port(host: str, port: int) -> str | None:
     try:
         socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET).close()
     except OSError as exc:
-        return exc.strerror or str(exc)
+        return os_reason(exc)
     return None
+
+
+def forget_stale_url_file(url_file: Path | None) -> None:
+    """Remove a --url-file an earlier run left, before this server writes its own: a script waiting for it must
+    not read a stopped server's url meanwhile."""
+    if url_file:
+        url_file.unlink(missing_ok=True)
 
 
 def forget_url_file(url_file: Path | None, url: str) -> None:

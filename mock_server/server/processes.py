@@ -21,7 +21,7 @@ import time
 from gunicorn.app.base import BaseApplication
 
 from mock_server.core.config import ServerConfig
-from mock_server.server.main import cannot_listen, forget_url_file
+from mock_server.server.main import cannot_listen, forget_stale_url_file, forget_url_file, os_reason
 from mock_server.server.wsgi import limit_body, served_by
 
 log = logging.getLogger("mock_server")
@@ -41,10 +41,9 @@ def serve_processes(config: ServerConfig) -> int:
     try:   # first: a server that cannot listen leaves the data dir to the one still running there
         sock = socket.create_server((config.host, config.port), family=family, backlog=1024)
     except OSError as exc:
-        log.error("cannot start: %s", cannot_listen(config.host, config.port, exc))
+        log.error("cannot start: %s", cannot_listen(config.host, config.port, os_reason(exc)))
         return 1
-    if config.url_file:   # a url left by an earlier run must not be read as this one's
-        config.url_file.unlink(missing_ok=True)
+    forget_stale_url_file(config.url_file)
     host = config.host if ":" not in config.host else f"[{config.host}]"
     url = f"http://{host}:{sock.getsockname()[1]}"
     if config.preload_dir:  # once, here, before any worker exists: they would race each other
